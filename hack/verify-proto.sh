@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Fails when the committed generated types differ from what the protos produce now.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+bash hack/update-proto.sh "$tmp/gen"
+if ! diff -r "$tmp/gen" src/cri/generated >/dev/null; then
+  echo "src/cri/generated is stale: run 'npm run gen' and commit the result" >&2
+  diff -r "$tmp/gen" src/cri/generated | head -20 >&2
+  exit 1
+fi
+echo "generated types are up to date"

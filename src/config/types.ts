@@ -1,0 +1,76 @@
+import type { LevelWithSilent } from 'pino';
+
+/** CgroupDriver is how container cgroups are named and created: by runc directly, or through systemd. */
+export type CgroupDriver = 'systemd' | 'cgroupfs';
+
+/**
+ * Config is fune's effective configuration. The TOML file's sections and keys use the same names (snake_case);
+ * durations are written in the file as Go-style strings ("30s", "4h") and held here in milliseconds.
+ */
+export interface Config {
+  /** root holds persistent state: images, layers, container records. */
+  root: string;
+  /** state holds runtime state that a reboot clears: the socket, bundles, network namespaces. */
+  state: string;
+  grpc: {
+    /** address is the CRI unix socket path. */
+    address: string;
+    /** shutdown_timeout bounds how long in-flight calls may run after SIGTERM. */
+    shutdown_timeout: number;
+  };
+  log: { level: LevelWithSilent };
+  runtime: {
+    /** cgroup_driver: "systemd", "cgroupfs", or "auto" (systemd when PID 1 is systemd). */
+    cgroup_driver: CgroupDriver | 'auto';
+    runc_path: string;
+    conmon_path: string;
+    /** infra_path is the program run as each pod's infra process (catatonit -P), bind-mounted from the host. */
+    infra_path: string;
+    /** sandbox_image, when set, replaces catatonit with an image's entrypoint as the infra process. */
+    sandbox_image: string;
+    /** seccomp_default makes an unset seccomp profile mean RuntimeDefault (the SeccompDefault feature). */
+    seccomp_default: boolean;
+    /** exec_sync_max_output caps the bytes ExecSync keeps per stream. */
+    exec_sync_max_output: number;
+    /** exec_sync_drain_timeout bounds the wait for stdio after an exec'd process exits. */
+    exec_sync_drain_timeout: number;
+  };
+  registry: {
+    /** config_path holds containerd-style hosts directories: `<config_path>/<host>/hosts.toml`. */
+    config_path: string;
+    /** pull_progress_timeout cancels a pull when no byte arrived for this long. */
+    pull_progress_timeout: number;
+    /** pull_deadline bounds a whole pull (0 = none). */
+    pull_deadline: number;
+    max_concurrent_downloads: number;
+  };
+  cni: {
+    conf_dir: string;
+    bin_dirs: string[];
+    /** plugin_timeout bounds one CNI plugin invocation. */
+    plugin_timeout: number;
+    /** default_subnet is the subnet of the default bridge network that set-up installs. */
+    default_subnet: string;
+  };
+  streaming: {
+    address: string;
+    /** port 0 picks a free port. */
+    port: number;
+    tls_cert_file: string;
+    tls_key_file: string;
+    /** token_ttl is how long an exec/attach/port-forward URL stays usable. */
+    token_ttl: number;
+    max_tokens: number;
+    stream_idle_timeout: number;
+    stream_creation_timeout: number;
+  };
+}
+
+/** ConfigFlags are the command-line overrides of `fune daemon`. */
+export interface ConfigFlags {
+  config?: string;
+  root?: string;
+  state?: string;
+  listen?: string;
+  logLevel?: string;
+}

@@ -1,0 +1,10 @@
+// Original file: proto/runtime/v1alpha2/api.proto
+
+
+export interface CreateContainerResponse {
+  'container_id'?: (string);
+}
+
+export interface CreateContainerResponse__Output {
+  'container_id': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: proto/runtime/v1alpha2/api.proto
+
+
+export interface VersionRequest {
+  'version'?: (string);
+}
+
+export interface VersionRequest__Output {
+  'version': (string);
+}

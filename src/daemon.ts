@@ -1,0 +1,73 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config, CgroupDriver } from './config/types.js';
+import type { Logger } from './log/index.js';
+import { acquireDaemonLock } from './store/daemon-lock.js';
+import { isSystemdBooted } from './sys/host.js';
+import { RuntimeInfoService } from './services/runtime-info.js';
+import { buildCriServer, listen, shutdown } from './cri/server.js';
+import { buildRpcTable } from './cri/table.js';
+import { projectRoot } from './cri/protos.js';
+
+/** Daemon is a running fune: its socket, and the way to stop it. */
+export interface Daemon {
+  socketPath: string;
+  /** stop stops accepting calls, lets in-flight calls finish within the configured bound, removes the socket. */
+  stop(): Promise<void>;
+}
+
+/** packageVersion reads fune's version from package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** resolveCgroupDriver turns "auto" into the driver of this host: systemd when PID 1 is systemd. */
+export function resolveCgroupDriver(setting: Config['runtime']['cgroup_driver']): CgroupDriver {
+  if (setting !== 'auto') return setting;
+  return isSystemdBooted() ? 'systemd' : 'cgroupfs';
+}
+
+/**
+ * startDaemon is the composition root: it builds every concrete part, serves the CRI socket at once (answering
+ * UNAVAILABLE), recovers state, and only then opens the readiness gate.
+ */
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  await mkdir(config.root, { recursive: true, mode: 0o711 });
+  await mkdir(config.state, { recursive: true, mode: 0o711 });
+  const releaseLock = await acquireDaemonLock(join(config.state, 'fune.lock'));
+  const readiness = { ready: false };
+  const cgroupDriver = resolveCgroupDriver(config.runtime.cgroup_driver);
+  let server: ReturnType<typeof buildCriServer> | undefined;
+  try {
+    const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion() });
+    server = buildCriServer(buildRpcTable({ info }), log, readiness);
+    await listen(server, config.grpc.address);
+  } catch (e) {
+    server?.forceShutdown();
+    await releaseLock();
+    throw e;
+  }
+  const srv = server;
+  log.info({ socket: config.grpc.address, cgroupDriver, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
+
+  // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.
+  readiness.ready = true;
+  log.info('fune is ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    socketPath: config.grpc.address,
+    stop() {
+      stopping ??= (async () => {
+        log.info('shutting down: no new calls, waiting for in-flight ones');
+        await shutdown(srv, config.grpc.shutdown_timeout);
+        await rm(config.grpc.address, { force: true });
+        await releaseLock();
+        log.info('shut down');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig, configToToml, ConfigError } from './config/load.js';
+import { defaultConfig } from './config/defaults.js';
+import { createLogger } from './log/index.js';
+import { startDaemon, packageVersion } from './daemon.js';
+
+const USAGE = `usage: fune <command> [flags]
+
+commands:
+  daemon                 run the CRI daemon in the foreground
+  config default         print the default configuration as TOML
+  --version              print fune's version
+
+daemon flags:
+  --config FILE          TOML configuration file (default /etc/fune/config.toml; absent = defaults)
+  --root DIR             persistent state directory (default /var/lib/fune)
+  --state DIR            runtime state directory (default /run/fune)
+  --listen SOCKET        CRI unix socket path (default /run/fune/fune.sock)
+  --log-level LEVEL      trace, debug, info, warn, error, fatal or silent (default info)
+`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`fune: ${message}\n`);
+  process.exit(code);
+}
+
+async function daemon(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      root: { type: 'string' },
+      state: { type: 'string' },
+      listen: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const config = loadConfig({
+    config: values.config,
+    root: values.root,
+    state: values.state,
+    listen: values.listen,
+    logLevel: values['log-level'],
+  });
+  const log = createLogger(config.log.level);
+  const d = await startDaemon(config, log);
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'signal received');
+    d.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case '--version':
+    case 'version':
+      process.stdout.write(`fune ${packageVersion()}\n`);
+      return;
+    case 'daemon':
+      return daemon(rest);
+    case 'config':
+      if (rest[0] === 'default') {
+        process.stdout.write(configToToml(defaultConfig()));
+        return;
+      }
+      return fail(`unknown config command ${JSON.stringify(rest[0] ?? '')}\n${USAGE}`, 2);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      return fail(`unknown command ${JSON.stringify(cmd)}\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof ConfigError) fail(e.message);
+  fail(e instanceof Error ? e.message : String(e));
+});
