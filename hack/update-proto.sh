@@ -10,3 +10,4 @@ for v in v1 v1alpha2; do
     --grpcLib=@grpc/grpc-js --outDir="$out/$v" --inputTemplate='%s' --outputTemplate='%s__Output' --importFileExtension=.js \
     "proto/runtime/$v/api.proto" >/dev/null
 done
+python3 hack/gen-domain-types.py "$out/v1/runtime/v1" "${2:-src/domain/cri-types.ts}"

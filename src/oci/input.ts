@@ -1,0 +1,109 @@
+import type { ContainerConfig, PodSandboxConfig } from '../domain/cri-types.js';
+import type { Device } from './spec.js';
+
+/** ImageConfig is the part of an OCI image config that spec building reads. */
+export interface ImageConfig {
+  user?: string;
+  env?: string[];
+  entrypoint?: string[];
+  cmd?: string[];
+  workingDir?: string;
+  stopSignal?: string;
+  volumes?: string[];
+  labels?: Record<string, string>;
+}
+
+/** PasswdEntry and GroupEntry are lines of the image's /etc/passwd and /etc/group, read beforehand. */
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+/**
+ * HostFacts are the facts about the host that spec building needs, gathered beforehand by services/ (through
+ * sys/), so that oci/ never touches the host itself.
+ */
+export interface HostFacts {
+  cgroupDriver: 'systemd' | 'cgroupfs';
+  cgroupMode: 'v1' | 'v2';
+  /** capabilities fune itself holds (its bounding set), as CAP_* names: "all capabilities" means these. */
+  capabilities: string[];
+  /** the lowest oom_score_adj fune may set (its own score when it cannot lower scores; -1000 otherwise). */
+  minOomScoreAdj: number;
+  /** AppArmor enabled in the kernel (read from /sys/module/apparmor/parameters/enabled). */
+  apparmorEnabled: boolean;
+  /** hugepage sizes the host supports, as "2MB", "1GB" (the cgroup file names). */
+  hugepageSizes: string[];
+  /** every host device, for privileged containers. */
+  hostDevices: Device[];
+  /** devices named in the CRI config, resolved to their type and numbers, keyed by host path. */
+  resolvedDevices: Record<string, Device>;
+  /** the content of Localhost seccomp profiles named in the config, keyed by path (absent = missing file). */
+  seccompProfiles: Record<string, string>;
+  /** host paths of bind mounts, resolved through symlinks, keyed by the path the CRI gave. */
+  resolvedMountSources: Record<string, string>;
+  /** runc architecture name of the host (x86_64 → SCMP_ARCH_X86_64 etc.). */
+  arch: string;
+}
+
+/** SandboxFacts describe the pod a container joins. */
+export interface SandboxFacts {
+  id: string;
+  config: PodSandboxConfig;
+  /** pid of the infra process, for joining its namespaces by /proc path. */
+  infraPid: number;
+  /** paths of the pod's namespaces (network ns pinned under the state dir; the rest from the infra pid). */
+  netnsPath?: string;
+  /** the pod's cgroup parent in the form of the configured driver. */
+  cgroupParent: string;
+  hostname: string;
+  /** host paths of files shared by the pod's containers. */
+  resolvPath?: string;
+  hostsPath?: string;
+  hostnamePath?: string;
+  shmPath?: string;
+}
+
+/** ContainerSpecInput is everything buildContainerSpec reads. */
+export interface ContainerSpecInput {
+  id: string;
+  config: ContainerConfig;
+  image: ImageConfig;
+  /** the image's /etc/passwd and /etc/group, parsed (empty when absent). */
+  passwd: PasswdEntry[];
+  group: GroupEntry[];
+  sandbox: SandboxFacts;
+  host: HostFacts;
+  /** host path of the container's root filesystem (the overlay mount point). */
+  rootfs: string;
+  /** pid of the target container's process for a TARGET pid namespace (ephemeral containers). */
+  targetPid?: number;
+  /** seccomp_default from fune's config: an unset profile means RuntimeDefault. */
+  seccompDefault: boolean;
+}
+
+/** SandboxSpecInput is everything buildSandboxSpec reads. */
+export interface SandboxSpecInput {
+  id: string;
+  config: PodSandboxConfig;
+  host: HostFacts;
+  rootfs: string;
+  /** the infra program and its arguments (catatonit -P, or a sandbox image's entrypoint). */
+  args: string[];
+  /** host path of the infra binary to bind-mount into the rootfs, when not from an image. */
+  infraBinary?: string;
+  netnsPath?: string;
+  cgroupParent: string;
+  resolvPath?: string;
+  hostsPath?: string;
+  hostnamePath?: string;
+  shmPath?: string;
+  seccompDefault: boolean;
+}
