@@ -6,6 +6,9 @@ import type { Logger } from './log/index.js';
 import { acquireDaemonLock } from './store/daemon-lock.js';
 import { isSystemdBooted } from './sys/host.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
+import { NetworkService } from './services/network-service.js';
+import { NetnsManager, NETNS_DIR_NAME } from './network/netns.js';
+import { nodeProcessRunner } from './sys/process-runner.js';
 import { buildCriServer, listen, shutdown } from './cri/server.js';
 import { buildRpcTable } from './cri/table.js';
 import { projectRoot } from './cri/protos.js';
@@ -41,7 +44,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const cgroupDriver = resolveCgroupDriver(config.runtime.cgroup_driver);
   let server: ReturnType<typeof buildCriServer> | undefined;
   try {
-    const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion() });
+    const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
+    const network = new NetworkService({ netns, log: log.child({ component: 'network' }) });
+    const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion(), network });
     server = buildCriServer(buildRpcTable({ info }), log, readiness);
     await listen(server, config.grpc.address);
   } catch (e) {
