@@ -4,7 +4,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const up = (...dirs) => dirs.flatMap((d) => [`**/src/${d}`, `**/src/${d}/**`, `**/src/${d}.js`]);
+// Patterns are matched against the import specifier as written (relative), so they name the folder anywhere.
+const up = (...dirs) => dirs.flatMap((d) => [`**/${d}`, `**/${d}/**`, `**/${d}.js`]);
 const node = (...mods) => mods.flatMap((m) => [`node:${m}`, m]);
 
 /** A layer: files under `dir` may not import the folders in `banned` nor the node modules in `banMods`. */

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, configToToml, loadConfig, parseConfigText } from '../../../src/config/load.js';
+import { defaultConfig } from '../../../src/config/defaults.js';
+import { formatDuration, parseDuration } from '../../../src/config/duration.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfigText(text);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('gives the documented defaults for an empty file', () => {
+    const c = parseConfigText('');
+    expect(c).toEqual(defaultConfig());
+    expect(c.grpc.address).toBe('/run/fune/fune.sock');
+    expect(c.root).toBe('/var/lib/fune');
+    expect(c.state).toBe('/run/fune');
+    expect(c.registry.config_path).toBe('/etc/fune/certs.d');
+    expect(c.cni.conf_dir).toBe('/etc/cni/net.d');
+    expect(c.streaming.stream_idle_timeout).toBe(4 * 3600_000);
+  });
+
+  it('reads containerd-named sections and durations', () => {
+    const c = parseConfigText(`
+[registry]
+config_path = "/etc/containerd/certs.d"
+pull_progress_timeout = "1m30s"
+[cni]
+conf_dir = "/x/net.d"
+bin_dirs = ["/a", "/b"]
+[streaming]
+address = "0.0.0.0"
+port = 10010
+stream_idle_timeout = "30m"
+[runtime]
+cgroup_driver = "systemd"
+`);
+    expect(c.registry.config_path).toBe('/etc/containerd/certs.d');
+    expect(c.registry.pull_progress_timeout).toBe(90_000);
+    expect(c.cni.bin_dirs).toEqual(['/a', '/b']);
+    expect(c.streaming.port).toBe(10010);
+    expect(c.streaming.stream_idle_timeout).toBe(1_800_000);
+    expect(c.runtime.cgroup_driver).toBe('systemd');
+  });
+
+  it('names every bad value in one error', () => {
+    const p = problems(`
+root = "var/lib"
+nonsense = 1
+[log]
+level = "chatty"
+[runtime]
+cgroup_driver = "openrc"
+[registry]
+pull_progress_timeout = "soon"
+max_concurrent_downloads = 0
+[cni]
+bin_dirs = "not-a-list"
+[streaming]
+port = 99999
+tls_cert_file = "/cert.pem"
+mystery = true
+`);
+    const text = p.join('\n');
+    for (const s of [
+      '"root" must be an absolute path',
+      'unknown key "nonsense"',
+      '"log.level" must be one of',
+      '"runtime.cgroup_driver"',
+      '"registry.pull_progress_timeout" must be a duration',
+      '"registry.max_concurrent_downloads" must be at least 1',
+      '"cni.bin_dirs" must be a list of strings',
+      '"streaming.port" must be between 0 and 65535',
+      'tls_key_file" must be given together',
+      'unknown key "streaming.mystery"',
+    ])
+      expect(text).toContain(s);
+    expect(p.length).toBe(10);
+  });
+
+  it('reports TOML syntax errors', () => {
+    expect(problems('root = ')[0]).toMatch(/config/);
+  });
+
+  it('applies flags over the file, and a default socket follows --state', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fune-cfg-'));
+    const f = join(dir, 'c.toml');
+    writeFileSync(f, '[log]\nlevel = "warn"\n');
+    const c = loadConfig({ config: f, root: '/r', state: '/s', logLevel: 'debug' });
+    expect(c.root).toBe('/r');
+    expect(c.state).toBe('/s');
+    expect(c.grpc.address).toBe('/s/fune.sock');
+    expect(c.log.level).toBe('debug');
+    const l = loadConfig({ config: f, listen: 'unix:///tmp/x.sock' });
+    expect(l.grpc.address).toBe('/tmp/x.sock');
+    expect(l.log.level).toBe('warn');
+  });
+
+  it('fails on an explicitly named config file that is missing, and on a bad flag value', () => {
+    expect(() => loadConfig({ config: '/nonexistent/fune.toml' })).toThrow(/cannot read config file/);
+    expect(() => loadConfig({ config: '/nonexistent/fune.toml'.replace('/nonexistent', '/dev/null/x') })).toThrow(ConfigError);
+    const dir = mkdtempSync(join(tmpdir(), 'fune-cfg-'));
+    writeFileSync(join(dir, 'c.toml'), '');
+    expect(() => loadConfig({ config: join(dir, 'c.toml'), logLevel: 'loud' })).toThrow(/"log.level"/);
+  });
+
+  it('round-trips the defaults through TOML', () => {
+    const text = configToToml(defaultConfig());
+    expect(text).toContain('[streaming]');
+    expect(text).toContain('stream_idle_timeout = "4h"');
+    expect(parseConfigText(text)).toEqual(defaultConfig());
+  });
+
+  it('parses and formats durations', () => {
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('1.5s')).toBe(1500);
+    for (const bad of ['', '5', 's', '1d', '1m x', '-1s']) expect(parseDuration(bad)).toBeUndefined();
+    expect(formatDuration(90_000)).toBe('90s');
+    expect(formatDuration(3_600_000)).toBe('1h');
+    expect(formatDuration(1500)).toBe('1500ms');
+  });
+});
