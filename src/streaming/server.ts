@@ -1,0 +1,190 @@
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log/index.js';
+import type { Clock } from '../sys/clock.js';
+import { IdleTimer } from './idle.js';
+import { PORTFORWARD_PROTOCOLS, servePortForwardSpdy } from './spdy-portforward.js';
+import { REMOTECOMMAND_PROTOCOLS, serveCommandSpdy } from './spdy-remotecommand.js';
+import { SpdySession, type SessionLimits } from './spdy-session.js';
+import { TokenCache } from './token-cache.js';
+import type { StreamRequest, StreamRuntime } from './types.js';
+import { serveCommandWs, serveForwardWs, WS_COMMAND_PROTOCOLS, WS_PORTFORWARD_PROTOCOLS } from './websocket.js';
+
+/** StreamingServerOptions configure the streaming server (the `[streaming]` config section, durations in ms). */
+export interface StreamingServerOptions {
+  address: string;
+  port: number;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tokenTtlMs: number;
+  maxTokens: number;
+  idleTimeoutMs: number;
+  streamCreationTimeoutMs: number;
+  runtime: StreamRuntime;
+  clock: Clock;
+  log: Logger;
+  limits?: Partial<SessionLimits>;
+}
+
+const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]{1,64})$/;
+
+/**
+ * StreamingServer serves the URLs that Exec, Attach and PortForward return: an HTTP(S) server whose only routes are
+ * `/exec|attach|portforward/<token>`, upgraded to SPDY/3.1 or WebSocket. `issue` stores a validated request and
+ * gives its URL; a token is good for one connection until its TTL passes.
+ */
+export class StreamingServer {
+  private server?: http.Server | https.Server;
+  private readonly tokens: TokenCache<StreamRequest>;
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+  private readonly live = new Set<{ destroy(): void }>();
+  private base = '';
+
+  constructor(private readonly opts: StreamingServerOptions) {
+    this.tokens = new TokenCache({ ttlMs: opts.tokenTtlMs, max: opts.maxTokens, clock: opts.clock });
+  }
+
+  /** baseUrl is `http(s)://host:port` once started. */
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  /** connections is the number of upgraded connections still open. */
+  get connections(): number {
+    return this.live.size;
+  }
+
+  /** start listens on the configured address and port (0 = any free port). */
+  async start(): Promise<void> {
+    const tls = this.opts.tlsCertFile && this.opts.tlsKeyFile;
+    const srv = tls
+      ? https.createServer({ cert: await readFile(this.opts.tlsCertFile!), key: await readFile(this.opts.tlsKeyFile!) })
+      : http.createServer();
+    srv.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res));
+    srv.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    srv.on('clientError', (_err, socket: Duplex) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(this.opts.port, this.opts.address, () => resolve());
+    });
+    this.server = srv;
+    const a = srv.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    this.base = `${tls ? 'https' : 'http'}://${host}:${a.port}`;
+    this.opts.log.info({ url: this.base }, 'streaming server listening');
+  }
+
+  /** stop closes the listener and every open streaming connection. */
+  async stop(): Promise<void> {
+    for (const c of this.live) c.destroy();
+    this.live.clear();
+    const srv = this.server;
+    if (!srv) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+  }
+
+  /** issue stores a validated request and returns its one-time URL; beyond the cap it throws ResourceExhausted. */
+  issue(req: StreamRequest): string {
+    return `${this.base}/${req.kind}/${this.tokens.insert(req)}`;
+  }
+
+  private take(url: string | undefined): StreamRequest | undefined {
+    const m = ROUTE.exec((url ?? '').split('?')[0]!);
+    if (!m) return undefined;
+    const req = this.tokens.consume(m[2]!);
+    return req && req.kind === m[1] ? req : undefined;
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const found = req.method === 'GET' || req.method === 'POST' ? this.take(req.url) : undefined;
+    if (!found) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+      return;
+    }
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('unable to upgrade: missing upgrade headers in request\n');
+  }
+
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const found = req.method === 'GET' || req.method === 'POST' ? this.take(req.url) : undefined;
+    if (!found) return reject(socket, 404, '404 page not found');
+    const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+    if (upgrade === 'websocket') return this.upgradeWs(req, socket, head, found);
+    const offered = headerList(req, 'x-stream-protocol-version');
+    if (offered.length === 0) return reject(socket, 400, 'unable to upgrade: X-Stream-Protocol-Version is required');
+    const accepted = found.kind === 'portforward' ? PORTFORWARD_PROTOCOLS : REMOTECOMMAND_PROTOCOLS;
+    const protocol = offered.find((p) => accepted.includes(p));
+    if (!protocol) {
+      const msg = `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${accepted.join(' ')}]`;
+      return reject(socket, 403, msg, accepted.map((p) => `X-Accepted-Stream-Protocol-Versions: ${p}`));
+    }
+    const connection = headerList(req, 'connection').map((s) => s.toLowerCase());
+    if (!connection.includes('upgrade') || !upgrade.includes('spdy/3.1')) {
+      return reject(socket, 400, `unable to upgrade: missing upgrade headers in request: ${JSON.stringify(req.headers)}`);
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
+    if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') (socket.setNoDelay as (b: boolean) => void)(true);
+    const log = this.opts.log.child({ stream: found.kind, protocol });
+    const session = new SpdySession(socket, log, this.opts.limits);
+    const idle = new IdleTimer(this.opts.clock, this.opts.idleTimeoutMs, () => {
+      log.debug('streaming connection idle: closing');
+      session.close();
+      session.destroy();
+    });
+    session.on('activity', () => idle.touch());
+    this.live.add(session);
+    session.once('close', () => {
+      idle.stop();
+      this.live.delete(session);
+    });
+    const deps = { runtime: this.opts.runtime, clock: this.opts.clock, streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs, log };
+    if (found.kind === 'portforward') servePortForwardSpdy(session, found, deps);
+    else serveCommandSpdy(session, protocol, found, deps);
+    session.start(head);
+  }
+
+  private upgradeWs(req: http.IncomingMessage, socket: Duplex, head: Buffer, found: StreamRequest): void {
+    const accepted = found.kind === 'portforward' ? WS_PORTFORWARD_PROTOCOLS : WS_COMMAND_PROTOCOLS;
+    const offered = headerList(req, 'sec-websocket-protocol');
+    const protocol = offered.length === 0 ? '' : offered.find((p) => accepted.includes(p));
+    if (protocol === undefined) {
+      return reject(socket, 400, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${accepted.join(' ')}]`);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const log = this.opts.log.child({ stream: found.kind, protocol: protocol || 'websocket' });
+      const conn = { destroy: () => ws.terminate() };
+      const idle = new IdleTimer(this.opts.clock, this.opts.idleTimeoutMs, () => ws.terminate());
+      this.live.add(conn);
+      ws.once('close', () => {
+        idle.stop();
+        this.live.delete(conn);
+      });
+      ws.on('error', (err) => log.debug({ err }, 'websocket error'));
+      const deps = { runtime: this.opts.runtime, log, onActivity: () => idle.touch() };
+      if (found.kind === 'portforward') serveForwardWs(ws, protocol, found, deps);
+      else serveCommandWs(ws, protocol, found, deps);
+    });
+  }
+}
+
+/** headerList gives every comma-separated value of a header over all its lines, in order. */
+function headerList(req: http.IncomingMessage, name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() !== name) continue;
+    for (const v of req.rawHeaders[i + 1]!.split(',')) if (v.trim()) out.push(v.trim());
+  }
+  return out;
+}
+
+function reject(socket: Duplex, code: number, body: string, extra: string[] = []): void {
+  const reason = http.STATUS_CODES[code] ?? 'Error';
+  const text = body + '\n';
+  const lines = [`HTTP/1.1 ${code} ${reason}`, ...extra, 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(text)}`, 'Connection: close'];
+  socket.end(lines.join('\r\n') + '\r\n\r\n' + text);
+}
