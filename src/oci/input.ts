@@ -39,7 +39,20 @@ export interface HostFacts {
   minOomScoreAdj: number;
   /** AppArmor enabled in the kernel (read from /sys/module/apparmor/parameters/enabled). */
   apparmorEnabled: boolean;
-  /** hugepage sizes the host supports, as "2MB", "1GB" (the cgroup file names). */
+  /**
+   * name of the AppArmor profile fune loaded for RuntimeDefault; when absent (or AppArmor is off), RuntimeDefault
+   * runs without an AppArmor profile and a warning is given.
+   */
+  apparmorDefaultProfile?: string;
+  /**
+   * swap accounting is available (cgroup v1: memory.memsw.limit_in_bytes exists; v2: memory.swap.max exists).
+   * Absent means available. Without it `linux.resources.memory.swap` is left out, since runc would fail.
+   */
+  swapAccounting?: boolean;
+  /**
+   * hugepage sizes the hugetlb cgroup controller offers, as "2MB", "1GB" (from the controller's file names,
+   * e.g. hugetlb.2MB.limit_in_bytes; empty when the controller is not mounted for the cgroup mode in use).
+   */
   hugepageSizes: string[];
   /** every host device, for privileged containers. */
   hostDevices: Device[];
