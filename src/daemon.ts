@@ -8,8 +8,10 @@ import { isSystemdBooted } from './sys/host.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
 import { NetworkService } from './services/network-service.js';
 import { NetnsManager, NETNS_DIR_NAME } from './network/netns.js';
+import { CniConfLoader } from './network/cni-config.js';
+import { CniInvoker } from './network/cni-invoke.js';
 import { nodeProcessRunner } from './sys/process-runner.js';
-import { buildCriServer, listen, shutdown } from './cri/server.js';
+import { buildCriServer, listen, shutdown, type CriListener } from './cri/server.js';
 import { buildRpcTable } from './cri/table.js';
 import { projectRoot } from './cri/protos.js';
 
@@ -43,18 +45,26 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const readiness = { ready: false };
   const cgroupDriver = resolveCgroupDriver(config.runtime.cgroup_driver);
   let server: ReturnType<typeof buildCriServer> | undefined;
+  let listener: CriListener;
   try {
     const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
-    const network = new NetworkService({ netns, log: log.child({ component: 'network' }) });
+    const network = new NetworkService({
+      netns,
+      conf: new CniConfLoader(config.cni.conf_dir, config.cni.bin_dirs),
+      invoker: new CniInvoker({ runner: nodeProcessRunner, binDirs: config.cni.bin_dirs, timeoutMs: config.cni.plugin_timeout }),
+      binDirs: config.cni.bin_dirs,
+      cacheDir: join(config.root, 'cni-cache'),
+      log: log.child({ component: 'network' }),
+    });
     const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion(), network });
+    info.onPodCidr((cidr) => network.setPodCidr(cidr));
     server = buildCriServer(buildRpcTable({ info }), log, readiness);
-    await listen(server, config.grpc.address);
+    listener = await listen(server, config.grpc.address);
   } catch (e) {
     server?.forceShutdown();
     await releaseLock();
     throw e;
   }
-  const srv = server;
   log.info({ socket: config.grpc.address, cgroupDriver, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.
@@ -67,7 +77,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     stop() {
       stopping ??= (async () => {
         log.info('shutting down: no new calls, waiting for in-flight ones');
-        await shutdown(srv, config.grpc.shutdown_timeout);
+        await shutdown(listener, config.grpc.shutdown_timeout);
         await rm(config.grpc.address, { force: true });
         await releaseLock();
         log.info('shut down');

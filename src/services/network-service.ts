@@ -1,13 +1,21 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
 import type { PodSandboxConfig } from '../domain/cri-types.js';
 import type { NetnsManager } from '../network/netns.js';
+import { findPlugin, type CniConfLoader, type NetworkConfList } from '../network/cni-config.js';
+import { CNI_IFNAME, type CniCallArgs, type CniInvoker } from '../network/cni-invoke.js';
+import { parseCniResult, podIps } from '../network/cni-result.js';
+import { cniArgsOf, runtimeConfigOf } from '../network/pod-args.js';
+import { RuntimeError, failedPrecondition, internal, isErrno } from '../errors/index.js';
+import { TMP_PREFIX, writeFileAtomic } from '../store/atomic-file.js';
 import type { Condition, NetworkReadiness } from './runtime-info.js';
 
 /** PodNetworkParams name the pod whose network is set up or torn down. */
 export interface PodNetworkParams {
   /** id is the pod sandbox id. */
   id: string;
-  /** config is the pod's sandbox config (metadata, port mappings, annotations); optional on tear-down. */
+  /** config is the pod's sandbox config (metadata, port mappings, annotations, DNS); not needed on tear-down. */
   config?: PodSandboxConfig | null;
   /** hostNetwork pods share the host's namespace: no netns, no CNI. */
   hostNetwork: boolean;
@@ -16,73 +24,240 @@ export interface PodNetworkParams {
 /** PodNetwork is what setUpPod made: the pinned namespace (absent for host-network pods) and the pod IPs. */
 export interface PodNetwork {
   netnsPath?: string;
-  /** ips are the pod IPs, the primary first. */
+  /** ips are the pod IPs, the primary (IPv4 when there is one) first. */
   ips: string[];
 }
 
 /** NetworkServiceDeps are what NetworkService works with. */
 export interface NetworkServiceDeps {
   netns: NetnsManager;
+  /** conf loads the CNI network configuration; invoker runs its plugins. */
+  conf: CniConfLoader;
+  invoker: CniInvoker;
+  /** binDirs are where plugins are looked up again on tear-down (the cached list may name other plugins). */
+  binDirs: readonly string[];
+  /** cacheDir holds one file per attached pod: the list, args and result of its ADD, for DEL. */
+  cacheDir: string;
   log: Logger;
+  /** delRetryDelaysMs are the pauses between DEL attempts (default 200 ms, 1 s). */
+  delRetryDelaysMs?: number[];
 }
 
+/** PodNetCache is what is kept of an ADD so that DEL gets the same config, args and result (CNI spec, section 3). */
+interface PodNetCache {
+  version: 1;
+  podId: string;
+  /** phase is 'adding' from before the first plugin runs until the result is kept. */
+  phase: 'adding' | 'added';
+  netns: string;
+  conf: NetworkConfList;
+  cniArgs: [string, string][];
+  runtimeConfig: Record<string, unknown>;
+  result?: unknown;
+  ips: string[];
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
 /**
- * NetworkService gives pods their network: a pinned network namespace with `lo` up, then (once wired) the CNI
- * plugin chain. The sandbox service calls setUpPod before it starts the infra process, tearDownPod on stop,
- * removePod on removal, and recover at start-up.
+ * NetworkService gives pods their network: a pinned network namespace with `lo` up (always, whatever the conflist
+ * says: containerd's use_internal_loopback), then the first CNI network of the conf dir. The sandbox service calls
+ * setUpPod before it starts the infra process, tearDownPod on stop, removePod on removal, and recover at start-up.
  */
 export class NetworkService implements NetworkReadiness {
+  private podCidr = '';
+  private readonly locks = new Map<string, Promise<unknown>>();
+
   constructor(private readonly deps: NetworkServiceDeps) {}
+
+  /** setPodCidr takes the pod CIDR of UpdateRuntimeConfig (RuntimeInfoService.onPodCidr), handed to plugins as ipRanges. */
+  setPodCidr(cidr: string): void {
+    this.podCidr = cidr;
+  }
 
   /** netnsPath gives where pod `id`'s namespace is pinned (whether or not it exists). */
   netnsPath(id: string): string {
     return this.deps.netns.pathOf(id);
   }
 
-  /**
-   * setUpPod creates the pod's network namespace (none for host-network pods) and attaches it to the network.
-   * On failure nothing is left behind.
-   */
-  async setUpPod(p: PodNetworkParams, signal?: AbortSignal): Promise<PodNetwork> {
-    if (p.hostNetwork) return { ips: [] };
-    const started = Date.now();
-    const netnsPath = await this.deps.netns.create(p.id, signal);
-    this.deps.log.debug({ podSandboxId: p.id, netns: netnsPath, durationMs: Date.now() - started }, 'pod network namespace created');
-    return { netnsPath, ips: [] };
-  }
-
-  /** tearDownPod detaches the pod from the network; idempotent, and fine when the namespace is gone. */
-  async tearDownPod(p: PodNetworkParams, _signal?: AbortSignal): Promise<void> {
-    if (p.hostNetwork) return;
-  }
-
-  /** removePod removes the pod's network namespace; an absent one is fine. */
-  async removePod(id: string): Promise<void> {
-    await this.deps.netns.remove(id);
-  }
-
-  /** networkCondition is the NetworkReady condition of Status. */
+  /** networkCondition is the NetworkReady condition of Status: false, with the reason, while no usable conflist exists. */
   networkCondition(): Condition {
-    return { type: 'NetworkReady', status: true, reason: '', message: '' };
+    const c = this.deps.conf.current();
+    return c.ok ? { type: 'NetworkReady', status: true, reason: '', message: '' } : { type: 'NetworkReady', status: false, reason: c.reason, message: c.message };
   }
 
   /**
-   * recover runs at start-up with the ids of the pods the daemon knows: namespaces of unknown pods (a crash during
-   * RunPodSandbox, or a record removed while down) are removed. It gives the ids whose namespace still exists.
+   * setUpPod creates the pod's network namespace and runs CNI ADD in it (host-network pods get neither). A failed
+   * ADD is undone with DEL and the namespace removed: on failure nothing is left behind.
+   */
+  setUpPod(p: PodNetworkParams, signal?: AbortSignal): Promise<PodNetwork> {
+    return this.locked(p.id, () => this.doSetUp(p, signal));
+  }
+
+  /** tearDownPod runs CNI DEL for the pod (retried); idempotent, and fine when the namespace is gone. */
+  tearDownPod(p: PodNetworkParams, signal?: AbortSignal): Promise<void> {
+    if (p.hostNetwork) return Promise.resolve();
+    return this.locked(p.id, () => this.doTearDown(p.id, signal));
+  }
+
+  /** removePod tears the pod's network down if that is still pending, then removes its namespace; absent is fine. */
+  removePod(id: string, signal?: AbortSignal): Promise<void> {
+    return this.locked(id, async () => {
+      await this.doTearDown(id, signal);
+      await this.deps.netns.remove(id);
+    });
+  }
+
+  /** podNetwork gives what is known of an attached pod (after a restart too), or undefined. */
+  async podNetwork(id: string): Promise<PodNetwork | undefined> {
+    const c = await this.readCache(id);
+    return c ? { netnsPath: c.netns, ips: c.ips } : undefined;
+  }
+
+  /**
+   * recover runs at start-up with the ids of the pods the daemon knows: the network of an unknown pod (a crash during
+   * RunPodSandbox, or a record removed while down) is torn down and its namespace removed. It gives the known ids
+   * whose namespace still exists.
    */
   async recover(knownPodIds: Iterable<string>): Promise<string[]> {
     const known = new Set(knownPodIds);
     await this.deps.netns.prepareDir();
     const alive: string[] = [];
+    const orphans = new Set<string>();
     for (const ns of await this.deps.netns.list()) {
-      if (known.has(ns.podId) && ns.mounted) {
-        alive.push(ns.podId);
-        continue;
-      }
-      if (known.has(ns.podId)) continue; // the record owns it; RemovePodSandbox cleans the stale file
-      this.deps.log.info({ podSandboxId: ns.podId, netns: ns.path }, 'removing the network namespace of an unknown pod');
-      await this.deps.netns.remove(ns.podId).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: ns.podId }, 'could not remove a leftover network namespace'));
+      if (known.has(ns.podId)) {
+        if (ns.mounted) alive.push(ns.podId);
+      } else orphans.add(ns.podId);
+    }
+    for (const id of await this.cachedIds()) if (!known.has(id)) orphans.add(id);
+    for (const id of orphans) {
+      this.deps.log.info({ podSandboxId: id }, 'removing the network of an unknown pod');
+      await this.removePod(id).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: id }, 'could not remove the network of an unknown pod'));
     }
     return alive;
+  }
+
+  private async doSetUp(p: PodNetworkParams, signal?: AbortSignal): Promise<PodNetwork> {
+    if (p.hostNetwork) return { ips: [] };
+    const loaded = this.deps.conf.current();
+    if (!loaded.ok) throw failedPrecondition(`pod network is not ready: ${loaded.message}`);
+    const args: Omit<CniCallArgs, 'netns'> = {
+      containerId: p.id,
+      ifName: CNI_IFNAME,
+      cniArgs: cniArgsOf(p.id, p.config),
+      runtimeConfig: runtimeConfigOf(p.config, this.podCidr),
+    };
+    const t0 = performance.now();
+    const netns = await this.deps.netns.create(p.id, signal);
+    const t1 = performance.now();
+    const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [] };
+    try {
+      await this.writeCache(cache);
+      const raw = await this.deps.invoker.addList(loaded.conf, loaded.binaries, { ...args, netns }, signal);
+      let ips: string[];
+      try {
+        ips = podIps(parseCniResult(raw, loaded.conf.cniVersion), CNI_IFNAME);
+      } catch (e) {
+        throw internal(`CNI network ${loaded.conf.name}: bad ADD result: ${(e as Error).message}`);
+      }
+      await this.writeCache({ ...cache, phase: 'added', result: raw, ips });
+      this.deps.log.debug(
+        { podSandboxId: p.id, network: loaded.conf.name, ips, netnsMs: Math.round(t1 - t0), addMs: Math.round(performance.now() - t1) },
+        'pod network set up',
+      );
+      return { netnsPath: netns, ips };
+    } catch (e) {
+      await this.undoSetUp(p.id, loaded.conf, loaded.binaries, { ...args, netns }).catch((err: unknown) =>
+        this.deps.log.warn({ err, podSandboxId: p.id }, 'could not fully undo a failed pod network set-up'),
+      );
+      if (e instanceof RuntimeError) throw e;
+      throw internal(`pod network set-up failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private async undoSetUp(id: string, conf: NetworkConfList, binaries: Map<string, string>, a: CniCallArgs): Promise<void> {
+    try {
+      await this.deps.invoker.delList(conf, binaries, a, undefined);
+      await rm(this.cachePath(id), { force: true });
+    } finally {
+      await this.deps.netns.remove(id);
+    }
+  }
+
+  private async doTearDown(id: string, signal?: AbortSignal): Promise<void> {
+    const c = await this.readCache(id);
+    if (!c) return; // never attached, or already detached
+    const netns = (await this.deps.netns.exists(id)) ? c.netns : '';
+    const binaries = new Map<string, string>();
+    for (const p of c.conf.plugins) {
+      const bin = findPlugin(p.type, this.deps.binDirs);
+      if (bin) binaries.set(p.type, bin);
+    }
+    const a: CniCallArgs = { containerId: id, netns, ifName: CNI_IFNAME, cniArgs: c.cniArgs, runtimeConfig: c.runtimeConfig };
+    const delays = this.deps.delRetryDelaysMs ?? [200, 1000];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.invoker.delList(c.conf, binaries, a, c.phase === 'added' ? c.result : undefined, signal);
+        break;
+      } catch (e) {
+        if (attempt >= delays.length || signal?.aborted) throw e;
+        this.deps.log.warn({ err: e, podSandboxId: id, attempt: attempt + 1 }, 'CNI DEL failed; retrying');
+        await sleep(delays[attempt]!, signal);
+      }
+    }
+    await rm(this.cachePath(id), { force: true });
+    this.deps.log.debug({ podSandboxId: id, network: c.conf.name, netnsGone: netns === '' }, 'pod network torn down');
+  }
+
+  private cachePath(id: string): string {
+    this.deps.netns.pathOf(id); // validates the id
+    return join(this.deps.cacheDir, `${id}.json`);
+  }
+
+  private async writeCache(c: PodNetCache): Promise<void> {
+    await writeFileAtomic(this.cachePath(c.podId), JSON.stringify(c), 0o600);
+  }
+
+  private async readCache(id: string): Promise<PodNetCache | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.cachePath(id), 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+    try {
+      const c = JSON.parse(text) as PodNetCache;
+      if (c.version === 1 && c.podId === id && Array.isArray(c.conf?.plugins)) return c;
+    } catch {
+      // fall through
+    }
+    this.deps.log.warn({ podSandboxId: id }, 'ignoring a broken CNI cache file');
+    return undefined;
+  }
+
+  private async cachedIds(): Promise<string[]> {
+    try {
+      const names = await readdir(this.deps.cacheDir);
+      return names.filter((n) => n.endsWith('.json') && !n.startsWith(TMP_PREFIX)).map((n) => n.slice(0, -5));
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+  }
+
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
   }
 }
