@@ -1,9 +1,10 @@
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
 import { isErrno } from '../errors/index.js';
+import { AuthorityFixingSocket } from './h2-authority.js';
 import { unimplementedHandler, wrapStream, wrapUnary, type Readiness } from './instrument.js';
 import { loadCriServices } from './protos.js';
 import type { AnyRpc, ApiVersion } from './rpc.js';
@@ -63,23 +64,40 @@ export async function prepareSocketPath(path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
-/** listen binds the server to the unix socket at `path` with mode 0660. */
-export async function listen(server: Server, path: string): Promise<void> {
-  await prepareSocketPath(path);
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${path}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
-  await chmod(path, 0o660);
+/** CriListener is the unix socket fune accepts CRI connections on. */
+export interface CriListener {
+  server: Server;
+  socket: NetServer;
 }
 
-/** shutdown stops accepting calls, lets in-flight ones finish within `timeoutMs`, then cuts the rest. */
-export async function shutdown(server: Server, timeoutMs: number): Promise<void> {
+/**
+ * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the grpc-js server through
+ * an AuthorityFixingSocket, so that Go clients that name the socket path as `:authority` are served too.
+ */
+export async function listen(server: Server, path: string): Promise<CriListener> {
+  await prepareSocketPath(path);
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const socket = createServer((conn) => injector.injectConnection(new AuthorityFixingSocket(conn)));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.listen(path, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  await chmod(path, 0o660);
+  return { server, socket };
+}
+
+/** shutdown stops accepting connections, lets in-flight calls finish within `timeoutMs`, then cuts the rest. */
+export async function shutdown(l: CriListener, timeoutMs: number): Promise<void> {
+  l.socket.close();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
-      server.forceShutdown();
+      l.server.forceShutdown();
       resolve();
     }, timeoutMs);
-    server.tryShutdown(() => {
+    l.server.tryShutdown(() => {
       clearTimeout(timer);
       resolve();
     });
