@@ -4,9 +4,10 @@ import type { Device, DeviceCgroup } from '../spec.js';
 import { cleanPath } from './mounts.js';
 
 const char = (major: number | undefined, minor: number | undefined, access = 'rwm'): DeviceCgroup => {
-  const rule: DeviceCgroup = { allow: true, type: 'c', access };
+  const rule: DeviceCgroup = { allow: true, type: 'c' };
   if (major !== undefined) rule.major = major;
   if (minor !== undefined) rule.minor = minor;
+  rule.access = access;
   return rule;
 };
 
@@ -59,9 +60,10 @@ export function criDevices(devices: readonly CriDevice[], resolved: Record<strin
     }
     const path = cleanPath(d.container_path || hostPath, 'device container_path');
     out.devices.push({ ...host, path });
-    const rule: DeviceCgroup = { allow: true, type: host.type, access: permissions };
+    const rule: DeviceCgroup = { allow: true, type: host.type };
     if (host.major !== undefined) rule.major = host.major;
     if (host.minor !== undefined) rule.minor = host.minor;
+    rule.access = permissions;
     out.rules.push(rule);
   }
   return out;
