@@ -58,6 +58,13 @@ export class StreamingServer {
     return this.live.size;
   }
 
+  /** openStreams is the number of SPDY streams all open connections still track (a leak check). */
+  get openStreams(): number {
+    let n = 0;
+    for (const c of this.live) if (c instanceof SpdySession) n += c.openStreams;
+    return n;
+  }
+
   /** start listens on the configured address and port (0 = any free port). */
   async start(): Promise<void> {
     const tls = this.opts.tlsCertFile && this.opts.tlsKeyFile;
