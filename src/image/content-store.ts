@@ -1,0 +1,119 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { open, mkdir, rename, rm, readdir, stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fsyncDir, writeFileAtomic, TMP_PREFIX } from '../store/atomic-file.js';
+import { RuntimeError, isErrno } from '../errors/index.js';
+import { isDigest } from './reference.js';
+import { SingleFlight } from './single-flight.js';
+
+/**
+ * ContentStore keeps verified blobs by digest (`blobs/sha256/<hex>`). Downloads land in `ingest/` under a
+ * temporary name, are hashed while written, fsynced, and renamed into place only when the digest and size match;
+ * a crash leaves only temporary files, which `sweep` removes at start-up.
+ */
+export class ContentStore {
+  private readonly blobs: string;
+  private readonly ingestDir: string;
+  private readonly flights = new SingleFlight<void>();
+
+  constructor(readonly dir: string) {
+    this.blobs = join(dir, 'blobs', 'sha256');
+    this.ingestDir = join(dir, 'ingest');
+  }
+
+  /** init creates the directories and removes what an interrupted download left behind. */
+  async init(): Promise<number> {
+    await mkdir(this.blobs, { recursive: true });
+    await mkdir(this.ingestDir, { recursive: true });
+    let swept = 0;
+    for (const dir of [this.ingestDir, this.blobs]) {
+      for (const n of await readdir(dir)) {
+        if (dir === this.ingestDir || n.startsWith(TMP_PREFIX)) {
+          await rm(join(dir, n), { recursive: true, force: true });
+          swept++;
+        }
+      }
+    }
+    return swept;
+  }
+
+  /** path gives the file of a blob (whether or not it exists). */
+  path(digest: string): string {
+    if (!isDigest(digest)) throw new RuntimeError('InvalidArgument', `invalid digest ${JSON.stringify(digest)}`);
+    return join(this.blobs, digest.slice('sha256:'.length));
+  }
+
+  /** has tells whether a complete blob is stored. */
+  async has(digest: string): Promise<boolean> {
+    try {
+      await stat(this.path(digest));
+      return true;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return false;
+      throw e;
+    }
+  }
+
+  /** read gives a stored blob's bytes (manifests and configs). */
+  async read(digest: string): Promise<Buffer> {
+    return readFile(this.path(digest));
+  }
+
+  /** putBuffer stores a blob held in memory, after checking its digest. */
+  async putBuffer(digest: string, data: Buffer): Promise<void> {
+    const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    if (got !== digest) throw new RuntimeError('FailedPrecondition', `blob ${digest}: content has digest ${got}`);
+    if (await this.has(digest)) return;
+    await writeFileAtomic(this.path(digest), data, 0o644);
+  }
+
+  /**
+   * ingest stores a blob from a stream once: concurrent calls for one digest share the download. `open` is
+   * called only when the blob is absent. A size or digest mismatch stores nothing.
+   */
+  async ingest(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void): Promise<void> {
+    const target = this.path(digest);
+    return this.flights.do(digest, async () => {
+      if (await this.has(digest)) return;
+      const tmp = join(this.ingestDir, `${TMP_PREFIX}${digest.slice(7, 23)}-${randomBytes(4).toString('hex')}`);
+      const fh = await open(tmp, 'wx', 0o644);
+      let ok = false;
+      try {
+        const src = await openSource();
+        const h = createHash('sha256');
+        let n = 0;
+        for await (const chunk of src as AsyncIterable<Buffer>) {
+          n += chunk.length;
+          if (size >= 0 && n > size) {
+            src.destroy();
+            throw new RuntimeError('FailedPrecondition', `blob ${digest}: more than the ${size} bytes the manifest declares`);
+          }
+          h.update(chunk);
+          await fh.write(chunk);
+          onBytes?.(chunk.length);
+        }
+        const got = `sha256:${h.digest('hex')}`;
+        if (size >= 0 && n !== size) throw new RuntimeError('FailedPrecondition', `blob ${digest}: got ${n} bytes, the manifest declares ${size}`);
+        if (got !== digest) throw new RuntimeError('FailedPrecondition', `blob ${digest}: content has digest ${got} (corrupt or tampered)`);
+        await fh.sync();
+        ok = true;
+      } finally {
+        await fh.close();
+        if (!ok) await rm(tmp, { force: true });
+      }
+      await rename(tmp, target);
+      await fsyncDir(this.blobs);
+    });
+  }
+
+  /** delete removes a blob; an absent one is not an error. */
+  async delete(digest: string): Promise<void> {
+    await rm(this.path(digest), { force: true });
+  }
+
+  /** list gives the digests of every stored blob. */
+  async list(): Promise<string[]> {
+    return (await readdir(this.blobs)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Mounter } from '../sys/mount.js';
+import { MOUNT_OPTIONS_LIMIT } from '../sys/mount.js';
+import { RecordStore } from '../store/record-store.js';
+import { removeTreeAtomic } from '../store/atomic-file.js';
+import { RuntimeError } from '../errors/index.js';
+import type { LayerStore } from './layer-store.js';
+import { shortName } from './layer-store.js';
+
+/** RootfsRecord ties a container's writable layer to the image layers under it (which it keeps alive). */
+export interface RootfsRecord {
+  containerId: string;
+  imageId: string;
+  /** diffIds of the image's layers, lowest first. */
+  diffIds: string[];
+}
+
+/** RootfsPlan is everything needed to mount a container's root filesystem with overlayfs. */
+export interface RootfsPlan {
+  /** lowerdirs are the absolute layer directories, lowest first (the image's layer order). */
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  /**
+   * mountOptions are the overlay options; lowerdirs in them are short names relative to `cwd` (topmost first),
+   * which keeps a deep image under the one-page limit of mount options.
+   */
+  mountOptions: string[];
+  cwd: string;
+}
+
+/**
+ * RootfsStore gives containers their writable layers (`rootfs/<id>/{upper,work}`) over the shared image layers,
+ * and mounts and unmounts the overlay through the Mounter.
+ */
+export class RootfsStore {
+  private readonly records: RecordStore<RootfsRecord>;
+  private readonly byId = new Map<string, RootfsRecord>();
+  private readonly rootfsDir: string;
+  private readonly emptyDir: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly layers: LayerStore,
+    private readonly mounter: Mounter,
+  ) {
+    this.records = new RecordStore<RootfsRecord>(join(dir, 'rootfs-records'), 'rootfs');
+    this.rootfsDir = join(dir, 'rootfs');
+    this.emptyDir = join(dir, 'empty');
+  }
+
+  /** load reads the records. */
+  async load(): Promise<void> {
+    await mkdir(this.rootfsDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.emptyDir, { recursive: true, mode: 0o755 });
+    const { records } = await this.records.loadAll();
+    for (const r of records) this.byId.set(r.value.containerId, r.value);
+  }
+
+  /** all gives every container rootfs record (their layers must not be collected). */
+  all(): RootfsRecord[] {
+    return [...this.byId.values()];
+  }
+
+  private plan(r: RootfsRecord): RootfsPlan {
+    const base = join(this.rootfsDir, r.containerId);
+    const upperdir = join(base, 'upper');
+    const workdir = join(base, 'work');
+    const lowers = r.diffIds.length ? [...r.diffIds].reverse().map(shortName) : [this.emptyDir];
+    const mountOptions = [`lowerdir=${lowers.join(':')}`, `upperdir=${upperdir}`, `workdir=${workdir}`];
+    if (mountOptions.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${r.diffIds.length}) for one overlay mount`);
+    return { lowerdirs: r.diffIds.map((d) => this.layers.diffDir(d)), upperdir, workdir, mountOptions, cwd: this.layers.linksDir };
+  }
+
+  /** prepare creates (or finds) a container's writable layer over the given image layers. */
+  async prepare(containerId: string, imageId: string, diffIds: string[]): Promise<RootfsPlan> {
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(containerId)) throw new RuntimeError('InvalidArgument', `invalid container id ${JSON.stringify(containerId)}`);
+    const existing = this.byId.get(containerId);
+    if (existing) return this.plan(existing);
+    const rec: RootfsRecord = { containerId, imageId, diffIds };
+    const p = this.plan(rec);
+    await mkdir(p.upperdir, { recursive: true, mode: 0o755 });
+    await mkdir(p.workdir, { recursive: true, mode: 0o700 });
+    await this.records.put(containerId, rec);
+    this.byId.set(containerId, rec);
+    return p;
+  }
+
+  /** get gives the plan of a prepared rootfs, or undefined. */
+  get(containerId: string): RootfsPlan | undefined {
+    const r = this.byId.get(containerId);
+    return r ? this.plan(r) : undefined;
+  }
+
+  /** mount mounts a prepared rootfs at `target` (which must exist); mounting a mounted target is a no-op. */
+  async mount(containerId: string, target: string): Promise<void> {
+    const r = this.byId.get(containerId);
+    if (!r) throw new RuntimeError('NotFound', `no root filesystem prepared for container ${containerId}`);
+    if (await this.mounter.isMounted(target)) return;
+    const p = this.plan(r);
+    await this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: p.mountOptions, cwd: p.cwd });
+  }
+
+  /** unmount unmounts `target`; an unmounted target is fine. */
+  async unmount(target: string): Promise<void> {
+    await this.mounter.unmount(target);
+  }
+
+  /** remove deletes a container's writable layer and its record; an absent one is fine. Unmount first. */
+  async remove(containerId: string): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(containerId)) return;
+    await removeTreeAtomic(join(this.rootfsDir, containerId));
+    await this.records.delete(containerId);
+    this.byId.delete(containerId);
+  }
+
+  /** sweep removes what a crash left under rootfs/: temporary directories and directories without a record. */
+  async sweep(): Promise<number> {
+    let n = 0;
+    for (const name of await readdir(this.rootfsDir)) {
+      if (this.byId.has(name)) continue;
+      await rm(join(this.rootfsDir, name), { recursive: true, force: true });
+      n++;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,274 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, mkdir, symlink, link, lchown, chmod, lutimes, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import * as tar from 'tar-stream';
+import type { SpecialFiles } from '../sys/special-files.js';
+import { RuntimeError } from '../errors/index.js';
+
+/** UnpackOptions tune one layer unpack. */
+export interface UnpackOptions {
+  special: SpecialFiles;
+  /** chown sets owners from the tar headers (needs root); off, files belong to the caller. */
+  chown: boolean;
+  /** onWarning hears about entries skipped on purpose (an xattr that cannot be carried, say). */
+  onWarning?: (msg: string) => void;
+}
+
+/** UnpackResult is what an unpack produced. */
+export interface UnpackResult {
+  /** diffId is the sha256 of the uncompressed tar stream. */
+  diffId: string;
+  entries: number;
+}
+
+type Kind = 'dir' | 'file' | 'symlink' | 'other';
+
+const OPAQUE = '.wh..wh..opq';
+const WH = '.wh.';
+
+/** escapeError is the error of an entry that would land outside the layer directory. */
+const escapeError = (name: string, why: string) => new RuntimeError('FailedPrecondition', `layer entry ${JSON.stringify(name)} rejected: ${why}`);
+
+/**
+ * cleanName turns a tar entry name into a path relative to the layer root, or throws when it is absolute, has a
+ * `..` component or a NUL byte. `./` prefixes and trailing slashes are dropped; "" is the root itself.
+ */
+export function cleanName(name: string): string {
+  if (name.includes('\0')) throw escapeError(name, 'NUL byte in name');
+  if (name.startsWith('/')) throw escapeError(name, 'absolute path');
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw escapeError(name, '".." component');
+  return parts.join('/');
+}
+
+/** zstdStream decompresses zstd frames with fzstd (pure JS; no binary needed). */
+function zstdStream(): Transform {
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      try {
+        d.push(chunk);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    flush(cb) {
+      try {
+        d.push(new Uint8Array(0), true);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+  });
+  const d = new Decompress((chunk) => t.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+  return t;
+}
+
+async function magic(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(b, 0, 4, 0);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** decompressorFor picks gunzip, zstd or nothing from a blob's first bytes (media types are not trusted). */
+export function decompressorFor(head: Buffer): Transform | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return createGunzip();
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return zstdStream();
+  return undefined;
+}
+
+/**
+ * unpackLayer extracts a layer blob (gzip, zstd or plain tar) into the empty directory `dest`, in the overlayfs
+ * form: `.wh.NAME` becomes a 0:0 character device, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory.
+ * Entries that would land outside `dest` (absolute, `..`, or through a symlink planted by an earlier entry) and
+ * hard links to outside the layer are rejected. The uncompressed stream is hashed, giving the diff id.
+ */
+export async function unpackLayer(blobPath: string, dest: string, o: UnpackOptions): Promise<UnpackResult> {
+  const stages: Transform[] = [];
+  const dec = decompressorFor(await magic(blobPath));
+  if (dec) stages.push(dec);
+  const h = createHash('sha256');
+  stages.push(
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        h.update(chunk);
+        cb(null, chunk);
+      },
+    }),
+  );
+  const ex = tar.extract();
+  const u = new Unpacker(dest, o);
+  const piping = pipeline([createReadStream(blobPath), ...stages, ex] as unknown as [Readable, Transform]);
+  let failure: unknown;
+  piping.catch((e: unknown) => (failure ??= e));
+  try {
+    for await (const entry of ex) {
+      try {
+        await u.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
+      } finally {
+        entry.resume();
+      }
+    }
+    await piping;
+  } catch (e) {
+    ex.destroy();
+    await piping.catch(() => {});
+    if (e instanceof RuntimeError) throw e;
+    throw new RuntimeError('FailedPrecondition', `layer ${blobPath.slice(-64)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (failure) throw failure instanceof Error ? failure : new Error('layer stream failed', { cause: failure });
+  await u.finish();
+  return { diffId: `sha256:${h.digest('hex')}`, entries: u.count };
+}
+
+/** Unpacker holds the state of one layer extraction: the type of every path written so far. */
+class Unpacker {
+  private readonly kinds = new Map<string, Kind>([['', 'dir']]);
+  private readonly dirMeta: { path: string; h: tar.Header }[] = [];
+  count = 0;
+
+  constructor(
+    private readonly dest: string,
+    private readonly o: UnpackOptions,
+  ) {}
+
+  /** parents makes sure every ancestor of `rel` is a real directory of this layer, creating missing ones. */
+  private async parents(rel: string, create: boolean, name: string): Promise<void> {
+    const parts = rel.split('/');
+    let cur = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
+      const k = this.kinds.get(cur);
+      if (k === 'dir') continue;
+      if (k === 'symlink') throw escapeError(name, `its parent ${cur} is a symlink`);
+      if (k) throw escapeError(name, `its parent ${cur} is not a directory`);
+      if (!create) throw escapeError(name, `its parent ${cur} is not in this layer`);
+      await mkdir(join(this.dest, cur), { mode: 0o755 });
+      this.kinds.set(cur, 'dir');
+    }
+  }
+
+  /** clear removes what an earlier entry put at `rel` (a later entry of the same name wins). */
+  private async clear(rel: string, keepDir: boolean): Promise<void> {
+    const k = this.kinds.get(rel);
+    if (!k || (k === 'dir' && keepDir)) return;
+    await rm(join(this.dest, rel), { recursive: true, force: true });
+    for (const p of [...this.kinds.keys()]) if (p === rel || p.startsWith(`${rel}/`)) this.kinds.delete(p);
+  }
+
+  private async meta(path: string, h: tar.Header, isLink: boolean): Promise<void> {
+    if (this.o.chown) await lchown(path, h.uid ?? 0, h.gid ?? 0);
+    if (!isLink) await chmod(path, (h.mode ?? 0o644) & 0o7777);
+    const t = h.mtime ?? new Date(0);
+    await lutimes(path, t, t);
+  }
+
+  private async xattrs(path: string, h: tar.Header): Promise<void> {
+    for (const [k, v] of Object.entries((h.pax ?? {}) as Record<string, string>)) {
+      if (!k.startsWith('SCHILY.xattr.')) continue;
+      const name = k.slice('SCHILY.xattr.'.length);
+      if (v.includes('\uFFFD')) {
+        this.o.onWarning?.(`xattr ${name} of ${h.name} is not valid UTF-8 in the PAX header; skipped`);
+        continue;
+      }
+      await this.o.special.setXattr(path, name, Buffer.from(v, 'utf8'));
+    }
+  }
+
+  async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
+    this.count++;
+    const rel = cleanName(h.name);
+    const base = posix.basename(rel);
+    if (rel !== '') await this.parents(rel, true, h.name);
+    const abs = join(this.dest, rel);
+    if (base.startsWith(WH)) {
+      const parent = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
+      if (base === OPAQUE) {
+        await this.o.special.setXattr(join(this.dest, parent), 'trusted.overlay.opaque', Buffer.from('y'));
+      } else if (!base.startsWith(`${WH}${WH}`)) {
+        const target = parent ? `${parent}/${base.slice(WH.length)}` : base.slice(WH.length);
+        await this.clear(target, false);
+        await this.o.special.mknod(join(this.dest, target), 'c', 0, 0, 0);
+        this.kinds.set(target, 'other');
+      }
+      return;
+    }
+    switch (h.type as string | null | undefined) {
+      case 'directory': {
+        if (rel === '') return;
+        await this.clear(rel, true);
+        if (!this.kinds.has(rel)) await mkdir(abs, { mode: 0o755 });
+        this.kinds.set(rel, 'dir');
+        this.dirMeta.push({ path: abs, h });
+        await this.xattrs(abs, h);
+        return;
+      }
+      case 'file':
+      case 'contiguous-file':
+      case undefined:
+      case null: {
+        await this.clear(rel, false);
+        const fh = await open(abs, 'wx', 0o600);
+        try {
+          for await (const c of body) await fh.write(c);
+        } finally {
+          await fh.close();
+        }
+        this.kinds.set(rel, 'file');
+        await this.meta(abs, h, false);
+        await this.xattrs(abs, h);
+        return;
+      }
+      case 'symlink': {
+        await this.clear(rel, false);
+        await symlink(h.linkname ?? '', abs);
+        this.kinds.set(rel, 'symlink');
+        await this.meta(abs, h, true);
+        return;
+      }
+      case 'link': {
+        const src = cleanName(h.linkname ?? '');
+        await this.parents(src, false, h.name);
+        const k = this.kinds.get(src);
+        if (!k) throw escapeError(h.name, `hard link to ${JSON.stringify(h.linkname)}, which is not in this layer`);
+        if (k === 'dir') throw escapeError(h.name, 'hard link to a directory');
+        if (src === rel) return;
+        await this.clear(rel, false);
+        await link(join(this.dest, src), abs);
+        this.kinds.set(rel, k);
+        return;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        await this.clear(rel, false);
+        const t = h.type === 'fifo' ? 'p' : h.type === 'block-device' ? 'b' : 'c';
+        await this.o.special.mknod(abs, t, h.devmajor ?? 0, h.devminor ?? 0, h.mode ?? 0o644);
+        this.kinds.set(rel, 'other');
+        await this.meta(abs, h, false);
+        return;
+      }
+      default:
+        this.o.onWarning?.(`entry ${h.name} of type ${h.type} skipped`);
+    }
+  }
+
+  /** finish applies directory modes, owners and mtimes, last, so that adding children did not disturb them. */
+  async finish(): Promise<void> {
+    for (let i = this.dirMeta.length - 1; i >= 0; i--) {
+      const { path, h } = this.dirMeta[i]!;
+      await this.meta(path, h, false);
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mkdtemp, rm, writeFile, readFile, lstat, readlink, readdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync, constants } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import * as tar from 'tar-stream';
+import { unpackLayer, cleanName } from '../../../src/image/unpack.js';
+import type { SpecialFiles } from '../../../src/sys/special-files.js';
+
+type E = { name: string; type?: tar.Header['type']; body?: string; linkname?: string; mode?: number; pax?: Record<string, string> };
+
+async function tarOf(entries: E[]): Promise<Buffer> {
+  const p = tar.pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => void chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => p.on('end', () => r()));
+  for (const e of entries) {
+    await new Promise<void>((res, rej) =>
+      p.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_000_000_000_000), pax: e.pax }, e.body ?? '', (err) => (err ? rej(err) : res())),
+    );
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+function fakeSpecial() {
+  const calls: string[] = [];
+  const s: SpecialFiles = {
+    async mknod(path, type, major, minor) {
+      calls.push(`mknod ${path} ${type} ${major}:${minor}`);
+      await writeFile(path, `dev ${type}`);
+    },
+    async setXattr(path, name, value) {
+      calls.push(`xattr ${path} ${name}=${value.toString()}`);
+    },
+  };
+  return { s, calls };
+}
+
+let dir: string;
+beforeEach(async () => (dir = await mkdtemp(join(tmpdir(), 'fune-unpack-'))));
+afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+async function unpack(entries: E[], compress: 'gzip' | 'none' = 'gzip') {
+  const raw = await tarOf(entries);
+  const blob = join(dir, 'blob');
+  await writeFile(blob, compress === 'gzip' ? gzipSync(raw, { level: constants.Z_BEST_SPEED }) : raw);
+  const dest = join(dir, 'layer');
+  await (await import('node:fs/promises')).mkdir(dest);
+  const { s, calls } = fakeSpecial();
+  const res = await unpackLayer(blob, dest, { special: s, chown: false });
+  return { res, dest, calls, diffId: `sha256:${createHash('sha256').update(raw).digest('hex')}` };
+}
+
+describe('cleanName', () => {
+  it('drops ./ and trailing slashes', () => {
+    expect(cleanName('./a/b/')).toBe('a/b');
+    expect(cleanName('./')).toBe('');
+  });
+  it.each(['/etc/passwd', '../x', 'a/../../x', 'a/..', 'a\0b'])('rejects %j', (n) => {
+    expect(() => cleanName(n)).toThrow(/rejected/);
+  });
+});
+
+describe('unpackLayer', () => {
+  it('extracts files, dirs, symlinks and hard links and computes the diff id', async () => {
+    const { res, dest, diffId } = await unpack([
+      { name: 'bin/', type: 'directory' },
+      { name: 'bin/busybox', body: 'BB', mode: 0o755 },
+      { name: 'bin/sh', type: 'link', linkname: 'bin/busybox' },
+      { name: 'bin/ls', type: 'symlink', linkname: 'busybox' },
+      { name: 'etc/passwd', body: 'root:x:0:0::/root:/bin/sh\n' },
+    ]);
+    expect(res.diffId).toBe(diffId);
+    expect(await readFile(join(dest, 'bin/sh'), 'utf8')).toBe('BB');
+    expect((await stat(join(dest, 'bin/sh'))).ino).toBe((await stat(join(dest, 'bin/busybox'))).ino);
+    expect(await readlink(join(dest, 'bin/ls'))).toBe('busybox');
+    expect((await stat(join(dest, 'bin/busybox'))).mode & 0o777).toBe(0o755);
+    expect((await stat(join(dest, 'etc/passwd'))).mtimeMs).toBe(1_000_000_000_000);
+  });
+
+  it('handles uncompressed layers', async () => {
+    const { res, diffId, dest } = await unpack([{ name: 'a', body: 'x' }], 'none');
+    expect(res.diffId).toBe(diffId);
+    expect(await readdir(dest)).toEqual(['a']);
+  });
+
+  it('turns whiteouts into 0:0 char devices and opaque markers into the overlay xattr', async () => {
+    const { dest, calls } = await unpack([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/.wh.motd' },
+      { name: 'var/lib/.wh..wh..opq' },
+      { name: 'var/lib/new', body: 'n' },
+    ]);
+    expect(calls).toContain(`mknod ${join(dest, 'etc/motd')} c 0:0`);
+    expect(calls).toContain(`xattr ${join(dest, 'var/lib')} trusted.overlay.opaque=y`);
+    expect(await readdir(join(dest, 'etc'))).toEqual(['motd']);
+    expect(await readFile(join(dest, 'var/lib/new'), 'utf8')).toBe('n');
+  });
+
+  it('carries PAX xattrs', async () => {
+    const { dest, calls } = await unpack([{ name: 'f', body: 'x', pax: { 'SCHILY.xattr.user.k': 'v' } }]);
+    expect(calls).toContain(`xattr ${join(dest, 'f')} user.k=v`);
+  });
+
+  it('lets a later entry replace an earlier one', async () => {
+    const { dest } = await unpack([
+      { name: 'a', body: 'one' },
+      { name: 'a', body: 'two' },
+    ]);
+    expect(await readFile(join(dest, 'a'), 'utf8')).toBe('two');
+  });
+
+  const escapes: [string, E[]][] = [
+    ['dot-dot', [{ name: '../evil', body: 'x' }]],
+    ['nested dot-dot', [{ name: 'a/../../evil', body: 'x' }]],
+    ['absolute', [{ name: '/evil', body: 'x' }]],
+    ['through a symlink', [{ name: 'l', type: 'symlink', linkname: '/tmp' }, { name: 'l/evil', body: 'x' }]],
+    ['through a relative symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/up', type: 'symlink', linkname: '../..' }, { name: 'd/up/evil', body: 'x' }]],
+    ['hard link outside', [{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]],
+    ['hard link to an absent file', [{ name: 'h', type: 'link', linkname: 'etc/shadow' }]],
+    ['hard link through a symlink', [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'h', type: 'link', linkname: 'l/passwd' }]],
+  ];
+  it.each(escapes)('rejects a path escape: %s', async (_n, entries) => {
+    const outside = await readdir(dir);
+    await expect(unpack(entries)).rejects.toThrow(/rejected/);
+    // nothing was written next to the layer directory
+    expect((await readdir(dir)).filter((n) => !outside.includes(n)).sort()).toEqual(['blob', 'layer']);
+    await expect(lstat('/tmp/evil')).rejects.toThrow();
+  });
+
+  it('fails on a truncated gzip stream', async () => {
+    const raw = await tarOf([{ name: 'a', body: 'x'.repeat(100000) }]);
+    const gz = gzipSync(raw);
+    const blob = join(dir, 'blob');
+    await writeFile(blob, gz.subarray(0, gz.length - 20));
+    const dest = join(dir, 'layer');
+    await (await import('node:fs/promises')).mkdir(dest);
+    await expect(unpackLayer(blob, dest, { special: fakeSpecial().s, chown: false })).rejects.toThrow();
+  });
+});
