@@ -46,3 +46,8 @@ fi
 
 echo "fune set-up: building" >&2
 npx --no-install tsc -p tsconfig.build.json
+
+# The default pod network (hack/cni/10-fune.conflist), installed only where `[cni] conf_dir` holds no configuration.
+if [ "$(id -u)" = 0 ]; then
+  node dist/hack/cni/install-default.js ${FUNE_CONFIG:+--config "$FUNE_CONFIG"}
+fi

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { stat, readdir } from 'node:fs/promises';
+import { stat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ROOT } from '../../helpers/daemon.js';
 import { makeCniEnv, podConfig, leases, vethsOn, inNetns, iptablesLinesMentioning, mountsUnder, type CniEnv } from './cni-env.js';
 
 /** fetchOnce connects to host:port (in this process's namespace) and gives what the server sent. */
@@ -179,6 +180,48 @@ describe('NetworkService with real CNI plugins', () => {
       expect(await leases(env)).toEqual([]);
       expect(vethsOn(env.bridge)).toEqual([]);
       expect(await readdir(env.netnsDir)).toEqual([]);
+    } finally {
+      await env.writeConflist();
+    }
+  });
+
+  it('the default conflist of hack/cni works with the real plugins', async () => {
+    const tpl = JSON.parse((await readFile(join(ROOT, 'hack/cni/10-fune.conflist'), 'utf8')).replaceAll('@DEFAULT_SUBNET@', `${env.net}.0/24`));
+    tpl.name = env.netName;
+    tpl.plugins[0].bridge = env.bridge; // never fune0 in tests
+    tpl.plugins[0].ipam.dataDir = env.dataDir;
+    await writeFile(join(env.confDir, '10-test.conflist'), JSON.stringify(tpl));
+    try {
+      const svc = env.service();
+      const id = env.newPodId();
+      const n = await svc.setUpPod({ id, config: podConfig('d'), hostNetwork: false });
+      expect(n.ips[0]).toMatch(new RegExp(`^${env.net.replace(/\./g, '\\.')}\\.\\d+$`));
+      await svc.removePod(id);
+      expect(await leases(env)).toEqual([]);
+      expect(iptablesLinesMentioning([id])).toEqual([]);
+    } finally {
+      await env.writeConflist();
+    }
+  });
+
+  it('hands the pod CIDR of UpdateRuntimeConfig to plugins that declare ipRanges', async () => {
+    await writeFile(
+      join(env.confDir, '10-test.conflist'),
+      JSON.stringify({
+        cniVersion: '0.4.0',
+        name: env.netName,
+        plugins: [{ type: 'bridge', bridge: env.bridge, capabilities: { ipRanges: true }, ipam: { type: 'host-local', dataDir: env.dataDir } }],
+      }),
+    );
+    try {
+      const svc = env.service();
+      svc.setPodCidr(`${env.net}.128/25`);
+      const id = env.newPodId();
+      const n = await svc.setUpPod({ id, config: podConfig('r'), hostNetwork: false });
+      expect(n.ips).toHaveLength(1);
+      expect(n.ips[0]!.startsWith(`${env.net}.`) && Number(n.ips[0]!.split('.')[3]) > 128).toBe(true);
+      await svc.removePod(id);
+      expect(await leases(env)).toEqual([]);
     } finally {
       await env.writeConflist();
     }
