@@ -13,6 +13,7 @@ import { CniInvoker } from './network/cni-invoke.js';
 import { nodeProcessRunner } from './sys/process-runner.js';
 import { buildCriServer, listen, shutdown, type CriListener } from './cri/server.js';
 import { buildRpcTable } from './cri/table.js';
+import { createImageParts } from './services/image-setup.js';
 import { projectRoot } from './cri/protos.js';
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
@@ -44,6 +45,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const releaseLock = await acquireDaemonLock(join(config.state, 'fune.lock'));
   const readiness = { ready: false };
   const cgroupDriver = resolveCgroupDriver(config.runtime.cgroup_driver);
+  const imageParts = createImageParts(config);
   let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
   try {
@@ -58,7 +60,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     });
     const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
-    server = buildCriServer(buildRpcTable({ info }), log, readiness);
+    server = buildCriServer(buildRpcTable({ info, images: imageParts.service }), log, readiness);
     listener = await listen(server, config.grpc.address);
   } catch (e) {
     server?.forceShutdown();
@@ -68,6 +70,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   log.info({ socket: config.grpc.address, cgroupDriver, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.
+  await imageParts.init(log.child({ component: 'image' }));
   readiness.ready = true;
   log.info('fune is ready');
 
@@ -79,6 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         log.info('shutting down: no new calls, waiting for in-flight ones');
         await shutdown(listener, config.grpc.shutdown_timeout);
         await rm(config.grpc.address, { force: true });
+        imageParts.close();
         await releaseLock();
         log.info('shut down');
       })();

@@ -1,5 +1,11 @@
 import type { RuntimeInfoService } from '../services/runtime-info.js';
 import type { AnyRpc } from './rpc.js';
+import type { ImageService } from '../services/image-service.js';
+import { pullImage } from './image/pull-image.js';
+import { listImages } from './image/list-images.js';
+import { imageStatus } from './image/image-status.js';
+import { removeImage } from './image/remove-image.js';
+import { imageFsInfo } from './image/image-fs-info.js';
 import { version } from './runtime/version.js';
 import { status } from './runtime/status.js';
 import { runtimeConfig } from './runtime/runtime-config.js';
@@ -8,10 +14,12 @@ import { updateRuntimeConfig } from './runtime/update-runtime-config.js';
 /** CriServices are the use-case services the CRI verbs call. Later subsystems add their members here. */
 export interface CriServices {
   info: RuntimeInfoService;
+  images?: ImageService;
 }
 
 /** buildRpcTable lists every verb fune implements, keyed by CRI method name. */
 export function buildRpcTable(s: CriServices): Map<string, AnyRpc> {
   const rpcs: AnyRpc[] = [version(s.info), status(s.info), runtimeConfig(s.info), updateRuntimeConfig(s.info)];
+  if (s.images) rpcs.push(pullImage(s.images), listImages(s.images), imageStatus(s.images), removeImage(s.images), imageFsInfo(s.images));
   return new Map(rpcs.map((r) => [r.name, r]));
 }
