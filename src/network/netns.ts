@@ -15,8 +15,9 @@ import { runChecked, type ProcessRunner } from '../sys/process-runner.js';
  * /run/netns, which would hide other users' namespaces on the host.
  *
  * unshare refuses to pin onto a file whose mount is shared (the mount would propagate into the very namespace it
- * pins, a loop the kernel rejects), and on systemd hosts `/` is shared. So the netns directory is first bind-mounted
- * onto itself and made private, as `ip netns` does for /run/netns (it makes it shared; we need nothing propagated).
+ * pins, a loop the kernel rejects), and on systemd hosts `/` is shared. So when the netns directory lies on a shared
+ * mount it is first bind-mounted onto itself and made private, as `ip netns` does for /run/netns (it makes it
+ * shared; we need nothing propagated). On a private mount nothing is mounted on the directory itself.
  */
 
 /** NETNS_DIR_NAME is the folder under the state dir that holds the pinned namespaces. */
@@ -40,17 +41,34 @@ function unescapeMountPath(p: string): string {
   return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** parseMountPoints gives the mount points of a mountinfo text with their filesystem type. */
-export function parseMountPoints(mountinfo: string): Map<string, string> {
-  const out = new Map<string, string>();
+/** MountPoint is what fune needs to know of one mount: its filesystem type and whether it propagates (shared). */
+export interface MountPoint {
+  fstype: string;
+  shared: boolean;
+}
+
+/** parseMountPoints gives the mount points of a mountinfo text (the last mount on a path wins). */
+export function parseMountPoints(mountinfo: string): Map<string, MountPoint> {
+  const out = new Map<string, MountPoint>();
   for (const line of mountinfo.split('\n')) {
     if (!line) continue;
     const f = line.split(' ');
     const sep = f.indexOf('-');
     if (f.length < 5 || sep < 0) continue;
-    out.set(unescapeMountPath(f[4]!), f[sep + 1] ?? '');
+    const optional = f.slice(6, sep);
+    out.set(unescapeMountPath(f[4]!), { fstype: f[sep + 1] ?? '', shared: optional.some((o) => o.startsWith('shared:')) });
   }
   return out;
+}
+
+/** containingMount gives the mount point under which `path` lies (the longest mount point prefix). */
+export function containingMount(mounts: Map<string, MountPoint>, path: string): [string, MountPoint] | undefined {
+  let best: [string, MountPoint] | undefined;
+  for (const [m, info] of mounts) {
+    const under = m === '/' || path === m || path.startsWith(m + '/');
+    if (under && (!best || m.length > best[0].length)) best = [m, info];
+  }
+  return best;
 }
 
 /** NetnsManager creates, lists and removes the pinned network namespaces of pods. */
@@ -88,7 +106,14 @@ export class NetnsManager {
     const dir = this.deps.dir;
     await mkdir(dir, { recursive: true, mode: 0o711 });
     const mounts = parseMountPoints(await this.mountInfo());
-    if (!mounts.has(dir)) await this.helper('mount', ['--bind', dir, dir]);
+    const own = mounts.get(dir);
+    if (own) {
+      if (own.shared) await this.helper('mount', ['--make-private', dir]);
+      return;
+    }
+    // Only a shared parent needs the private self-bind; otherwise the dir stays a plain dir (nothing to unmount).
+    if (!containingMount(mounts, dir)?.[1].shared) return;
+    await this.helper('mount', ['--bind', dir, dir]);
     await this.helper('mount', ['--make-private', dir]);
   }
 
@@ -150,7 +175,8 @@ export class NetnsManager {
       .sort()
       .map((podId) => {
         const path = join(this.deps.dir, podId);
-        return { podId, path, mounted: mounts.get(path) === 'nsfs' || mounts.get(path) === 'proc' };
+        const fstype = mounts.get(path)?.fstype;
+        return { podId, path, mounted: fstype === 'nsfs' || fstype === 'proc' };
       });
   }
 

@@ -96,7 +96,7 @@ describe('NetworkService with real CNI plugins', () => {
     await svc.removePod(a);
     await svc.removePod(b);
     await svc.removePod(b);
-    expect(await mountsUnder(env.netnsDir)).toEqual([env.netnsDir]);
+    expect(await mountsUnder(env.netnsDir)).toEqual([]);
     expect(await readdir(env.netnsDir)).toEqual([]);
     expect(await readdir(env.cacheDir)).toEqual([]);
   });

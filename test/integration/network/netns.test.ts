@@ -31,7 +31,8 @@ describe('NetnsManager (real namespaces)', () => {
     const ms = performance.now() - t0;
     expect(path).toBe(join(dir, 'netns', 'pod1'));
     expect(await mounted(path)).toBe(true);
-    expect(await mounted(join(dir, 'netns'))).toBe(true);
+    // on a private parent (this host's /) the dir itself is not mounted on
+    expect(await mounted(join(dir, 'netns'))).toBe(false);
     const links = execFileSync('nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show']).toString();
     expect(links).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
     expect(links.trim().split('\n')).toHaveLength(1); // a fresh namespace, not the host's
@@ -45,6 +46,25 @@ describe('NetnsManager (real namespaces)', () => {
     await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await m.list()).toEqual([]);
     console.log(`netns create + lo up: ${ms.toFixed(1)} ms`);
+  });
+
+  it('on a shared parent mount, makes the netns dir a private self-bind first (systemd hosts)', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fune-netns-'));
+    execFileSync('mount', ['--bind', dir, dir]);
+    execFileSync('mount', ['--make-shared', dir]);
+    try {
+      const m = new NetnsManager({ dir: join(dir, 'netns'), runner: nodeProcessRunner });
+      const path = await m.create('pod3');
+      const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === join(dir, 'netns'));
+      expect(line).toBeDefined();
+      expect(line).not.toContain('shared:');
+      expect(execFileSync('nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show', 'lo']).toString()).toContain('UP');
+      await m.remove('pod3');
+      expect(await mounted(path)).toBe(false);
+    } finally {
+      if (await mounted(join(dir, 'netns'))) execFileSync('umount', [join(dir, 'netns')]);
+      execFileSync('umount', [dir]);
+    }
   });
 
   it('replaces a stale unmounted file and rejects a bad id without touching anything', async () => {
