@@ -1,0 +1,205 @@
+// Lifecycle benchmark driver (see hack/bench/README.md; hack/bench/lifecycle.sh runs it against both runtimes).
+//
+//   node dist/hack/bench/lifecycle.js run --socket S --label NAME --daemon-pid PID --marker M [--marker M2]
+//        [--rounds 20] [--pods 10] [--execs 1] [--image IMG] [--stop-timeout 10] [--out FILE.json]
+//   node dist/hack/bench/lifecycle.js report A.json [B.json ...]
+//
+// `run` times each CRI verb of N pod+container lifecycles over the socket (one warm-up round is not counted),
+// then measures the runtime's memory with 0 and with PODS pods running, removes every pod it made and writes
+// the samples as JSON. A verb answered with UNIMPLEMENTED aborts the run with a clear message (written to the
+// JSON too, so `report` shows it). `report` prints one table with a column per runtime.
+import { mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { connect, RpcError, type BenchClient } from './cri-client.js';
+import { measureRuntime, type MemSample } from './procmem.js';
+import { printReport } from './report.js';
+
+/** VERBS are the timed RPCs, in round order. */
+export const VERBS = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'ExecSync', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'] as const;
+
+/** RunResult is what `run` writes for one runtime. */
+export interface RunResult {
+  label: string;
+  runtime: string;
+  socket: string;
+  daemonPid: number;
+  rounds: number;
+  pods: number;
+  image: string;
+  samples: Record<string, number[]>;
+  memStart?: MemSample;
+  memIdle?: MemSample;
+  memLoaded?: MemSample;
+  error?: string;
+  date: string;
+}
+
+const NS = { network: 'POD', pid: 'POD', ipc: 'POD' };
+const LABEL = 'fune-bench';
+
+function podConfig(name: string, logRoot: string): object {
+  const logDir = join(logRoot, name);
+  mkdirSync(logDir, { recursive: true });
+  return {
+    metadata: { name, namespace: 'fune-bench', uid: `uid-${name}-${process.pid}`, attempt: 0 },
+    hostname: name,
+    log_directory: logDir,
+    labels: { [LABEL]: '1' },
+    linux: { security_context: { namespace_options: NS } },
+  };
+}
+
+function ctrConfig(image: string): object {
+  return {
+    metadata: { name: 'sleeper', attempt: 0 },
+    image: { image },
+    command: ['sleep', '3600'],
+    log_path: 'sleeper.log',
+    labels: { [LABEL]: '1' },
+    linux: { security_context: { namespace_options: NS } },
+  };
+}
+
+/** lifecycle runs one pod with one container through every verb; `rec` gets each verb's time. */
+async function lifecycle(c: BenchClient, name: string, o: Opts, rec: (verb: string, ms: number) => void): Promise<void> {
+  const pod = podConfig(name, o.logRoot);
+  const r1 = await c.timed<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
+  rec('RunPodSandbox', r1.ms);
+  const pid = r1.res.pod_sandbox_id;
+  const r2 = await c.timed<{ container_id: string }>('CreateContainer', { pod_sandbox_id: pid, config: ctrConfig(o.image), sandbox_config: pod });
+  rec('CreateContainer', r2.ms);
+  const cid = r2.res.container_id;
+  rec('StartContainer', (await c.timed('StartContainer', { container_id: cid })).ms);
+  for (let i = 0; i < o.execs; i++) {
+    const r = await c.timed<{ exit_code: number; stderr: Buffer }>('ExecSync', { container_id: cid, cmd: ['true'], timeout: 10 });
+    if (r.res.exit_code !== 0) throw new Error(`ExecSync true: exit code ${r.res.exit_code}: ${r.res.stderr?.toString()}`);
+    rec('ExecSync', r.ms);
+  }
+  rec('StopContainer', (await c.timed('StopContainer', { container_id: cid, timeout: o.stopTimeout })).ms);
+  rec('RemoveContainer', (await c.timed('RemoveContainer', { container_id: cid })).ms);
+  rec('StopPodSandbox', (await c.timed('StopPodSandbox', { pod_sandbox_id: pid })).ms);
+  rec('RemovePodSandbox', (await c.timed('RemovePodSandbox', { pod_sandbox_id: pid })).ms);
+}
+
+/** cleanup stops and removes every pod carrying the benchmark's label (best effort). */
+async function cleanup(c: BenchClient): Promise<number> {
+  let n = 0;
+  try {
+    const { items } = await c.call<{ items: { id: string }[] }>('ListPodSandbox', { filter: { label_selector: { [LABEL]: '1' } } });
+    for (const p of items) {
+      await c.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
+      await c.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch((e: unknown) => console.error(`cleanup: ${String(e)}`));
+      n++;
+    }
+  } catch (e) {
+    console.error(`cleanup: ListPodSandbox: ${String(e)}`);
+  }
+  return n;
+}
+
+interface Opts {
+  socket: string;
+  label: string;
+  daemonPid: number;
+  markers: string[];
+  rounds: number;
+  pods: number;
+  execs: number;
+  image: string;
+  stopTimeout: number;
+  settleMs: number;
+  out: string;
+  logRoot: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function run(o: Opts): Promise<RunResult> {
+  const c = connect(o.socket);
+  const res: RunResult = {
+    label: o.label, runtime: '?', socket: o.socket, daemonPid: o.daemonPid, rounds: o.rounds, pods: o.pods,
+    image: o.image, samples: {}, date: new Date().toISOString(),
+  };
+  const rec = (verb: string, ms: number) => (res.samples[verb] ??= []).push(ms);
+  try {
+    const v = await c.call<{ runtime_name: string; runtime_version: string }>('Version', {});
+    res.runtime = `${v.runtime_name} ${v.runtime_version}`;
+    const stale = await cleanup(c);
+    if (stale) console.error(`[${o.label}] removed ${stale} pod(s) left by an earlier run`);
+    console.error(`[${o.label}] ${res.runtime}: pulling ${o.image}`);
+    await c.call('PullImage', { image: { image: o.image } }, { image: true, deadlineMs: 300_000 });
+    res.memStart = measureRuntime(o.daemonPid, o.markers);
+    console.error(`[${o.label}] warm-up round`);
+    await lifecycle(c, `warmup-${process.pid}`, o, () => undefined);
+    for (let i = 1; i <= o.rounds; i++) {
+      await lifecycle(c, `round-${i}-${process.pid}`, o, rec);
+      if (i % 5 === 0 || i === o.rounds) console.error(`[${o.label}] ${i}/${o.rounds} rounds`);
+    }
+    await sleep(o.settleMs);
+    res.memIdle = measureRuntime(o.daemonPid, o.markers);
+    console.error(`[${o.label}] starting ${o.pods} pods for the memory measurement`);
+    for (let i = 1; i <= o.pods; i++) {
+      const pod = podConfig(`mem-${i}-${process.pid}`, o.logRoot);
+      const { pod_sandbox_id } = await c.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
+      const { container_id } = await c.call<{ container_id: string }>('CreateContainer', { pod_sandbox_id, config: ctrConfig(o.image), sandbox_config: pod });
+      await c.call('StartContainer', { container_id });
+    }
+    await sleep(o.settleMs);
+    res.memLoaded = measureRuntime(o.daemonPid, o.markers);
+  } catch (e) {
+    if (e instanceof RpcError && e.codeName === 'UNIMPLEMENTED') {
+      res.error = `${o.label} does not implement ${e.method} yet (UNIMPLEMENTED): no numbers for this runtime`;
+    } else {
+      res.error = `${o.label}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    console.error(`[${o.label}] ERROR: ${res.error}`);
+  } finally {
+    const n = await cleanup(c);
+    console.error(`[${o.label}] removed ${n} benchmark pod(s)`);
+    c.close();
+    rmSync(o.logRoot, { recursive: true, force: true });
+  }
+  return res;
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === 'report') {
+    if (!rest.length) throw new Error('usage: report A.json [B.json ...]');
+    printReport(rest.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RunResult));
+    return 0;
+  }
+  if (cmd !== 'run') throw new Error('usage: lifecycle.js run --socket S --label L --daemon-pid P --marker M ... | report FILES');
+  const { values: v } = parseArgs({
+    args: rest,
+    options: {
+      socket: { type: 'string' }, label: { type: 'string' }, 'daemon-pid': { type: 'string' },
+      marker: { type: 'string', multiple: true, default: [] }, rounds: { type: 'string', default: '20' },
+      pods: { type: 'string', default: '10' }, execs: { type: 'string', default: '1' },
+      image: { type: 'string', default: 'registry.k8s.io/e2e-test-images/busybox:1.29-2' },
+      'stop-timeout': { type: 'string', default: '10' }, settle: { type: 'string', default: '3' },
+      out: { type: 'string' },
+    },
+  });
+  if (!v.socket || !v.label || !v['daemon-pid']) throw new Error('run needs --socket, --label and --daemon-pid');
+  const o: Opts = {
+    socket: v.socket, label: v.label, daemonPid: Number(v['daemon-pid']), markers: v.marker,
+    rounds: Number(v.rounds), pods: Number(v.pods), execs: Number(v.execs), image: v.image,
+    stopTimeout: Number(v['stop-timeout']), settleMs: Number(v.settle) * 1000,
+    out: v.out ?? join(tmpdir(), `bench-${v.label}.json`), logRoot: join(tmpdir(), `fune-bench-logs-${process.pid}`),
+  };
+  if (!(o.rounds >= 1) || !(o.pods >= 0) || !(o.execs >= 1)) throw new Error('--rounds and --execs must be >= 1, --pods >= 0');
+  const res = await run(o);
+  writeFileSync(o.out, JSON.stringify(res, null, 2) + '\n');
+  return res.error ? 3 : 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exitCode = 2;
+  },
+);

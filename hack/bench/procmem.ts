@@ -1,0 +1,115 @@
+// Memory accounting of a CRI runtime from /proc: the daemon, its helpers (containerd-shim-runc-v2, conmon, ...)
+// and, separately, the container processes the helpers hold.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+
+/** Proc is what the classification needs to know about one process. */
+interface Proc {
+  pid: number;
+  ppid: number;
+  mntns: string;
+  cmdline: string;
+  name: string;
+}
+
+/** MemGroup sums the memory of a set of processes (kB). */
+export interface MemGroup {
+  count: number;
+  rssKb: number;
+  pssKb: number;
+  /** names counts processes by executable name, e.g. {conmon: 20}. */
+  names: Record<string, number>;
+}
+
+/** MemSample is one measurement of a runtime's memory. */
+export interface MemSample {
+  daemon: MemGroup;
+  helpers: MemGroup;
+  containers: MemGroup;
+}
+
+function scan(): Map<number, Proc> {
+  const procs = new Map<number, Proc>();
+  for (const ent of readdirSync('/proc')) {
+    if (!/^\d+$/.test(ent)) continue;
+    const pid = Number(ent);
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      if (pid === 2 || ppid === 2) continue; // kernel threads
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+      let name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?';
+      try {
+        name = basename(readlinkSync(`/proc/${pid}/exe`)).replace(/ \(deleted\)$/, '');
+      } catch {
+        /* zombie or gone: keep the comm */
+      }
+      procs.set(pid, { pid, ppid, mntns: readlinkSync(`/proc/${pid}/ns/mnt`), cmdline, name });
+    } catch {
+      /* exited while scanning */
+    }
+  }
+  return procs;
+}
+
+function memOf(pid: number): { rss: number; pss: number } {
+  try {
+    const rss = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const pss = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    return { rss, pss };
+  } catch {
+    return { rss: 0, pss: 0 };
+  }
+}
+
+function group(pids: Iterable<number>, procs: Map<number, Proc>): MemGroup {
+  const g: MemGroup = { count: 0, rssKb: 0, pssKb: 0, names: {} };
+  for (const pid of pids) {
+    const m = memOf(pid);
+    g.count++;
+    g.rssKb += m.rss;
+    g.pssKb += m.pss;
+    const n = procs.get(pid)?.name ?? '?';
+    g.names[n] = (g.names[n] ?? 0) + 1;
+  }
+  return g;
+}
+
+/**
+ * measureRuntime classifies every process on the host relative to one runtime and sums RSS and PSS.
+ * Helpers are processes in the daemon's mount namespace that either descend from the daemon or whose command
+ * line contains one of `markers` (the runtime's state dir or socket address: conmon and shims are re-parented
+ * to init, so parentage alone does not find them), plus the host-namespace descendants of those. Containers are
+ * descendants of the daemon or a helper in another mount namespace. The benchmark's own process and its
+ * ancestors are never counted.
+ */
+export function measureRuntime(daemonPid: number, markers: string[]): MemSample {
+  const procs = scan();
+  const daemon = procs.get(daemonPid);
+  if (!daemon) throw new Error(`daemon pid ${daemonPid} is gone`);
+  const hostNs = daemon.mntns;
+  const excluded = new Set<number>();
+  for (let p: number | undefined = process.pid; p && !excluded.has(p); p = procs.get(p)?.ppid) excluded.add(p);
+
+  const children = new Map<number, number[]>();
+  for (const p of procs.values()) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+
+  const helpers = new Set<number>();
+  const containers = new Set<number>();
+  const visit = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) {
+      const p = procs.get(c)!;
+      if (excluded.has(c) || helpers.has(c) || containers.has(c)) continue;
+      if (p.mntns === hostNs) helpers.add(c);
+      else containers.add(c);
+      visit(c);
+    }
+  };
+  const seeds = [...procs.values()].filter(
+    (p) => p.pid !== daemonPid && !excluded.has(p.pid) && p.mntns === hostNs && markers.some((m) => m && p.cmdline.includes(m)),
+  );
+  for (const s of seeds) helpers.add(s.pid);
+  visit(daemonPid);
+  for (const s of seeds) visit(s.pid);
+  return { daemon: group([daemonPid], procs), helpers: group(helpers, procs), containers: group(containers, procs) };
+}
