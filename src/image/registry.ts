@@ -110,7 +110,7 @@ export class RegistryClient {
     let notFound = false;
     let last: unknown;
     for (const host of hosts) {
-      const retries = this.o.retries ?? 3;
+      const retries = this.o.retries ?? 2;
       for (let attempt = 0; ; attempt++) {
         this.o.signal.throwIfAborted();
         try {
