@@ -33,6 +33,7 @@ export interface RunResult {
   memIdle?: MemSample;
   memLoaded?: MemSample;
   error?: string;
+  notes?: string[];
   date: string;
 }
 
@@ -72,10 +73,17 @@ async function lifecycle(c: BenchClient, name: string, o: Opts, rec: (verb: stri
   rec('CreateContainer', r2.ms);
   const cid = r2.res.container_id;
   rec('StartContainer', (await c.timed('StartContainer', { container_id: cid })).ms);
-  for (let i = 0; i < o.execs; i++) {
-    const r = await c.timed<{ exit_code: number; stderr: Buffer }>('ExecSync', { container_id: cid, cmd: ['true'], timeout: 10 });
-    if (r.res.exit_code !== 0) throw new Error(`ExecSync true: exit code ${r.res.exit_code}: ${r.res.stderr?.toString()}`);
-    rec('ExecSync', r.ms);
+  for (let i = 0; i < o.execs && !o.skip.has('ExecSync'); i++) {
+    try {
+      const r = await c.timed<{ exit_code: number; stderr: Buffer }>('ExecSync', { container_id: cid, cmd: ['true'], timeout: 10 });
+      if (r.res.exit_code !== 0) throw new Error(`ExecSync true: exit code ${r.res.exit_code}: ${r.res.stderr?.toString()}`);
+      rec('ExecSync', r.ms);
+    } catch (e) {
+      // ExecSync is not needed by the rest of the round: note it and go on without it.
+      if (!(e instanceof RpcError && e.codeName === 'UNIMPLEMENTED')) throw e;
+      o.skip.add('ExecSync');
+      o.notes.push(`${o.label} does not implement ExecSync yet (UNIMPLEMENTED): ExecSync skipped`);
+    }
   }
   rec('StopContainer', (await c.timed('StopContainer', { container_id: cid, timeout: o.stopTimeout })).ms);
   rec('RemoveContainer', (await c.timed('RemoveContainer', { container_id: cid })).ms);
@@ -112,6 +120,9 @@ interface Opts {
   settleMs: number;
   out: string;
   logRoot: string;
+  /** skip holds optional verbs found UNIMPLEMENTED; notes says so in the report. */
+  skip: Set<string>;
+  notes: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -161,6 +172,7 @@ async function run(o: Opts): Promise<RunResult> {
     c.close();
     rmSync(o.logRoot, { recursive: true, force: true });
   }
+  if (o.notes.length) res.notes = o.notes;
   return res;
 }
 
@@ -189,6 +201,7 @@ async function main(): Promise<number> {
     rounds: Number(v.rounds), pods: Number(v.pods), execs: Number(v.execs), image: v.image,
     stopTimeout: Number(v['stop-timeout']), settleMs: Number(v.settle) * 1000,
     out: v.out ?? join(tmpdir(), `bench-${v.label}.json`), logRoot: join(tmpdir(), `fune-bench-logs-${process.pid}`),
+    skip: new Set(), notes: [],
   };
   if (!(o.rounds >= 1) || !(o.pods >= 0) || !(o.execs >= 1)) throw new Error('--rounds and --execs must be >= 1, --pods >= 0');
   const res = await run(o);

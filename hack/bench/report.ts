@@ -53,7 +53,7 @@ export function printReport(rs: RunResult[]): void {
   console.log(`# CRI lifecycle benchmark: ${first.rounds} rounds per runtime (1 warm-up round not counted), image ${first.image}`);
   console.log('# times: wall clock of each gRPC call over the unix socket (Node grpc-js client), milliseconds');
   for (const r of rs) console.log(`#   ${r.label}: ${r.runtime}, daemon pid ${r.daemonPid}, socket ${r.socket}, ${r.date}`);
-  for (const r of rs) if (r.error) console.log(`#   !! ${r.error}`);
+  for (const r of rs) for (const m of [...(r.notes ?? []), ...(r.error ? [r.error] : [])]) console.log(`#   !! ${m}`);
   console.log();
   row('verb (ms)', rs.map((r) => r.label), ratio ? `${rs[1]!.label}/${rs[0]!.label} median` : '');
   row('', rs.map(() => 'median      p90'));
