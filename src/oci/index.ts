@@ -5,6 +5,7 @@
 export { buildContainerSpec, OCI_VERSION, type Warn } from './build-container-spec.js';
 export { buildSandboxSpec, DEFAULT_INFRA_ARGS, INFRA_OOM_SCORE_ADJ } from './build-sandbox-spec.js';
 export { capabilitiesFromMask, CAPABILITY_NAMES, DEFAULT_CAPABILITIES, normalizeCapability } from './capabilities.js';
+export { execProcess } from './exec.js';
 export { parseGroup, parsePasswd } from './passwd.js';
 export { runtimeDefaultProfile } from './seccomp-default.js';
 export { cgroupsPath } from './opts/cgroups.js';

@@ -124,3 +124,20 @@ describe('sysctl names', () => {
     expect(normalizeSysctlName('kernel.shm_rmid_forced')).toBe('kernel.shm_rmid_forced');
   });
 });
+
+describe('execProcess', () => {
+  it('keeps the container identity and security, replaces command and terminal', async () => {
+    const { execProcess } = await import('../../../src/oci/exec.js');
+    const { buildContainerSpec } = await import('../../../src/oci/build-container-spec.js');
+    const { containerConfig, containerInput } = await import('./kubelet-configs.js');
+    const spec = buildContainerSpec(containerInput(containerConfig({}, { run_as_user: { value: '1000' }, no_new_privs: true })));
+    const p = execProcess(spec, ['sh', '-c', 'true'], true);
+    expect(p.args).toEqual(['sh', '-c', 'true']);
+    expect(p.terminal).toBe(true);
+    expect(p.user.uid).toBe(1000);
+    expect(p.noNewPrivileges).toBe(true);
+    expect(p.capabilities).toEqual(spec.process?.capabilities);
+    expect(p.oomScoreAdj).toBeUndefined();
+    expect(() => execProcess(spec, [], false)).toThrow(/command is empty/);
+  });
+});
