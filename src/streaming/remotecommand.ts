@@ -28,7 +28,9 @@ export async function runCommand(
   signal: AbortSignal,
   log: Logger,
 ): Promise<Outcome> {
-  const io = { tty: req.tty, ...streams, signal };
+  let last: TerminalSize | undefined;
+  streams.resize.on('resize', (s: TerminalSize) => (last = s));
+  const io = { tty: req.tty, ...streams, signal, terminalSize: () => last };
   let outcome: Outcome;
   try {
     if (req.kind === 'exec') outcome = { kind: 'exit', code: (await runtime.exec(req.containerId, req.cmd, io)).exitCode };

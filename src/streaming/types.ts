@@ -19,6 +19,8 @@ export interface StreamIO {
   stdout?: Writable;
   stderr?: Writable;
   resize: EventEmitter;
+  /** terminalSize gives the last size the client sent, if any (one may arrive before the runtime listens). */
+  terminalSize(): TerminalSize | undefined;
   signal: AbortSignal;
 }
 

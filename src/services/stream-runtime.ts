@@ -1,0 +1,277 @@
+import { constants as fsc } from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { EventEmitter } from 'node:events';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as pty from 'node-pty';
+import { SeqpacketSocket } from 'node-unix-socket';
+import { RuntimeError, errorMessage, internal } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { ChildProcess, ProcessRunner } from '../sys/process-runner.js';
+
+/** StreamContainer is what exec and attach need to know about a running container. */
+export interface StreamContainer {
+  id: string;
+  /** runcRoot is the `--root` runc was given for this container. */
+  runcRoot: string;
+  bundleDir: string;
+  /** attachSocketPath is conmon's SEQPACKET attach socket. */
+  attachSocketPath: string;
+  /** ctlPipePath is conmon's control FIFO (`<bundle>/ctl`): "1 <height> <width>\n" resizes the terminal. */
+  ctlPipePath: string;
+  tty: boolean;
+  stdin: boolean;
+}
+
+/**
+ * ContainerLookup is what streaming needs from the container lifecycle. `runningContainer` throws NotFound for an
+ * unknown id and FailedPrecondition for a container that is not running; `podNetns` gives the path of a ready pod's
+ * network namespace (null for a host-network pod) and throws NotFound or FailedPrecondition likewise.
+ */
+export interface ContainerLookup {
+  runningContainer(id: string): Promise<StreamContainer>;
+  podNetns(podSandboxId: string): Promise<string | null>;
+}
+
+/** PodDialer opens a TCP connection to localhost:port inside a network namespace (null = the host's). */
+export interface PodDialer {
+  dial(netnsPath: string | null, port: number, signal: AbortSignal): Promise<Duplex>;
+}
+
+interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/** CommandIO mirrors the streaming package's StreamIO (services cannot import streaming). */
+export interface CommandIO {
+  tty: boolean;
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  resize: EventEmitter;
+  terminalSize(): TerminalSize | undefined;
+  signal: AbortSignal;
+}
+
+/** RuncStreamRuntimeDeps are the parts the stream runtime drives. */
+export interface RuncStreamRuntimeDeps {
+  lookup: ContainerLookup;
+  runner: ProcessRunner;
+  dialer: PodDialer;
+  runcPath: string;
+  log: Logger;
+}
+
+/** STDIN_PACKET caps one packet written to conmon's attach socket (conmon reads at most 32 KiB − 1 per packet). */
+const STDIN_PACKET = 8192;
+
+/**
+ * RuncStreamRuntime carries out streaming exec, attach and port-forward: `runc exec` with pipes, or with `-t` under
+ * a node-pty terminal; attach through conmon's attach socket and control pipe; port-forward through a PodDialer.
+ * It implements the streaming server's StreamRuntime interface.
+ */
+export class RuncStreamRuntime {
+  constructor(private readonly d: RuncStreamRuntimeDeps) {}
+
+  /** exec runs `cmd` in a running container and resolves with its exit code. */
+  async exec(containerId: string, cmd: readonly string[], io: CommandIO): Promise<{ exitCode: number }> {
+    const c = await this.d.lookup.runningContainer(containerId);
+    // The pid file names the exec'd process, so that a departed client's command can be killed itself: SIGKILL to
+    // runc would orphan it (runc forwards catchable signals only).
+    const pidFile = join(c.bundleDir, `exec-${randomBytes(6).toString('hex')}.pid`);
+    const args = ['--root', c.runcRoot, 'exec', ...(io.tty ? ['-t'] : []), '--pid-file', pidFile, c.id, ...cmd];
+    const kill = () => void this.killExec(pidFile);
+    io.signal.addEventListener('abort', kill, { once: true });
+    try {
+      return { exitCode: io.tty ? await this.execTty(args, io) : await this.execPipes(args, io) };
+    } finally {
+      io.signal.removeEventListener('abort', kill);
+      await rm(pidFile, { force: true });
+    }
+  }
+
+  private async killExec(pidFile: string): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async execPipes(args: string[], io: CommandIO): Promise<number> {
+    const child: ChildProcess = this.d.runner.spawn(this.d.runcPath, args, {
+      stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 255)));
+    });
+    const copies: Promise<unknown>[] = [];
+    if (io.stdin && child.stdin) {
+      const cin = child.stdin;
+      cin.on('error', () => {});
+      io.stdin.pipe(cin);
+      io.stdin.once('end', () => cin.end());
+    }
+    if (io.stdout && child.stdout) copies.push(pipeline(child.stdout, io.stdout, { end: false }).catch(() => undefined));
+    // runc's own errors arrive on stderr too; without a stderr stream they are only logged.
+    if (child.stderr) {
+      if (io.stderr) copies.push(pipeline(child.stderr, io.stderr, { end: false }).catch(() => undefined));
+      else child.stderr.on('data', (b: Buffer) => this.d.log.debug({ stderr: b.toString().slice(0, 500) }, 'exec stderr'));
+    }
+    const code = await exited;
+    await Promise.all(copies);
+    io.stdin?.unpipe();
+    return code;
+  }
+
+  private async execTty(args: string[], io: CommandIO): Promise<number> {
+    const size = io.terminalSize();
+    const term = pty.spawn(this.d.runcPath, args, { name: 'xterm', cols: size?.width || 80, rows: size?.height || 24, env: { TERM: 'xterm' } });
+    const onResize = (s: TerminalSize) => s.width > 0 && s.height > 0 && term.resize(s.width, s.height);
+    io.resize.on('resize', onResize);
+    const out = term.onData((d) => io.stdout?.write(d));
+    const onIn = (b: Buffer) => term.write(b.toString('binary'));
+    // A terminal has no half-close: the end of the client's stdin becomes the terminal's EOF character.
+    const onEnd = () => term.write('\x04');
+    io.stdin?.on('data', onIn).once('end', onEnd);
+    try {
+      return await new Promise<number>((resolve) => term.onExit(({ exitCode, signal }) => resolve(signal ? 128 + signal : exitCode)));
+    } finally {
+      out.dispose();
+      io.resize.off('resize', onResize);
+      io.stdin?.off('data', onIn).off('end', onEnd);
+    }
+  }
+
+  /** attach joins the container's stdio through conmon until the container exits or the client leaves. */
+  async attach(containerId: string, io: CommandIO): Promise<void> {
+    const c = await this.d.lookup.runningContainer(containerId);
+    const sock = new SeqpacketSocket();
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      try {
+        sock.connect(c.attachSocketPath, () => resolve());
+      } catch (e) {
+        reject(internal(`connecting to the attach socket of ${containerId}: ${errorMessage(e)}`));
+      }
+    });
+    const done = new Promise<void>((resolve) => {
+      sock.once('end', () => resolve());
+      sock.once('close', () => resolve());
+      sock.on('error', () => resolve());
+      io.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    sock.on('data', (pkt: Buffer) => {
+      if (pkt.length < 2) return;
+      // conmon's first byte names the pipe: 1 stdout, 2 stderr (with a terminal everything is 1).
+      const target = pkt[0] === 2 ? (io.stderr ?? (io.tty ? io.stdout : undefined)) : io.stdout;
+      target?.write(pkt.subarray(1));
+    });
+    const onResize = (s: TerminalSize) => void this.resize(c.ctlPipePath, s);
+    if (io.tty) io.resize.on('resize', onResize);
+    if (io.stdin && c.stdin) {
+      io.stdin.on('data', (b: Buffer) => {
+        for (let o = 0; o < b.length; o += STDIN_PACKET) sock.write(b.subarray(o, o + STDIN_PACKET));
+      });
+      // Half-closing makes conmon close the container's stdin unless it runs with --leave-stdin-open (stdin_once).
+      io.stdin.once('end', () => sock.end());
+    } else {
+      io.stdin?.resume();
+    }
+    try {
+      await done;
+    } finally {
+      io.resize.off('resize', onResize);
+      sock.destroy();
+    }
+  }
+
+  private async resize(ctlPipe: string, s: TerminalSize): Promise<void> {
+    try {
+      const fh = await open(ctlPipe, fsc.O_WRONLY | fsc.O_NONBLOCK);
+      try {
+        await fh.write(`1 ${s.height} ${s.width}\n`);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      this.d.log.debug({ err, ctlPipe }, 'terminal resize through conmon failed');
+    }
+  }
+
+  /** portForward connects `stream` to localhost:port in the pod's network namespace until both sides are done. */
+  async portForward(podSandboxId: string, port: number, stream: Duplex, signal: AbortSignal): Promise<void> {
+    const netns = await this.d.lookup.podNetns(podSandboxId);
+    const conn = await this.d.dialer.dial(netns, port, signal);
+    const kill = () => conn.destroy();
+    signal.addEventListener('abort', kill, { once: true });
+    try {
+      const [up, down] = await Promise.allSettled([pipeline(stream, conn), pipeline(conn, stream)]);
+      const failed = [up, down].find((r) => r.status === 'rejected');
+      if (failed && !signal.aborted) {
+        const err = failed.reason as NodeJS.ErrnoException;
+        if (err.code === 'ECONNRESET' || err.code === 'EPIPE') throw internal(`connection reset by the pod's port ${port}: ${err.message}`);
+      }
+    } finally {
+      signal.removeEventListener('abort', kill);
+      conn.destroy();
+    }
+  }
+}
+
+/** StreamRequestShape mirrors the streaming package's StreamRequest: what a token stands for. */
+export type StreamRequestShape =
+  | { kind: 'exec'; containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
+  | { kind: 'attach'; containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
+  | { kind: 'portforward'; podSandboxId: string; ports: number[] };
+
+/** StreamUrlIssuer stores a request and gives its one-time URL (the streaming server implements it). */
+export interface StreamUrlIssuer {
+  issue(req: StreamRequestShape): string;
+}
+
+/**
+ * StreamService backs the Exec, Attach and PortForward verbs: it checks that the container runs (or the pod is
+ * ready) and returns the URL the client upgrades. The request's shape was checked by the verb already.
+ */
+export class StreamService {
+  constructor(
+    private readonly lookup: ContainerLookup,
+    private readonly issuer: StreamUrlIssuer,
+  ) {}
+
+  /** exec issues an exec URL. */
+  async exec(r: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    await this.lookup.runningContainer(r.containerId);
+    return this.issuer.issue({ kind: 'exec', ...r });
+  }
+
+  /** attach issues an attach URL. */
+  async attach(r: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    await this.lookup.runningContainer(r.containerId);
+    return this.issuer.issue({ kind: 'attach', ...r });
+  }
+
+  /** portForward issues a port-forward URL. */
+  async portForward(podSandboxId: string, ports: number[]): Promise<string> {
+    await this.lookup.podNetns(podSandboxId);
+    return this.issuer.issue({ kind: 'portforward', podSandboxId, ports });
+  }
+}
+
+/** noContainerLookup knows no containers and no pods: the stand-in until the lifecycle provides a lookup. */
+export const noContainerLookup: ContainerLookup = {
+  runningContainer: (id) => Promise.reject(new RuntimeError('NotFound', `container ${JSON.stringify(id)} not found`)),
+  podNetns: (id) => Promise.reject(new RuntimeError('NotFound', `pod sandbox ${JSON.stringify(id)} not found`)),
+};
