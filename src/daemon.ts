@@ -15,6 +15,10 @@ import { buildCriServer, listen, shutdown, type CriListener } from './cri/server
 import { buildRpcTable } from './cri/table.js';
 import { createImageParts } from './services/image-setup.js';
 import { projectRoot } from './cri/protos.js';
+import { StreamingServer } from './streaming/server.js';
+import { NetnsDialerPool } from './streaming/netns-dialer-pool.js';
+import { RuncStreamRuntime, StreamService, noContainerLookup } from './services/stream-runtime.js';
+import { systemClock } from './sys/clock.js';
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
 export interface Daemon {
@@ -48,6 +52,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const imageParts = createImageParts(config);
   let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
+  let streaming: StreamingServer | undefined;
+  const dialers = new NetnsDialerPool({ runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }), dir: join(config.state, 'portforward') });
   try {
     const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
     const network = new NetworkService({
@@ -60,10 +66,21 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     });
     const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
-    server = buildCriServer(buildRpcTable({ info, images: imageParts.service }), log, readiness);
+    // Streaming (exec/attach/port-forward). The container lifecycle's lookup replaces noContainerLookup.
+    const streamLookup = noContainerLookup;
+    const sc = config.streaming;
+    streaming = new StreamingServer({
+      address: sc.address, port: sc.port, tlsCertFile: sc.tls_cert_file, tlsKeyFile: sc.tls_key_file, tokenTtlMs: sc.token_ttl, maxTokens: sc.max_tokens,
+      idleTimeoutMs: sc.stream_idle_timeout, streamCreationTimeoutMs: sc.stream_creation_timeout, clock: systemClock, log: log.child({ component: 'streaming' }),
+      runtime: new RuncStreamRuntime({ lookup: streamLookup, runner: nodeProcessRunner, dialer: dialers, runcPath: config.runtime.runc_path, log: log.child({ component: 'streaming' }) }),
+    });
+    await streaming.start();
+    const streams = new StreamService(streamLookup, streaming);
+    server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams }), log, readiness);
     listener = await listen(server, config.grpc.address);
   } catch (e) {
     server?.forceShutdown();
+    await streaming?.stop();
     await releaseLock();
     throw e;
   }
@@ -82,6 +99,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         log.info('shutting down: no new calls, waiting for in-flight ones');
         await shutdown(listener, config.grpc.shutdown_timeout);
         await rm(config.grpc.address, { force: true });
+        await streaming?.stop();
+        dialers.stop();
         imageParts.close();
         await releaseLock();
         log.info('shut down');

@@ -10,16 +10,22 @@ import { version } from './runtime/version.js';
 import { status } from './runtime/status.js';
 import { runtimeConfig } from './runtime/runtime-config.js';
 import { updateRuntimeConfig } from './runtime/update-runtime-config.js';
+import type { StreamService } from '../services/stream-runtime.js';
+import { exec } from './runtime/exec.js';
+import { attach } from './runtime/attach.js';
+import { portForward } from './runtime/port-forward.js';
 
 /** CriServices are the use-case services the CRI verbs call. Later subsystems add their members here. */
 export interface CriServices {
   info: RuntimeInfoService;
   images?: ImageService;
+  streams?: StreamService;
 }
 
 /** buildRpcTable lists every verb fune implements, keyed by CRI method name. */
 export function buildRpcTable(s: CriServices): Map<string, AnyRpc> {
   const rpcs: AnyRpc[] = [version(s.info), status(s.info), runtimeConfig(s.info), updateRuntimeConfig(s.info)];
   if (s.images) rpcs.push(pullImage(s.images), listImages(s.images), imageStatus(s.images), removeImage(s.images), imageFsInfo(s.images));
+  if (s.streams) rpcs.push(exec(s.streams), attach(s.streams), portForward(s.streams));
   return new Map(rpcs.map((r) => [r.name, r]));
 }
