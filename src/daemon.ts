@@ -14,10 +14,12 @@ import { nodeProcessRunner } from './sys/process-runner.js';
 import { buildCriServer, listen, shutdown, type CriListener } from './cri/server.js';
 import { buildRpcTable } from './cri/table.js';
 import { createImageParts } from './services/image-setup.js';
+import { startAdminServer, ADMIN_SOCKET_NAME } from './cri/image/admin-server.js';
 import { projectRoot } from './cri/protos.js';
 import { StreamingServer } from './streaming/server.js';
 import { NetnsDialerPool } from './streaming/netns-dialer-pool.js';
-import { RuncStreamRuntime, StreamService, noContainerLookup } from './services/stream-runtime.js';
+import { RuncStreamRuntime, StreamService } from './services/stream-runtime.js';
+import { createLifecycle, type Lifecycle } from './services/lifecycle-setup.js';
 import { systemClock } from './sys/clock.js';
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
@@ -52,6 +54,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const imageParts = createImageParts(config);
   let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
+  let lifecycle: Lifecycle;
   let streaming: StreamingServer | undefined;
   const dialers = new NetnsDialerPool({ runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }), dir: join(config.state, 'portforward') });
   try {
@@ -67,7 +70,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
     // Streaming (exec/attach/port-forward). The container lifecycle's lookup replaces noContainerLookup.
-    const streamLookup = noContainerLookup;
+    lifecycle = await createLifecycle({ config, cgroupDriver, log, runner: nodeProcessRunner, network, images: imageParts.service });
+    const streamLookup = lifecycle.containers;
     const sc = config.streaming;
     streaming = new StreamingServer({
       address: sc.address, port: sc.port, tlsCertFile: sc.tls_cert_file, tlsKeyFile: sc.tls_key_file, tokenTtlMs: sc.token_ttl, maxTokens: sc.max_tokens,
@@ -76,7 +80,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     });
     await streaming.start();
     const streams = new StreamService(streamLookup, streaming);
-    server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams }), log, readiness);
+    server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness);
     listener = await listen(server, config.grpc.address);
   } catch (e) {
     server?.forceShutdown();
@@ -88,6 +92,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.
   await imageParts.init(log.child({ component: 'image' }));
+  await lifecycle.init();
+  const admin = await startAdminServer(join(config.state, ADMIN_SOCKET_NAME), imageParts.service, log.child({ component: 'admin' }));
   readiness.ready = true;
   log.info('fune is ready');
 
@@ -101,7 +107,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         await rm(config.grpc.address, { force: true });
         await streaming?.stop();
         dialers.stop();
+        await admin.close();
         imageParts.close();
+        lifecycle.close();
         await releaseLock();
         log.info('shut down');
       })();

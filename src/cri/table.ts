@@ -14,12 +14,16 @@ import type { StreamService } from '../services/stream-runtime.js';
 import { exec } from './runtime/exec.js';
 import { attach } from './runtime/attach.js';
 import { portForward } from './runtime/port-forward.js';
+import type { Lifecycle } from '../services/lifecycle-setup.js';
+import { lifecycleRpcs } from './runtime/lifecycle-rpcs.js';
 
 /** CriServices are the use-case services the CRI verbs call. Later subsystems add their members here. */
 export interface CriServices {
   info: RuntimeInfoService;
   images?: ImageService;
   streams?: StreamService;
+  /** lifecycle is the pod and container side: sandboxes, containers, exec, stats, events. */
+  lifecycle?: Lifecycle;
 }
 
 /** buildRpcTable lists every verb fune implements, keyed by CRI method name. */
@@ -27,5 +31,6 @@ export function buildRpcTable(s: CriServices): Map<string, AnyRpc> {
   const rpcs: AnyRpc[] = [version(s.info), status(s.info), runtimeConfig(s.info), updateRuntimeConfig(s.info)];
   if (s.images) rpcs.push(pullImage(s.images), listImages(s.images), imageStatus(s.images), removeImage(s.images), imageFsInfo(s.images));
   if (s.streams) rpcs.push(exec(s.streams), attach(s.streams), portForward(s.streams));
+  if (s.lifecycle) rpcs.push(...lifecycleRpcs(s.lifecycle));
   return new Map(rpcs.map((r) => [r.name, r]));
 }

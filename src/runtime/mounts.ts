@@ -1,0 +1,24 @@
+import { runChecked, type ProcessRunner } from '../sys/process-runner.js';
+import { readFile } from 'node:fs/promises';
+
+/** mountPoints gives the set of mount points in /proc/self/mountinfo (octal escapes decoded). */
+export async function mountPoints(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4) out.add(f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/** mountTmpfs mounts a tmpfs of `sizeBytes` at `target` (the pod's /dev/shm). */
+export async function mountTmpfs(runner: ProcessRunner, target: string, sizeBytes: number): Promise<void> {
+  await runChecked(runner, 'mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', target], { timeoutMs: 30_000 });
+}
+
+/** unmount unmounts `target` (lazily, so a process still holding it cannot block removal); not mounted is fine. */
+export async function unmount(runner: ProcessRunner, target: string): Promise<void> {
+  if (!(await mountPoints()).has(target)) return;
+  await runChecked(runner, 'umount', ['-l', target], { timeoutMs: 30_000 });
+}

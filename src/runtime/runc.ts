@@ -1,0 +1,173 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RuntimeError, type ErrorKind } from '../errors/index.js';
+import { tail, type ProcessRunner, type RunOptions } from '../sys/process-runner.js';
+import type { Resources as LinuxResources } from '../oci/spec.js';
+
+/** RuncDeps configure the one module that runs runc. */
+export interface RuncDeps {
+  runner: ProcessRunner;
+  runcPath: string;
+  /** root is runc's state directory (`--root`), under fune's state dir. */
+  root: string;
+  /** logDir holds one runc log per container (`--log <logDir>/<id>.log --log-format json`). */
+  logDir: string;
+  systemdCgroup: boolean;
+  /** timeoutMs bounds each runc call (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** RuncState is `runc state` of one container. */
+export interface RuncState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+}
+
+/**
+ * classifyRuncError turns runc's stderr into the RuntimeError kind the CRI caller should see: an absent container
+ * is NotFound, a container in the wrong state FailedPrecondition, a clash AlreadyExists, the rest Internal.
+ */
+export function classifyRuncError(stderr: string): ErrorKind {
+  if (/does not exist|container not found|no such container/i.test(stderr)) return 'NotFound';
+  if (/not running|is stopped|stopped container|process already finished|already finished|is paused|not paused/i.test(stderr)) return 'FailedPrecondition';
+  if (/already exists|id already in use/i.test(stderr)) return 'AlreadyExists';
+  return 'Internal';
+}
+
+/** runcMessage extracts the human part of runc's stderr (plain text or logrus/JSON lines). */
+export function runcMessage(stderr: string): string {
+  const out: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const t = line.trim();
+    if (!t) continue;
+    if (t.startsWith('{')) {
+      try {
+        const j = JSON.parse(t) as { msg?: string };
+        if (j.msg) out.push(j.msg);
+        continue;
+      } catch {
+        // not JSON after all
+      }
+    }
+    const m = /msg="((?:[^"\\]|\\.)*)"/.exec(t);
+    out.push(m ? m[1]!.replace(/\\"/g, '"') : t);
+  }
+  return out.join('; ');
+}
+
+/**
+ * Runc is the only place fune runs runc: every call carries `--root`, a per-container `--log` in JSON and, with
+ * the systemd driver, `--systemd-cgroup`; it has a timeout and the caller's signal; a failure becomes a
+ * RuntimeError naming argv and runc's message, of the kind classifyRuncError picks.
+ */
+export class Runc {
+  private readonly timeoutMs: number;
+
+  constructor(private readonly d: RuncDeps) {
+    this.timeoutMs = d.timeoutMs ?? 60_000;
+  }
+
+  get path(): string {
+    return this.d.runcPath;
+  }
+  get root(): string {
+    return this.d.root;
+  }
+
+  /** logPath is where runc logs about container `id`. */
+  logPath(id: string): string {
+    return join(this.d.logDir, `${id}.log`);
+  }
+
+  /** globalArgs are the options before runc's subcommand, for container `id`. */
+  globalArgs(id: string): string[] {
+    return ['--root', this.d.root, '--log', this.logPath(id), '--log-format', 'json', ...(this.d.systemdCgroup ? ['--systemd-cgroup'] : [])];
+  }
+
+  private async call(id: string, args: string[], opts: RunOptions = {}): Promise<Buffer> {
+    await mkdir(this.d.logDir, { recursive: true });
+    const argv = [...this.globalArgs(id), ...args];
+    const res = await this.d.runner.run(this.d.runcPath, argv, { timeoutMs: this.timeoutMs, ...opts });
+    if (res.code === 0) return res.stdout;
+    const stderr = res.stderr.toString();
+    const how = res.timedOut ? `timed out after ${opts.timeoutMs ?? this.timeoutMs} ms` : res.signal ? `killed by ${res.signal}` : `exit status ${res.code}`;
+    const msg = runcMessage(stderr) || tail(res.stdout);
+    throw new RuntimeError(res.timedOut ? 'DeadlineExceeded' : classifyRuncError(stderr), `runc ${args[0] ?? ''} ${id}: ${how}${msg ? `: ${msg}` : ''}`);
+  }
+
+  /**
+   * run creates and starts container `id` detached from bundle `bundle`, with no monitor (the infra process).
+   * runc's stdio is /dev/null so that the container, which inherits it, holds no pipe of ours; errors are read
+   * back from runc's JSON log.
+   */
+  async run(id: string, bundle: string, pidFile: string, signal?: AbortSignal): Promise<void> {
+    await mkdir(this.d.logDir, { recursive: true });
+    const argv = [...this.globalArgs(id), 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id];
+    const child = this.d.runner.spawn(this.d.runcPath, argv, { stdio: 'ignore' });
+    const kill = () => child.kill('SIGKILL');
+    const timer = setTimeout(kill, this.timeoutMs);
+    signal?.addEventListener('abort', kill, { once: true });
+    try {
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (c) => resolve(c));
+      });
+      if (code === 0) return;
+      const log = await readFile(this.logPath(id), 'utf8').catch(() => '');
+      const msg = runcMessage(log.split('\n').filter((l) => /"level":"(error|fatal)"/.test(l)).join('\n') || log);
+      throw new RuntimeError(classifyRuncError(msg), `runc run ${id}: exit status ${code}${msg ? `: ${msg}` : ''}`);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', kill);
+    }
+  }
+
+  /** start starts a created container. */
+  async start(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call(id, ['start', id], { signal });
+  }
+
+  /** kill sends `sig` (a number) to the container's init, or with `all` to every process in it. */
+  async kill(id: string, sig: number, all = false): Promise<void> {
+    await this.call(id, ['kill', ...(all ? ['--all'] : []), id, String(sig)]);
+  }
+
+  /** delete removes the container from runc (its state and cgroup); `force` kills it first. Absent is fine. */
+  async delete(id: string, force = false): Promise<void> {
+    try {
+      await this.call(id, ['delete', ...(force ? ['--force'] : []), id]);
+    } catch (e) {
+      if (!(e instanceof RuntimeError && e.kind === 'NotFound')) throw e;
+    }
+    await rm(this.logPath(id), { force: true });
+  }
+
+  /** state gives `runc state`, or undefined when runc does not know the container. */
+  async state(id: string): Promise<RuncState | undefined> {
+    try {
+      return JSON.parse((await this.call(id, ['state', id])).toString()) as RuncState;
+    } catch (e) {
+      if (e instanceof RuntimeError && e.kind === 'NotFound') return undefined;
+      throw e;
+    }
+  }
+
+  /** list gives every container runc knows under fune's root. */
+  async list(): Promise<RuncState[]> {
+    const out = await this.call('list', ['list', '--format', 'json']);
+    const parsed = JSON.parse(out.toString() || 'null') as RuncState[] | null;
+    return parsed ?? [];
+  }
+
+  /** update applies new resources to a container's cgroup (`runc update --resources -`). */
+  async update(id: string, resources: LinuxResources, signal?: AbortSignal): Promise<void> {
+    await this.call(id, ['update', '--resources', '-', id], { input: JSON.stringify(resources), signal });
+  }
+
+  /** execArgs gives the full argv (after the runc path) of `runc exec` of `cmd` in container `id`. */
+  execArgs(id: string, cmd: readonly string[], o: { pidFile?: string; tty?: boolean } = {}): string[] {
+    return [...this.globalArgs(id), 'exec', ...(o.tty ? ['--tty'] : []), ...(o.pidFile ? ['--pid-file', o.pidFile] : []), id, ...cmd];
+  }
+}

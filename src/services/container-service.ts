@@ -1,0 +1,349 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../log/index.js';
+import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '../domain/cri-types.js';
+import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
+import { containerName } from '../domain/names.js';
+import { failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
+import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci } from '../oci/index.js';
+import type { Spec } from '../oci/spec.js';
+import { cgroupOomKilled, expandCgroupsPath } from '../runtime/cgroups.js';
+import { processAlive, sleep } from '../runtime/proc.js';
+import { containerListItemOf, containerStatusOf } from './container-status.js';
+import type { ContainerEventType } from './events-service.js';
+import { gatherContainerFacts } from './host-facts.js';
+import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
+import { Rollback } from './rollback.js';
+import type { SandboxService } from './sandbox-service.js';
+import type { StreamContainer } from './stream-runtime.js';
+
+/**
+ * ContainerService runs containers under conmon: CreateContainer resolves the image, mounts its rootfs, builds
+ * the OCI spec in oci/, writes the bundle and has conmon run `runc create`; StartContainer runs `runc start`;
+ * exits are learnt from conmon's exit files (watched, and read again whenever a record is looked at).
+ */
+export class ContainerService {
+  private watcher?: FSWatcher;
+  private emitting: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly d: LifecycleDeps,
+    private readonly sandboxes: SandboxService,
+  ) {}
+
+  private get reg() {
+    return this.d.registry;
+  }
+
+  /** watchExits starts watching conmon's exit directory, so that exits become STOPPED events promptly. */
+  async watchExits(exitDir: string): Promise<void> {
+    await mkdir(exitDir, { recursive: true });
+    this.watcher = watch(exitDir, (_type, name) => {
+      if (name && this.reg.containers.has(name)) void this.onExit(name);
+    });
+    this.watcher.on('error', (err) => this.d.log.warn({ err }, 'exit directory watch failed'));
+  }
+
+  /** close stops the exit watch. */
+  close(): void {
+    this.watcher?.close();
+  }
+
+  private async onExit(id: string): Promise<void> {
+    try {
+      await this.reg.locks.run(id, async () => {
+        const rec = this.reg.containers.get(id);
+        if (rec) await this.applyExit(rec);
+      });
+    } catch (err) {
+      this.d.log.warn({ err, containerId: id }, 'recording a container exit failed');
+    }
+  }
+
+  /** applyExit records an exit conmon reported, if any (the caller holds the container's lock). */
+  async applyExit(rec: ContainerRecord): Promise<ContainerRecord> {
+    if (rec.state === 'CONTAINER_EXITED' || rec.phase !== 'created') return rec;
+    const ex = await this.d.conmon.readExit(rec.id);
+    if (!ex) return rec;
+    const oom = (await this.d.conmon.oomKilled(rec.bundle)) || (await this.cgroupOom(rec));
+    const next: ContainerRecord = { ...rec, state: 'CONTAINER_EXITED', exitCode: ex.exitCode, finishedAt: ex.finishedAt, reason: exitReason(ex.exitCode, oom), message: '' };
+    await this.reg.saveContainer(next);
+    this.emit('CONTAINER_STOPPED_EVENT', next);
+    return next;
+  }
+
+  private async cgroupOom(rec: ContainerRecord): Promise<boolean> {
+    const spec = await this.spec(rec);
+    const path = spec?.linux?.cgroupsPath;
+    return path ? cgroupOomKilled(expandCgroupsPath(path), this.d.host.cgroupMode) : false;
+  }
+
+  /** spec reads a container's OCI spec from its bundle. */
+  async spec(rec: ContainerRecord): Promise<Spec | undefined> {
+    return JSON.parse(await readFile(join(rec.bundle, 'config.json'), 'utf8').catch(() => 'null')) as Spec | undefined;
+  }
+
+  /** emit publishes a lifecycle event with the pod's and the container's status, in call order. */
+  emit(type: ContainerEventType, rec: ContainerRecord): void {
+    const at = nowNs(this.d.clock);
+    this.emitting = this.emitting.then(async () => {
+      const pod = this.reg.sandboxes.get(rec.sandboxId);
+      const podStatus = pod ? await this.sandboxes.statusOf(pod) : null;
+      const statuses = this.reg.containersOf(rec.sandboxId).filter((c) => c.phase === 'created').map(containerStatusOf);
+      this.d.events.publish({ container_id: rec.id, container_event_type: type, created_at: at, pod_sandbox_status: podStatus, containers_statuses: statuses });
+    }).catch((err: unknown) => this.d.log.warn({ err }, 'publishing an event failed'));
+  }
+
+  /** create is CreateContainer: it gives the new container's id once `runc create` succeeded under conmon. */
+  async create(podIdOrPrefix: string, config: ContainerConfig | null, signal: AbortSignal, log: Logger): Promise<string> {
+    if (!config) throw invalidArgument('container config is required');
+    const images = this.d.images;
+    if (!images) throw unimplemented('images are not available in this build');
+    const pod = await this.sandboxes.readyPod(podIdOrPrefix);
+    const name = containerName(config.metadata, pod.config.metadata);
+    const imageRef = config.image?.image ?? '';
+    if (!imageRef) throw invalidArgument('container config image.image is required');
+    const id = this.d.ids.newId();
+    this.reg.containerNames.reserve(name, id);
+    const rb = new Rollback(log);
+    rb.add('release name', async () => this.reg.containerNames.release(name, id));
+    return this.reg.locks.run(id, () =>
+      rb.guard(async () => {
+        const img = images.resolveImage(imageRef);
+        const bundle = join(this.d.bundlesDir, id);
+        const rootfs = join(bundle, 'rootfs');
+        const logPath = pod.config.log_directory && config.log_path ? join(pod.config.log_directory, config.log_path) : '';
+        let rec: ContainerRecord = {
+          id, sandboxId: pod.id, name, config, image: imageRef, imageId: img.id, imageRef: img.repoDigests[0] ?? img.id, phase: 'creating',
+          state: 'CONTAINER_CREATED', createdAt: nowNs(this.d.clock), startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '',
+          pid: 0, logPath, bundle, rootfs, stopSignal: stopSignalOf(config.stop_signal, img.config.stopSignal), mounts: config.mounts ?? [],
+        };
+        await this.reg.saveContainer(rec);
+        rb.add('drop record', () => this.reg.dropContainer(rec));
+        await mkdir(rootfs, { recursive: true });
+        rb.add('remove bundle', () => rm(bundle, { recursive: true, force: true }));
+        const plan = (await images.prepareRootfs(id, img.id)) as { upperdir?: string } | undefined;
+        if (plan?.upperdir) rec = { ...rec, upperDir: plan.upperdir };
+        rb.add('remove rootfs', () => images.removeRootfs(id));
+        await images.mountRootfs(id, rootfs);
+        rb.add('unmount rootfs', () => images.unmountRootfs(rootfs));
+        const [passwd, group, hostname] = await Promise.all([
+          readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
+          readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
+          readFile(pod.hostnamePath ?? '', 'utf8').catch(() => ''),
+        ]);
+        const host = await gatherContainerFacts(this.d.host, config, pod.config);
+        const spec = buildContainerSpec(
+          {
+            id, config, image: img.config, passwd: parsePasswd(passwd), group: parseGroup(group), host, rootfs, seccompDefault: this.d.config.runtime.seccomp_default,
+            sandbox: {
+              id: pod.id, config: pod.config, infraPid: pod.infraPid, netnsPath: pod.netnsPath, cgroupParent: pod.cgroupParent, hostname: hostname.trim(),
+              resolvPath: pod.resolvPath, hostsPath: pod.hostsPath, hostnamePath: pod.hostnamePath, shmPath: pod.shmPath,
+            },
+            targetPid: this.targetPid(config, pod.id),
+          },
+          (m) => log.warn({ containerId: id }, m),
+        );
+        await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+        if (logPath) await mkdir(dirname(logPath), { recursive: true });
+        rb.add('delete container', async () => {
+          await this.d.runc.delete(id, true);
+          await this.d.conmon.killMonitor(bundle);
+          await this.d.conmon.removeArtifacts(id);
+        });
+        const { pid } = await this.d.conmon.create({ id, bundle, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once }, signal);
+        rec = { ...rec, pid, phase: 'created' };
+        await this.reg.saveContainer(rec);
+        this.emit('CONTAINER_CREATED_EVENT', rec);
+        log.info({ containerId: id, podSandboxId: pod.id, name, pid }, 'container created');
+        return id;
+      }),
+    );
+  }
+
+  private targetPid(config: ContainerConfig, podId: string): number | undefined {
+    const target = config.linux?.security_context?.namespace_options;
+    if (target?.pid !== 'TARGET' || !target.target_id) return undefined;
+    const t = this.reg.containers.get(target.target_id);
+    if (!t || t.sandboxId !== podId || t.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`target container ${target.target_id} is not running in pod ${podId}`);
+    return t.pid;
+  }
+
+  /** record looks a container up by id or prefix, with any exit applied (the caller holds its lock). */
+  private async fresh(id: string): Promise<ContainerRecord> {
+    return this.applyExit(this.reg.containers.get(id)!);
+  }
+
+  /** start is StartContainer: `runc start` of a created container. */
+  async start(idOrPrefix: string, signal: AbortSignal, log: Logger): Promise<void> {
+    const id = this.reg.containerId(idOrPrefix);
+    await this.reg.locks.run(id, async () => {
+      const rec = await this.fresh(id);
+      if (rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is in state ${rec.state}, not CONTAINER_CREATED`);
+      const startedAt = nowNs(this.d.clock);
+      await this.d.runc.start(id, signal);
+      const next: ContainerRecord = { ...rec, state: 'CONTAINER_RUNNING', startedAt };
+      await this.reg.saveContainer(next);
+      this.emit('CONTAINER_STARTED_EVENT', next);
+      log.info({ containerId: id }, 'container started');
+    });
+  }
+
+  /** stop is StopContainer: the stop signal, `timeout` seconds, then SIGKILL; stopping a stopped container does nothing. */
+  async stop(idOrPrefix: string, timeoutSec: number, log: Logger): Promise<void> {
+    const id = this.reg.containerId(idOrPrefix);
+    await this.reg.locks.run(id, () => this.stopLocked(id, timeoutSec, log));
+  }
+
+  private async stopLocked(id: string, timeoutSec: number, log: Logger): Promise<void> {
+    let rec = await this.fresh(id);
+    if (rec.state === 'CONTAINER_EXITED' || rec.phase !== 'created') return;
+    if (timeoutSec > 0 && rec.state === 'CONTAINER_RUNNING') {
+      await this.signal(id, rec.stopSignal);
+      rec = await this.waitExit(rec, timeoutSec * 1000);
+    }
+    if (rec.state !== 'CONTAINER_EXITED') {
+      await this.signal(id, 9);
+      rec = await this.waitExit(rec, 10_000);
+    }
+    if (rec.state !== 'CONTAINER_EXITED') {
+      // No exit file: conmon is gone. Record what is known rather than report a running container forever.
+      const next: ContainerRecord = { ...rec, state: 'CONTAINER_EXITED', exitCode: 137, finishedAt: nowNs(this.d.clock), reason: 'Error', message: 'exit status unknown: the container monitor is gone' };
+      await this.reg.saveContainer(next);
+      this.emit('CONTAINER_STOPPED_EVENT', next);
+    }
+    log.info({ containerId: id }, 'container stopped');
+  }
+
+  private async signal(id: string, sig: number): Promise<void> {
+    try {
+      await this.d.runc.kill(id, sig);
+    } catch (e) {
+      if (!isKind(e, 'NotFound') && !isKind(e, 'FailedPrecondition')) throw e;
+    }
+  }
+
+  private async waitExit(rec: ContainerRecord, ms: number): Promise<ContainerRecord> {
+    const until = Date.now() + ms;
+    let goneSince = 0;
+    for (;;) {
+      const next = await this.applyExit(rec);
+      if (next.state === 'CONTAINER_EXITED') return next;
+      if (Date.now() > until) return next;
+      if (rec.pid > 0 && !(await processAlive(rec.pid)) && !(await processAlive(await this.d.conmon.monitorPid(rec.bundle)))) {
+        goneSince ||= Date.now();
+        if (Date.now() - goneSince > 1000) return next;
+      }
+      await sleep(20);
+    }
+  }
+
+  /** stopForPod kills every container of a pod (StopPodSandbox). */
+  async stopForPod(sandboxId: string, log: Logger): Promise<void> {
+    await Promise.all(this.reg.containersOf(sandboxId).filter((c) => c.phase === 'created').map((c) => this.reg.locks.run(c.id, () => this.stopLocked(c.id, 0, log))));
+  }
+
+  /** removeForPod removes every container of a pod (RemovePodSandbox). */
+  async removeForPod(sandboxId: string, log: Logger): Promise<void> {
+    await Promise.all(this.reg.containersOf(sandboxId).map((c) => this.remove(c.id, log)));
+  }
+
+  /** remove is RemoveContainer: kill if running, delete from runc, unmount and remove the rootfs; absent is fine. */
+  async remove(idOrPrefix: string, log: Logger): Promise<void> {
+    let id: string;
+    try {
+      id = this.reg.containers.has(idOrPrefix) ? idOrPrefix : this.reg.containerId(idOrPrefix);
+    } catch (e) {
+      if (isKind(e, 'NotFound')) return;
+      throw e;
+    }
+    await this.reg.locks.run(id, async () => {
+      const rec = this.reg.containers.get(id);
+      if (!rec) return;
+      if (rec.phase === 'created') await this.stopLocked(id, 0, log);
+      await this.cleanup(rec);
+      if (rec.phase === 'created') this.emit('CONTAINER_DELETED_EVENT', rec);
+      log.info({ containerId: id }, 'container removed');
+    });
+  }
+
+  /** cleanup removes what a container left on the host and its record (recovery uses it for half-made ones). */
+  async cleanup(rec: ContainerRecord): Promise<void> {
+    await this.d.runc.delete(rec.id, true);
+    await this.d.conmon.killMonitor(rec.bundle).catch(() => undefined);
+    if (this.d.images) {
+      await this.d.images.unmountRootfs(rec.rootfs);
+      await this.d.images.removeRootfs(rec.id);
+    }
+    await rm(rec.bundle, { recursive: true, force: true });
+    await this.d.conmon.removeArtifacts(rec.id);
+    await this.reg.dropContainer(rec);
+  }
+
+  /** status is ContainerStatus; `verbose` adds the pid and OCI spec under info["info"], as containerd does. */
+  async status(idOrPrefix: string, verbose: boolean): Promise<{ status: Record<string, unknown>; info: Record<string, string> }> {
+    const id = this.reg.containerId(idOrPrefix);
+    const rec = await this.reg.locks.run(id, () => this.fresh(id));
+    const info: Record<string, string> = {};
+    if (verbose) {
+      info.info = JSON.stringify({ sandboxID: rec.sandboxId, pid: rec.pid, removing: false, snapshotKey: rec.id, runtimeType: 'runc', bundle: rec.bundle, config: rec.config, runtimeSpec: await this.spec(rec) });
+    }
+    return { status: containerStatusOf(rec), info };
+  }
+
+  /** list is ListContainers with its filter (id or prefix, state, pod, labels). */
+  async list(filter: ContainerFilter | null): Promise<Record<string, unknown>[]> {
+    const recs = [...this.reg.containers.values()].filter((c) => c.phase === 'created');
+    const fresh = await Promise.all(recs.map((c) => (c.state === 'CONTAINER_EXITED' ? Promise.resolve(c) : this.reg.locks.run(c.id, () => this.fresh(c.id)))));
+    return filterContainers(fresh.filter((c) => c !== undefined), filter)
+      .sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1))
+      .map(containerListItemOf);
+  }
+
+  /** updateResources is UpdateContainerResources: `runc update` with the translated resources (unified included). */
+  async updateResources(idOrPrefix: string, res: LinuxContainerResources | null, log: Logger): Promise<void> {
+    const id = this.reg.containerId(idOrPrefix);
+    await this.reg.locks.run(id, async () => {
+      const rec = await this.fresh(id);
+      if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is in state ${rec.state}; only created or running containers can be updated`);
+      if (!res) return;
+      const oci = resourcesToOci(res, this.d.host);
+      await this.d.runc.update(id, oci);
+      const linux = { ...(rec.config.linux ?? { security_context: null }), resources: res };
+      await this.reg.saveContainer({ ...rec, config: { ...rec.config, linux } });
+      log.info({ containerId: id }, 'container resources updated');
+    });
+  }
+
+  /** reopenLog is ReopenContainerLog: conmon reopens the log file; the path exists when this returns. */
+  async reopenLog(idOrPrefix: string): Promise<void> {
+    const id = this.reg.containerId(idOrPrefix);
+    const rec = await this.reg.locks.run(id, () => this.fresh(id));
+    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${id} is not running`);
+    if (!rec.logPath) return;
+    await this.d.conmon.reopenLog(rec.bundle);
+    for (let i = 0; i < 250; i++) {
+      if (await access(rec.logPath).then(() => true, () => false)) return;
+      await sleep(20);
+    }
+    throw failedPrecondition(`conmon did not reopen ${rec.logPath}`);
+  }
+
+  /** runningContainer is the streaming lookup: what exec and attach need of a running container. */
+  async runningContainer(idOrPrefix: string): Promise<StreamContainer> {
+    const id = this.reg.containerId(idOrPrefix);
+    const rec = await this.reg.locks.run(id, () => this.fresh(id));
+    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${id} is not running (state ${rec.state})`);
+    return {
+      id, runcRoot: this.d.runc.root, bundleDir: rec.bundle, attachSocketPath: this.d.conmon.attachSocketPath(id),
+      ctlPipePath: this.d.conmon.ctlPath(rec.bundle), tty: rec.config.tty, stdin: rec.config.stdin,
+    };
+  }
+
+  /** podNetns is the streaming lookup of a ready pod's network namespace (null for a host-network pod). */
+  async podNetns(podIdOrPrefix: string): Promise<string | null> {
+    const pod = await this.sandboxes.readyPod(podIdOrPrefix);
+    return pod.hostNetwork ? null : (pod.netnsPath ?? `/proc/${pod.infraPid}/ns/net`);
+  }
+}

@@ -1,0 +1,40 @@
+import type { ContainerRecord } from '../domain/container.js';
+
+/** containerStatusOf builds a CRI ContainerStatus (plain object) of a record. */
+export function containerStatusOf(c: ContainerRecord): Record<string, unknown> & { id: string } {
+  return {
+    id: c.id,
+    metadata: c.config.metadata,
+    state: c.state,
+    created_at: c.createdAt,
+    started_at: c.startedAt,
+    finished_at: c.finishedAt,
+    exit_code: c.exitCode,
+    image: { image: c.image, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.image, runtime_handler: '' },
+    image_ref: c.imageRef,
+    image_id: c.imageId,
+    reason: c.reason,
+    message: c.message,
+    labels: c.config.labels ?? {},
+    annotations: c.config.annotations ?? {},
+    mounts: c.mounts,
+    log_path: c.logPath,
+    resources: c.config.linux?.resources ? { linux: c.config.linux.resources, windows: null } : null,
+  };
+}
+
+/** containerListItemOf builds a CRI Container (ListContainers entry) of a record. */
+export function containerListItemOf(c: ContainerRecord): Record<string, unknown> {
+  return {
+    id: c.id,
+    pod_sandbox_id: c.sandboxId,
+    metadata: c.config.metadata,
+    image: { image: c.image, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.image, runtime_handler: '' },
+    image_ref: c.imageRef,
+    image_id: c.imageId,
+    state: c.state,
+    created_at: c.createdAt,
+    labels: c.config.labels ?? {},
+    annotations: c.config.annotations ?? {},
+  };
+}

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { arch as osArch } from 'node:os';
+import { join } from 'node:path';
+import type { ContainerConfig, PodSandboxConfig } from '../domain/cri-types.js';
+import type { CgroupDriver } from '../config/types.js';
+import type { HostFacts } from '../oci/input.js';
+import type { Device } from '../oci/spec.js';
+import { capabilitiesFromMask, localhostSeccompPath } from '../oci/index.js';
+import { detectCgroupMode } from '../sys/host.js';
+import { invalidArgument, isErrno } from '../errors/index.js';
+
+/** BaseHostFacts are the host facts that do not depend on a request; gathered once at start-up. */
+export type BaseHostFacts = Omit<HostFacts, 'resolvedDevices' | 'seccompProfiles' | 'resolvedMountSources' | 'hostDevices'>;
+
+async function text(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => '');
+}
+
+/** gatherBaseFacts reads the host: cgroup layout, fune's capability bounding set, oom score floor, AppArmor, hugepages, arch. */
+export async function gatherBaseFacts(cgroupDriver: CgroupDriver): Promise<BaseHostFacts> {
+  const cgroupMode = detectCgroupMode();
+  const status = await text('/proc/self/status');
+  const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
+  const capabilities = capabilitiesFromMask(capBnd);
+  const ownScore = Number.parseInt((await text('/proc/self/oom_score_adj')).trim() || '0', 10);
+  const minOomScoreAdj = capabilities.includes('CAP_SYS_RESOURCE') ? -1000 : ownScore;
+  const apparmorEnabled = (await text('/sys/module/apparmor/parameters/enabled')).trim().startsWith('Y');
+  const hugeDir = cgroupMode === 'v2' ? '/sys/fs/cgroup' : '/sys/fs/cgroup/hugetlb';
+  const hugepageSizes = [...new Set((await readdir(hugeDir).catch(() => [] as string[])).map((n) => /^hugetlb\.(\d+[KMG]B)\./.exec(n)?.[1]).filter((x): x is string => !!x))];
+  const swapAccounting = cgroupMode === 'v2' ? true : existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
+  const archMap: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return { cgroupDriver, cgroupMode, capabilities, minOomScoreAdj, apparmorEnabled, swapAccounting, hugepageSizes, arch: archMap[osArch()] ?? osArch() };
+}
+
+/** deviceOf stats a device node and gives its OCI description, or undefined when it is not a device. */
+export async function deviceOf(hostPath: string, containerPath = hostPath): Promise<Device | undefined> {
+  const st = await stat(hostPath);
+  const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
+  if (!type) return undefined;
+  const rdev = st.rdev;
+  const major = ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+  return { type, path: containerPath, major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+}
+
+/** listHostDevices walks /dev (not pts, shm, mqueue) for privileged containers. */
+export async function listHostDevices(dir = '/dev', depth = 0): Promise<Device[]> {
+  const out: Device[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (depth < 3 && !['pts', 'shm', 'mqueue', 'fd'].includes(e.name)) out.push(...(await listHostDevices(p, depth + 1)));
+    } else if (e.isCharacterDevice() || e.isBlockDevice()) {
+      if (p === '/dev/console') continue;
+      const d = await deviceOf(p).catch(() => undefined);
+      if (d) out.push(d);
+    }
+  }
+  return out;
+}
+
+/**
+ * gatherContainerFacts completes the base facts for one container: its devices resolved, Localhost seccomp
+ * profiles read, bind-mount sources resolved through symlinks (a missing source directory is created, as
+ * containerd does), host devices when privileged. Bad input (an absent device) is InvalidArgument.
+ */
+export async function gatherContainerFacts(base: BaseHostFacts, config: ContainerConfig, pod: PodSandboxConfig): Promise<HostFacts> {
+  const resolvedDevices: Record<string, Device> = {};
+  for (const d of config.devices ?? []) {
+    try {
+      const dev = await deviceOf(d.host_path, d.container_path);
+      if (dev) resolvedDevices[d.host_path] = dev;
+      else throw invalidArgument(`device ${JSON.stringify(d.host_path)} is not a device node`);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) throw invalidArgument(`device ${JSON.stringify(d.host_path)} does not exist`);
+      throw e;
+    }
+  }
+  const resolvedMountSources: Record<string, string> = {};
+  for (const m of config.mounts ?? []) {
+    if (!m.host_path) continue;
+    try {
+      resolvedMountSources[m.host_path] = await realpath(m.host_path);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+      await mkdir(m.host_path, { recursive: true });
+      resolvedMountSources[m.host_path] = await realpath(m.host_path);
+    }
+  }
+  const seccompProfiles: Record<string, string> = {};
+  const sc = config.linux?.security_context;
+  for (const p of [localhostSeccompPath(sc?.seccomp, sc?.seccomp_profile_path), localhostSeccompPath(pod.linux?.security_context?.seccomp, pod.linux?.security_context?.seccomp_profile_path)]) {
+    if (!p) continue;
+    const t = await readFile(p, 'utf8').catch(() => undefined);
+    if (t !== undefined) seccompProfiles[p] = t;
+  }
+  const hostDevices = sc?.privileged ? await listHostDevices() : [];
+  return { ...base, resolvedDevices, resolvedMountSources, seccompProfiles, hostDevices };
+}
+
+/** gatherSandboxFacts completes the base facts for a pod's infra container. */
+export async function gatherSandboxFacts(base: BaseHostFacts, pod: PodSandboxConfig): Promise<HostFacts> {
+  const seccompProfiles: Record<string, string> = {};
+  const sc = pod.linux?.security_context;
+  const p = localhostSeccompPath(sc?.seccomp, sc?.seccomp_profile_path);
+  if (p) {
+    const t = await readFile(p, 'utf8').catch(() => undefined);
+    if (t !== undefined) seccompProfiles[p] = t;
+  }
+  const hostDevices = sc?.privileged ? await listHostDevices() : [];
+  return { ...base, resolvedDevices: {}, resolvedMountSources: {}, seccompProfiles, hostDevices };
+}

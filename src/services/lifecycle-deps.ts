@@ -1,0 +1,56 @@
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log/index.js';
+import type { PodSandboxConfig } from '../domain/cri-types.js';
+import type { Conmon } from '../runtime/conmon.js';
+import type { Runc } from '../runtime/runc.js';
+import type { Clock } from '../sys/clock.js';
+import type { IdGenerator } from '../sys/id.js';
+import type { ProcessRunner } from '../sys/process-runner.js';
+import type { EventsService } from './events-service.js';
+import type { BaseHostFacts } from './host-facts.js';
+import type { Registry } from './registry.js';
+import type { ImageConfig } from '../oci/input.js';
+
+/** PodNetworkPort is what the pod lifecycle needs from the network service. */
+export interface PodNetworkPort {
+  setUpPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<{ netnsPath?: string; ips: string[] }>;
+  tearDownPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<void>;
+  removePod(id: string, signal?: AbortSignal): Promise<void>;
+  /** recover removes the networks of pods fune does not know (start-up). */
+  recover?(knownPodIds: Iterable<string>): Promise<unknown>;
+}
+
+/** ImagePort is what the container lifecycle needs from the image service. */
+export interface ImagePort {
+  resolveImage(ref: string): { id: string; repoTags: string[]; repoDigests: string[]; config: ImageConfig };
+  prepareRootfs(containerId: string, imageId: string): Promise<unknown>;
+  mountRootfs(containerId: string, target: string): Promise<void>;
+  unmountRootfs(target: string): Promise<void>;
+  removeRootfs(containerId: string): Promise<void>;
+}
+
+/** LifecycleDeps are the parts the pod and container services share. */
+export interface LifecycleDeps {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+  runc: Runc;
+  conmon: Conmon;
+  runner: ProcessRunner;
+  clock: Clock;
+  ids: IdGenerator;
+  events: EventsService;
+  host: BaseHostFacts;
+  network?: PodNetworkPort;
+  images?: ImagePort;
+  /** podsDir holds one directory per pod (infra bundle, shared files, shm); bundlesDir one per container. */
+  podsDir: string;
+  bundlesDir: string;
+  /** shmSize is the size of a pod's /dev/shm tmpfs in bytes (64 MiB by default). */
+  shmSize?: number;
+}
+
+/** nowNs gives the clock's time as a decimal nanosecond string. */
+export function nowNs(clock: Clock): string {
+  return String(clock.nowNanos());
+}

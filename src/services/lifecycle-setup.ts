@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import type { Config, CgroupDriver } from '../config/types.js';
+import type { Logger } from '../log/index.js';
+import { Conmon } from '../runtime/conmon.js';
+import { Runc } from '../runtime/runc.js';
+import { systemClock } from '../sys/clock.js';
+import { randomIds } from '../sys/id.js';
+import type { ProcessRunner } from '../sys/process-runner.js';
+import { ContainerService } from './container-service.js';
+import { EventsService } from './events-service.js';
+import { ExecService } from './exec-service.js';
+import { gatherBaseFacts } from './host-facts.js';
+import type { ImagePort, LifecycleDeps, PodNetworkPort } from './lifecycle-deps.js';
+import { recover } from './recovery.js';
+import { Registry } from './registry.js';
+import { SandboxService } from './sandbox-service.js';
+import { StatsService } from './stats-service.js';
+
+/** Lifecycle is the pod and container side of fune, built once by the daemon. */
+export interface Lifecycle {
+  sandboxes: SandboxService;
+  containers: ContainerService;
+  exec: ExecService;
+  stats: StatsService;
+  events: EventsService;
+  /** init recovers state from disk, conmon and runc, and starts watching exits; run it before serving. */
+  init(): Promise<void>;
+  close(): void;
+}
+
+/** LifecycleOptions are what the daemon hands over. */
+export interface LifecycleOptions {
+  config: Config;
+  cgroupDriver: CgroupDriver;
+  log: Logger;
+  runner: ProcessRunner;
+  network?: PodNetworkPort;
+  images?: ImagePort;
+}
+
+/** createLifecycle builds the pod and container services with runc and conmon under fune's state dir. */
+export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
+  const { config, log, runner } = o;
+  const systemdCgroup = o.cgroupDriver === 'systemd';
+  const runcRoot = join(config.state, 'runc');
+  const runcLogDir = join(config.state, 'runc-logs');
+  const exitDir = join(config.state, 'exits');
+  const runc = new Runc({ runner, runcPath: config.runtime.runc_path, root: runcRoot, logDir: runcLogDir, systemdCgroup });
+  const conmon = new Conmon({ runner, conmonPath: config.runtime.conmon_path, runcPath: config.runtime.runc_path, runcRoot, runcLogDir, exitDir, socketDir: join(config.state, 's'), systemdCgroup });
+  const events = new EventsService();
+  const d: LifecycleDeps = {
+    config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
+    host: await gatherBaseFacts(o.cgroupDriver), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
+  };
+  const sandboxes = new SandboxService(d);
+  const containers = new ContainerService(d, sandboxes);
+  sandboxes.setContainers(containers);
+  const exec = new ExecService({ runc, runner, lookup: containers, maxOutput: config.runtime.exec_sync_max_output, drainMs: config.runtime.exec_sync_drain_timeout });
+  const stats = new StatsService(d, sandboxes, containers);
+  return {
+    sandboxes, containers, exec, stats, events,
+    async init() {
+      await recover(d, sandboxes, containers);
+      await containers.watchExits(exitDir);
+    },
+    close: () => containers.close(),
+  };
+}

@@ -1,0 +1,152 @@
+// Test environment for the pod and container lifecycle: a real daemon on private dirs, a loopback-only CNI
+// network, the busybox test image imported through the admin socket, and a cleanup that removes everything the
+// daemon may have left (runc containers, conmon processes, mounts, netns files, cgroups) even after a failure.
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { criClient, startDaemon, type CriClient, type TestDaemon } from '../../helpers/daemon.js';
+import { busyboxImage, ociArchive } from '../../../hack/test-images.js';
+
+export const IMAGE = 'registry.fune.test/fune/busybox:latest';
+
+let archive: Buffer | undefined;
+async function imageArchive(): Promise<Buffer> {
+  archive ??= await ociArchive([{ ref: IMAGE, image: await busyboxImage({ cmd: ['sh'] }) }]);
+  return archive;
+}
+
+/** importImage posts the busybox archive to the daemon's admin socket. */
+export async function importImage(state: string): Promise<void> {
+  const body = await imageArchive();
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request({ socketPath: join(state, 'fune-admin.sock'), path: '/v1/images/import', method: 'POST' }, (res) => {
+      let t = '';
+      res.on('data', (b: Buffer) => (t += b.toString()));
+      res.on('end', () => resolve(t));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  if (text.includes('"error"')) throw new Error(`image import failed: ${text}`);
+}
+
+export interface LifecycleEnv {
+  d: TestDaemon;
+  c: CriClient;
+  logDir: string;
+  /** restart SIGKILLs (or stops) the daemon and starts a new one on the same dirs. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** toml gives the daemon config for a test dir: loopback-only CNI. */
+function tomlFor(dir: string): string {
+  return `[cni]\nconf_dir = "${join(dir, 'cni')}"\n`;
+}
+
+/** startEnv starts a daemon with a loopback CNI network and the busybox image. */
+export async function startEnv(): Promise<LifecycleEnv> {
+  const { mkdtemp } = await import('node:fs/promises');
+  const dir = await mkdtemp('/tmp/fune-lc-');
+  await mkdir(join(dir, 'cni'), { recursive: true });
+  await writeFile(join(dir, 'cni', '10-lo.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo-only', plugins: [{ type: 'loopback' }] }));
+  const logDir = join(dir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  let d = await startDaemon({ dir, toml: tomlFor(dir) });
+  await importImage(d.state);
+  const env: LifecycleEnv = {
+    d,
+    c: criClient(d.socket),
+    logDir,
+    async restart(signal: NodeJS.Signals = 'SIGKILL') {
+      env.c.close();
+      await d.stop(signal);
+      d = await startDaemon({ dir, toml: tomlFor(dir) });
+      env.d = d;
+      env.c = criClient(d.socket);
+    },
+    async cleanup() {
+      env.c.close();
+      await d.stop('SIGKILL');
+      await sweep(d.state, dir);
+      await d.cleanup();
+    },
+  };
+  return env;
+}
+
+/** sweep removes whatever a (possibly killed) daemon left on the host under `state` and `dir`. */
+export async function sweep(state: string, dir: string): Promise<void> {
+  const runcRoot = join(state, 'runc');
+  let list: { id: string; pid: number }[] = [];
+  try {
+    list = JSON.parse(execFileSync('runc', ['--root', runcRoot, 'list', '--format', 'json']).toString() || 'null') ?? [];
+  } catch {
+    // no runc state
+  }
+  for (const r of list) {
+    try {
+      execFileSync('runc', ['--root', runcRoot, 'delete', '--force', r.id], { stdio: 'ignore' });
+    } catch {
+      // gone
+    }
+  }
+  // conmon processes of this test: their pid files live in the bundles.
+  for (const b of await readdir(join(state, 'containers')).catch(() => [] as string[])) {
+    const pid = Number((await readFile(join(state, 'containers', b, 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+  for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    const base = join('/sys/fs/cgroup', ctrl, 'fune');
+    for (const pod of await readdir(base).catch(() => [] as string[])) {
+      if (!pod.startsWith('pod-')) continue;
+      // only pods of this test: their ids are in our records
+      const known = await readdir(join(dir, 'root', 'sandboxes')).catch(() => [] as string[]);
+      if (known.some((k) => k.startsWith(pod.slice(4)))) {
+        for (const sub of await readdir(join(base, pod), { withFileTypes: true }).catch(() => [])) if (sub.isDirectory()) await rmdir(join(base, pod, sub.name)).catch(() => undefined);
+        await rmdir(join(base, pod)).catch(() => undefined);
+      }
+    }
+  }
+}
+
+/** podConfig gives a pod sandbox config with a unique uid. */
+export function podConfig(name: string, logDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    metadata: { name, namespace: 'fune-test', uid: `uid-${name}-${Math.random().toString(36).slice(2)}`, attempt: 0 },
+    hostname: name,
+    log_directory: join(logDir, name),
+    labels: { app: name, tier: 'test' },
+    annotations: { note: 'lifecycle' },
+    linux: {},
+    ...extra,
+  };
+}
+
+/** containerConfig gives a busybox container config running `args` under sh -c. */
+export function containerConfig(name: string, script: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    metadata: { name, attempt: 0 },
+    image: { image: IMAGE },
+    command: ['/bin/sh', '-c', script],
+    log_path: `${name}.log`,
+    labels: { ctr: name },
+    linux: {},
+    ...extra,
+  };
+}
