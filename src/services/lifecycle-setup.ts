@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, CgroupDriver } from '../config/types.js';
 import type { Logger } from '../log/index.js';
@@ -38,6 +39,16 @@ export interface LifecycleOptions {
   images?: ImagePort;
 }
 
+/** lookPath finds a program by name in the usual system directories (conmon needs runc's absolute path). */
+export function lookPath(name: string): string {
+  if (name.includes('/')) return name;
+  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return name;
+}
+
 /** createLifecycle builds the pod and container services with runc and conmon under fune's state dir. */
 export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const { config, log, runner } = o;
@@ -45,8 +56,9 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const runcRoot = join(config.state, 'runc');
   const runcLogDir = join(config.state, 'runc-logs');
   const exitDir = join(config.state, 'exits');
-  const runc = new Runc({ runner, runcPath: config.runtime.runc_path, root: runcRoot, logDir: runcLogDir, systemdCgroup });
-  const conmon = new Conmon({ runner, conmonPath: config.runtime.conmon_path, runcPath: config.runtime.runc_path, runcRoot, runcLogDir, exitDir, socketDir: join(config.state, 's'), systemdCgroup });
+  const runcPath = lookPath(config.runtime.runc_path);
+  const runc = new Runc({ runner, runcPath, root: runcRoot, logDir: runcLogDir, systemdCgroup });
+  const conmon = new Conmon({ runner, conmonPath: lookPath(config.runtime.conmon_path), runcPath, runcRoot, runcLogDir, exitDir, socketDir: join(config.state, 's'), systemdCgroup });
   const events = new EventsService();
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
