@@ -4,11 +4,13 @@ import { loadConfig, configToToml, ConfigError } from './config/load.js';
 import { defaultConfig } from './config/defaults.js';
 import { createLogger } from './log/index.js';
 import { startDaemon, packageVersion } from './daemon.js';
+import { imagesCli } from './cri/image/admin-client.js';
 
 const USAGE = `usage: fune <command> [flags]
 
 commands:
   daemon                 run the CRI daemon in the foreground
+  images ls|pull|rm|import  manage images through the running daemon (fune images --help)
   config default         print the default configuration as TOML
   --version              print fune's version
 
@@ -69,6 +71,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'daemon':
       return daemon(rest);
+    case 'images':
+      process.exitCode = await imagesCli(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      return;
     case 'config':
       if (rest[0] === 'default') {
         process.stdout.write(configToToml(defaultConfig()));

@@ -7,6 +7,9 @@ import type { ImageRecord } from '../image/image-store.js';
 import type { RootfsPlan } from '../image/rootfs.js';
 import type { PullProgress } from '../image/pull.js';
 import { credentialsFromAuthConfig } from '../image/auth.js';
+import { importArchive, type ImportedImage } from '../image/archive.js';
+import type { Platform } from '../image/manifest.js';
+import type { Readable } from 'node:stream';
 import { parseReference, formatReference } from '../image/reference.js';
 
 /** CriImage is a CRI `Image` message as a plain object (int64 as decimal strings). */
@@ -45,6 +48,8 @@ export interface ImageServiceDeps {
   images: ImageManager;
   /** pinnedImages are reported pinned (the configured sandbox image), as references. */
   pinnedImages: string[];
+  /** platform is this host's, for picking a manifest out of an imported index. */
+  platform: Platform;
   /** onChange hears of pulls and removals (ImageFsInfo caching, events). */
   onChange?: () => void;
 }
@@ -149,6 +154,14 @@ export class ImageService {
       log.info({ image: ref, id: r.id }, 'image removed');
       this.d.onChange?.();
     }
+  }
+
+  /** importArchive loads a docker-save or OCI-layout tarball (the daemon is the only writer of the store). */
+  async importArchive(src: Readable, log: Logger): Promise<ImportedImage[]> {
+    const out = await importArchive(this.d.images, src, this.d.platform);
+    for (const i of out) log.info({ id: i.id, tags: i.repoTags }, 'image imported');
+    if (out.length) this.d.onChange?.();
+    return out;
   }
 
   /** fsInfo measures the image store on disk. */

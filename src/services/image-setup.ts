@@ -38,6 +38,6 @@ export function createImageParts(config: Config): ImageParts {
     chown: process.getuid?.() === 0,
     now: () => Date.now(),
   });
-  const service = new ImageService({ images: manager, pinnedImages: config.runtime.sandbox_image ? [config.runtime.sandbox_image] : [] });
+  const service = new ImageService({ images: manager, platform: hostPlatform(process.arch), pinnedImages: config.runtime.sandbox_image ? [config.runtime.sandbox_image] : [] });
   return { manager, service, mounter, init: (log) => manager.init(log), close: () => transport.close() };
 }

@@ -163,7 +163,7 @@ describe('image pulls against a real registry', () => {
     const layer = bad.layers[1]!;
     const p = blobDataPath(reg, layer.digest);
     const data = await readFile(p);
-    data[data.length - 10] ^= 0xff;
+    data.writeUInt8(data.readUInt8(data.length - 10) ^ 0xff, data.length - 10);
     await writeFile(p, data);
     const f = await failure(pull(`${reg.host}/fune/corrupt:latest`));
     expect(f.code).toBe(S.FAILED_PRECONDITION);
