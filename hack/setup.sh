@@ -12,7 +12,7 @@ want_test=0
 
 # Run-time packages: the OCI runtime, the container monitor, the infra process, CNI plugins, and the tools
 # fune calls for networking and mounts.
-RUNTIME_PKGS=(runc conmon catatonit containernetworking-plugins iptables iproute2 util-linux mount procps)
+RUNTIME_PKGS=(runc conmon catatonit containernetworking-plugins iptables iproute2 util-linux mount procps attr)
 # Test-only packages: a real registry, htpasswd for its auth, busybox to build test images from, zstd/tar for
 # crafted layers, jq for the scripts.
 TEST_PKGS=(docker-registry apache2-utils busybox-static busybox zstd tar jq curl)
