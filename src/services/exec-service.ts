@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log/index.js';
 import { deadlineExceeded, invalidArgument, internal } from '../errors/index.js';
 import type { Runc } from '../runtime/runc.js';
-import { killSession, pidNamespace, sleep } from '../runtime/proc.js';
+import { killSession, pidNamespace, processAlive, sleep } from '../runtime/proc.js';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import type { StreamContainer } from './stream-runtime.js';
 
@@ -25,6 +25,12 @@ export interface ExecResult {
   stdout: Buffer;
   stderr: Buffer;
   exitCode: number;
+}
+
+/** containerPidNs gives the pid namespace of a container's init (its pid is in conmon's `<bundle>/pidfile`). */
+async function containerPidNs(bundle: string): Promise<string> {
+  const pid = Number((await readFile(join(bundle, 'pidfile'), 'utf8').catch(() => '')).trim()) || 0;
+  return pid ? pidNamespace(pid) : '';
 }
 
 /** Capture keeps up to `max` bytes of a stream and drops the rest (still reading it, so the writer never blocks). */
@@ -79,16 +85,30 @@ export class ExecService {
     let timedOut = false;
     let killing: Promise<void> | undefined;
     const killTree = (why: string) => {
-      killing ??= this.killExec(pidFile, child.pid ?? 0, log, why);
+      killing ??= this.killExec(pidFile, c.bundleDir, child.pid ?? 0, log, why);
     };
     const timer = timeoutSec > 0 ? setTimeout(() => ((timedOut = true), killTree('timeout')), timeoutSec * 1000) : undefined;
     const onAbort = () => killTree('cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
+    let runcDone = false;
+    void exited.finally(() => (runcDone = true)).catch(() => undefined);
+    // runc copies the exec's stdio through its own pipes and exits only at their EOF; a background child that
+    // keeps them open would hold the call. Once the exec'd process itself is gone, wait the drain bound, then kill
+    // what is left of its session so that runc can report the exit code.
+    const watchdog = this.watchMain(pidFile, c.bundleDir, () => runcDone).then(async (main) => {
+      if (!main || runcDone) return;
+      await Promise.race([exited.catch(() => undefined), sleep(this.d.drainMs)]);
+      if (!runcDone && !killing) {
+        const n = await killSession(main.pid, main.ns);
+        log.debug({ execPid: main.pid, killed: n }, 'exec finished; killed background processes that held its output');
+      }
+    });
     try {
       const { code, sig } = await exited;
       clearTimeout(timer);
       if (killing) await killing;
-      // Bounded drain: a background child may hold the pipes open after the exec'd process is gone.
+      await watchdog;
+      // Bounded drain of what is still buffered in the pipes.
       const drained = await Promise.race([Promise.all([out.ended, err.ended]).then(() => true), sleep(timedOut ? 100 : this.d.drainMs).then(() => false)]);
       if (!drained) {
         child.stdout?.destroy();
@@ -108,15 +128,30 @@ export class ExecService {
     }
   }
 
+  /** watchMain waits until the exec'd process (named by the pid file) has exited, or runc has. */
+  private async watchMain(pidFile: string, bundle: string, runcDone: () => boolean): Promise<{ pid: number; ns: string } | undefined> {
+    let pid = 0;
+    const ns = await containerPidNs(bundle);
+    while (!runcDone()) {
+      if (!pid) {
+        pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || 0;
+      } else if (!(await processAlive(pid))) {
+        return ns ? { pid, ns } : undefined;
+      }
+      await sleep(pid ? 50 : 10);
+    }
+    return undefined;
+  }
+
   /** killExec kills the exec'd process and its session inside the container, then runc exec itself. */
-  private async killExec(pidFile: string, runcPid: number, log: Logger, why: string): Promise<void> {
+  private async killExec(pidFile: string, bundle: string, runcPid: number, log: Logger, why: string): Promise<void> {
     let pid = 0;
     for (let i = 0; i < 100 && !pid; i++) {
       pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || 0;
       if (!pid) await sleep(10);
     }
     if (pid) {
-      const ns = await pidNamespace(pid);
+      const ns = (await containerPidNs(bundle)) || (await pidNamespace(pid));
       const n = ns ? await killSession(pid, ns) : 0;
       log.debug({ execPid: pid, killed: n, why }, 'exec session killed');
     }
