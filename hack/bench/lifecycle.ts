@@ -91,6 +91,24 @@ async function lifecycle(c: BenchClient, name: string, o: Opts, rec: (verb: stri
   rec('RemovePodSandbox', (await c.timed('RemovePodSandbox', { pod_sandbox_id: pid })).ms);
 }
 
+/** statusPids collects the pids that the runtime's verbose status reports for the benchmark's pods and containers. */
+async function statusPids(c: BenchClient): Promise<number[]> {
+  const pidOf = (info: Record<string, string> | undefined): number => {
+    try {
+      return Number((JSON.parse(info?.info ?? '{}') as { pid?: number }).pid ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  const sel = { label_selector: { [LABEL]: '1' } };
+  const pids: number[] = [];
+  const { items: pods } = await c.call<{ items: { id: string }[] }>('ListPodSandbox', { filter: sel });
+  for (const p of pods) pids.push(pidOf((await c.call<{ info: Record<string, string> }>('PodSandboxStatus', { pod_sandbox_id: p.id, verbose: true })).info));
+  const { containers } = await c.call<{ containers: { id: string }[] }>('ListContainers', { filter: sel });
+  for (const k of containers) pids.push(pidOf((await c.call<{ info: Record<string, string> }>('ContainerStatus', { container_id: k.id, verbose: true })).info));
+  return pids.filter((p) => p > 0);
+}
+
 /** cleanup stops and removes every pod carrying the benchmark's label (best effort). */
 async function cleanup(c: BenchClient): Promise<number> {
   let n = 0;
@@ -158,7 +176,9 @@ async function run(o: Opts): Promise<RunResult> {
       await c.call('StartContainer', { container_id });
     }
     await sleep(o.settleMs);
-    res.memLoaded = measureRuntime(o.daemonPid, o.markers);
+    const pids = await statusPids(c);
+    if (pids.length !== 2 * o.pods) o.notes.push(`${o.label}: verbose status gave ${pids.length} pids for ${o.pods} pods + ${o.pods} containers`);
+    res.memLoaded = measureRuntime(o.daemonPid, o.markers, pids);
   } catch (e) {
     if (e instanceof RpcError && e.codeName === 'UNIMPLEMENTED') {
       res.error = `${o.label} does not implement ${e.method} yet (UNIMPLEMENTED): no numbers for this runtime`;

@@ -17,6 +17,8 @@ export interface MemGroup {
   count: number;
   rssKb: number;
   pssKb: number;
+  /** ussKb is the unique set size: pages no other process maps (Private_Clean + Private_Dirty). */
+  ussKb: number;
   /** names counts processes by executable name, e.g. {conmon: 20}. */
   names: Record<string, number>;
 }
@@ -52,23 +54,25 @@ function scan(): Map<number, Proc> {
   return procs;
 }
 
-function memOf(pid: number): { rss: number; pss: number } {
+function memOf(pid: number): { rss: number; pss: number; uss: number } {
   try {
     const rss = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    const pss = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    return { rss, pss };
+    const roll = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(roll)?.[1] ?? 0);
+    return { rss, pss: kb('Pss'), uss: kb('Private_Clean') + kb('Private_Dirty') };
   } catch {
-    return { rss: 0, pss: 0 };
+    return { rss: 0, pss: 0, uss: 0 };
   }
 }
 
 function group(pids: Iterable<number>, procs: Map<number, Proc>): MemGroup {
-  const g: MemGroup = { count: 0, rssKb: 0, pssKb: 0, names: {} };
+  const g: MemGroup = { count: 0, rssKb: 0, pssKb: 0, ussKb: 0, names: {} };
   for (const pid of pids) {
     const m = memOf(pid);
     g.count++;
     g.rssKb += m.rss;
     g.pssKb += m.pss;
+    g.ussKb += m.uss;
     const n = procs.get(pid)?.name ?? '?';
     g.names[n] = (g.names[n] ?? 0) + 1;
   }
@@ -81,9 +85,10 @@ function group(pids: Iterable<number>, procs: Map<number, Proc>): MemGroup {
  * line contains one of `markers` (the runtime's state dir or socket address: conmon and shims are re-parented
  * to init, so parentage alone does not find them), plus the host-namespace descendants of those. Containers are
  * descendants of the daemon or a helper in another mount namespace. The benchmark's own process and its
- * ancestors are never counted.
+ * ancestors are never counted. `containerPids` (from the verbose pod and container status) adds container
+ * processes that have no monitor, such as an infra process that runc started detached, and their descendants.
  */
-export function measureRuntime(daemonPid: number, markers: string[]): MemSample {
+export function measureRuntime(daemonPid: number, markers: string[], containerPids: number[] = []): MemSample {
   const procs = scan();
   const daemon = procs.get(daemonPid);
   if (!daemon) throw new Error(`daemon pid ${daemonPid} is gone`);
@@ -111,5 +116,10 @@ export function measureRuntime(daemonPid: number, markers: string[]): MemSample 
   for (const s of seeds) helpers.add(s.pid);
   visit(daemonPid);
   for (const s of seeds) visit(s.pid);
+  for (const pid of containerPids) {
+    if (!procs.has(pid) || helpers.has(pid) || containers.has(pid) || pid === daemonPid) continue;
+    containers.add(pid);
+    visit(pid);
+  }
   return { daemon: group([daemonPid], procs), helpers: group(helpers, procs), containers: group(containers, procs) };
 }

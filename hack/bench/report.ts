@@ -18,8 +18,8 @@ export function p90(xs: number[]): number {
 }
 
 const ORDER = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'ExecSync', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'];
-const W0 = 38;
-const W = 24;
+const W0 = 40;
+const W = 30;
 const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)}` : '-');
 const mib = (kb: number) => (kb / 1024).toFixed(1);
 const pad = (s: string, w: number) => s.padEnd(w);
@@ -27,22 +27,28 @@ const row = (name: string, cells: string[], extra = '') => console.log(pad(name,
 
 function names(g: MemGroup): string {
   const e = Object.entries(g.names).sort((a, b) => b[1] - a[1]);
-  return e.length ? e.map(([n, k]) => `${k}x${n}`).join(' ') : 'none';
+  return e.length ? e.map(([n, k]) => `${k} ${n}`).join(' ') : 'none';
 }
 
 function memRows(title: string, rs: RunResult[], pick: (r: RunResult) => MemSample | undefined, ratio: boolean, brief = false): void {
   console.log(`\n${title}`);
   const cell = (f: (m: MemSample) => string) => rs.map((r) => { const m = pick(r); return m ? f(m) : 'n/a'; });
-  const total = (m: MemSample) => ({ rss: m.daemon.rssKb + m.helpers.rssKb, pss: m.daemon.pssKb + m.helpers.pssKb });
-  row('  daemon RSS / PSS (MiB)', cell((m) => `${mib(m.daemon.rssKb)} / ${mib(m.daemon.pssKb)}`));
+  const three = (g: { rssKb: number; pssKb: number; ussKb: number }) => `${mib(g.rssKb)} / ${mib(g.pssKb)} / ${mib(g.ussKb)}`;
+  const total = (m: MemSample) => ({
+    rssKb: m.daemon.rssKb + m.helpers.rssKb, pssKb: m.daemon.pssKb + m.helpers.pssKb, ussKb: m.daemon.ussKb + m.helpers.ussKb,
+  });
+  row('  daemon RSS / PSS / USS (MiB)', cell((m) => three(m.daemon)));
   if (brief) return;
-  row('  helpers RSS / PSS (MiB)', cell((m) => `${mib(m.helpers.rssKb)} / ${mib(m.helpers.pssKb)}`));
+  row('  helpers RSS / PSS / USS (MiB)', cell((m) => three(m.helpers)));
   row('  helper processes', cell((m) => names(m.helpers)));
   const t = rs.map((r) => { const m = pick(r); return m ? total(m) : undefined; });
   let extra = '';
-  if (ratio && t[0] && t[1]) extra = `RSS ${(t[1].rss / t[0].rss).toFixed(2)}x  PSS ${(t[1].pss / t[0].pss).toFixed(2)}x`;
-  row('  RUNTIME TOTAL RSS / PSS (MiB)', t.map((x) => (x ? `${mib(x.rss)} / ${mib(x.pss)}` : 'n/a')), extra);
-  row('  containers RSS / PSS (not counted)', cell((m) => `${mib(m.containers.rssKb)} / ${mib(m.containers.pssKb)}`));
+  if (ratio && t[0] && t[1]) {
+    const x = (k: 'rssKb' | 'pssKb' | 'ussKb') => (t[1]![k] / t[0]![k]).toFixed(2);
+    extra = `${x('rssKb')}x / ${x('pssKb')}x / ${x('ussKb')}x`;
+  }
+  row('  RUNTIME TOTAL RSS / PSS / USS', t.map((x) => (x ? three(x) : 'n/a')), extra);
+  row('  containers RSS/PSS/USS (not counted)', cell((m) => three(m.containers)));
   row('  container processes', cell((m) => names(m.containers)));
 }
 
@@ -72,6 +78,8 @@ export function printReport(rs: RunResult[]): void {
   memRows(`memory with ${first.pods} pods running (one busybox sleep container each)`, rs, (r) => r.memLoaded, ratio);
   memRows('memory with 0 benchmark pods (after the timed rounds)', rs, (r) => r.memIdle, ratio);
   memRows('memory at start (after PullImage, before any pod)', rs, (r) => r.memStart, ratio, true);
-  console.log('\n(helpers: processes in the host mount namespace started by or for the runtime: containerd-shim-runc-v2');
-  console.log(' for containerd, conmon for fune; RSS sums double-count shared pages, PSS does not)');
+  console.log('\n(helpers: processes in the host mount namespace started by or for the runtime: containerd-shim-runc-v2 for');
+  console.log(' containerd, conmon for fune. RSS sums double-count pages shared between the counted processes; PSS splits');
+  console.log(' shared pages among ALL processes mapping them, so a node daemon\'s PSS drops when other node processes run,');
+  console.log(' the benchmark driver included; USS counts only pages private to each process, a lower bound.)');
 }
