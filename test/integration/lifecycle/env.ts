@@ -36,7 +36,7 @@ export interface LifecycleEnv {
   c: CriClient;
   logDir: string;
   /** restart SIGKILLs (or stops) the daemon and starts a new one on the same dirs. */
-  restart(signal?: NodeJS.Signals): Promise<void>;
+  restart(signal?: NodeJS.Signals, whileDown?: () => Promise<void>): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -59,9 +59,10 @@ export async function startEnv(): Promise<LifecycleEnv> {
     d,
     c: criClient(d.socket),
     logDir,
-    async restart(signal: NodeJS.Signals = 'SIGKILL') {
+    async restart(signal: NodeJS.Signals = 'SIGKILL', whileDown?: () => Promise<void>) {
       env.c.close();
       await d.stop(signal);
+      await whileDown?.();
       d = await startDaemon({ dir, toml: tomlFor(dir) });
       env.d = d;
       env.c = criClient(d.socket);
