@@ -26,7 +26,7 @@ describe('state across a daemon crash', () => {
     const ticker = await mk('ticker', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done');
     const quitter = await mk('quitter', 'read x < /tmp/never 2>/dev/null; sleep 2; exit 42');
     // The daemon dies; conmon keeps both containers; quitter exits while fune is down.
-    await env.restart('SIGKILL', () => sleep(2500));
+    await env.restart('SIGKILL', async () => void (await sleep(2500)));
     const st = async (id: string) => (await env.c.call('ContainerStatus', { container_id: id })).status;
     const q = await st(quitter);
     expect(q).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 42, reason: 'Error' });
