@@ -64,7 +64,12 @@ function ctrConfig(image: string): object {
 }
 
 /** lifecycle runs one pod with one container through every verb; `rec` gets each verb's time. */
-async function lifecycle(c: BenchClient, name: string, o: Opts, rec: (verb: string, ms: number) => void): Promise<void> {
+async function lifecycle(c: BenchClient, name: string, o: Opts, record: (verb: string, ms: number) => void): Promise<void> {
+  const t: Record<string, number> = {};
+  const rec = (verb: string, ms: number) => {
+    t[verb] = (t[verb] ?? 0) + ms;
+    record(verb, ms);
+  };
   const pod = podConfig(name, o.logRoot);
   const r1 = await c.timed<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
   rec('RunPodSandbox', r1.ms);
@@ -89,6 +94,12 @@ async function lifecycle(c: BenchClient, name: string, o: Opts, rec: (verb: stri
   rec('RemoveContainer', (await c.timed('RemoveContainer', { container_id: cid })).ms);
   rec('StopPodSandbox', (await c.timed('StopPodSandbox', { pod_sandbox_id: pid })).ms);
   rec('RemovePodSandbox', (await c.timed('RemovePodSandbox', { pod_sandbox_id: pid })).ms);
+  // Runtimes split the work differently (containerd runs `runc create` in StartContainer, fune in CreateContainer),
+  // so the pairs and the whole round are compared too.
+  const v = (k: string) => t[k] ?? 0;
+  record('Create+StartContainer', v('CreateContainer') + v('StartContainer'));
+  record('Stop+RemoveContainer', v('StopContainer') + v('RemoveContainer'));
+  record('whole round (sum of calls)', Object.values(t).reduce((a, b) => a + b, 0));
 }
 
 /** statusPids collects the pids that the runtime's verbose status reports for the benchmark's pods and containers. */

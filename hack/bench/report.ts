@@ -17,7 +17,7 @@ export function p90(xs: number[]): number {
   return s[Math.max(0, Math.ceil(0.9 * s.length) - 1)]!;
 }
 
-const ORDER = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'ExecSync', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'];
+const ORDER = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'ExecSync', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox', '', 'Create+StartContainer', 'Stop+RemoveContainer', 'whole round (sum of calls)'];
 const W0 = 40;
 const W = 30;
 const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)}` : '-');
@@ -64,6 +64,10 @@ export function printReport(rs: RunResult[]): void {
   row('verb (ms)', rs.map((r) => r.label), ratio ? `${rs[1]!.label}/${rs[0]!.label} median` : '');
   row('', rs.map(() => 'median      p90'));
   for (const v of ORDER) {
+    if (!v) {
+      console.log();
+      continue;
+    }
     const cells = rs.map((r) => {
       const s = r.samples[v];
       return s?.length ? `${pad(ms(median(s)), 12)}${ms(p90(s))}` : 'n/a';
