@@ -95,7 +95,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
 
   const readonlyRootfs = sc?.readonly_rootfs ?? false;
   const cri = criMounts(config.mounts ?? [], host.resolvedMountSources);
-  const mounts = overlay(defaultMounts(modes.hostIpc), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts);
+  const mounts = overlay(defaultMounts(), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts);
   if (privileged) writableSysfs(mounts);
 
   const namespaces = containerNamespaces(sc?.namespace_options, {

@@ -43,7 +43,7 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
   }
   if (modes.hostIpc) mounts.push(bind('/dev/shm', '/dev/shm', false));
   else if (input.shmPath) mounts.push(bind('/dev/shm', input.shmPath, false));
-  const allMounts = overlay(defaultMounts(modes.hostIpc), mounts);
+  const allMounts = overlay(defaultMounts(), mounts);
   if (privileged) writableSysfs(allMounts);
 
   const identity = resolveIdentity(

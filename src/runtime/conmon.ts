@@ -68,8 +68,9 @@ export function conmonArgs(d: ConmonDeps, c: ConmonCreate): string[] {
   if (d.systemdCgroup) args.push('-s', '--runtime-arg', '--systemd-cgroup');
   if (c.terminal) args.push('-t');
   if (c.stdin) args.push('-i');
-  if (c.stdinOnce && c.stdin) args.push('--stdin-once');
-  else if (c.stdin) args.push('--leave-stdin-open');
+  // conmon closes the container's stdin when an attached client leaves (the CRI's stdin_once) unless it is told to
+  // leave it open; there is no flag for the default.
+  if (c.stdin && !c.stdinOnce) args.push('--leave-stdin-open');
   return args;
 }
 

@@ -5,17 +5,16 @@ import type { Mount } from '../spec.js';
 /**
  * defaultMounts are the filesystems every container and sandbox gets, as in containerd's default spec for CRI
  * (no /run tmpfs): /proc, a tmpfs /dev with devpts, shm and mqueue, read-only /sys and /sys/fs/cgroup.
- * `hostIpc` bind-mounts the host's /dev/mqueue, since a new mqueue cannot be mounted in the host IPC namespace.
+ * An mqueue mount shows the queues of the IPC namespace the container runs in, so it serves host-IPC pods too
+ * (a bind of the host's /dev/mqueue would fail on hosts that have none mounted).
  */
-export function defaultMounts(hostIpc: boolean): Mount[] {
+export function defaultMounts(): Mount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-    hostIpc
-      ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
-      : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
   ];

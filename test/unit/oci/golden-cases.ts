@@ -276,7 +276,7 @@ export const GOLDEN_CASES: Case[] = [
   {
     kind: 'container',
     name: 'host-namespaces',
-    about: 'hostNetwork, hostPID, hostIPC: no network/uts/pid/ipc namespaces, host /dev/shm and /dev/mqueue',
+    about: 'hostNetwork, hostPID, hostIPC: no network/uts/pid/ipc namespaces, host /dev/shm, an mqueue of the host IPC namespace',
     input: () =>
       containerInput(containerConfig({}, { namespace_options: nsOptions({ network: 'NODE', pid: 'NODE', ipc: 'NODE' }) }), {
         sandbox: sandboxFacts(podConfig({}, { namespace_options: nsOptions({ network: 'NODE', pid: 'NODE', ipc: 'NODE' }) })),
@@ -284,6 +284,8 @@ export const GOLDEN_CASES: Case[] = [
     check: (s) => {
       expect(s.linux?.namespaces).toEqual([{ type: 'mount' }]);
       expect(s.mounts?.find((m) => m.destination === '/dev/shm')?.source).toBe('/dev/shm');
+      // Not a bind of the host's /dev/mqueue, which a host may not have mounted.
+      expect(s.mounts?.find((m) => m.destination === '/dev/mqueue')).toMatchObject({ type: 'mqueue', source: 'mqueue' });
     },
   },
   {
