@@ -1,0 +1,117 @@
+// UpdateContainerResources and OOM kills through the daemon, checked in the container's own cgroup v1 files.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { failure, grpc } from '../../helpers/daemon.js';
+import { containerConfig, podConfig, startEnv, type LifecycleEnv } from './env.js';
+
+let env: LifecycleEnv;
+beforeAll(async () => {
+  env = await startEnv();
+});
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MiB = 1024 * 1024;
+
+async function runPod(name: string) {
+  const config = podConfig(name, env.logDir);
+  const { pod_sandbox_id } = await env.c.call('RunPodSandbox', { config });
+  return { id: pod_sandbox_id as string, config };
+}
+
+async function runContainer(pod: { id: string; config: object }, name: string, script: string, extra: Record<string, unknown> = {}) {
+  const { container_id } = await env.c.call('CreateContainer', { pod_sandbox_id: pod.id, config: containerConfig(name, script, extra), sandbox_config: pod.config });
+  await env.c.call('StartContainer', { container_id });
+  return container_id as string;
+}
+
+/** cgroupOf gives a reader of the container's cgroup v1 files, from the cgroupsPath of its verbose status. */
+async function cgroupOf(id: string): Promise<(ctrl: string, file: string) => Promise<string>> {
+  const info = JSON.parse((await env.c.call('ContainerStatus', { container_id: id, verbose: true })).info.info);
+  const path = info.runtimeSpec.linux.cgroupsPath as string;
+  expect(path.startsWith('/')).toBe(true);
+  return async (ctrl, file) => (await readFile(join('/sys/fs/cgroup', ctrl, path, file), 'utf8')).trim();
+}
+
+const resources = (r: Record<string, unknown>) => ({ cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0', ...r });
+
+describe('UpdateContainerResources', () => {
+  it('applies cpu, memory, swap and cpuset to the running container, and refuses bad input changing nothing', async () => {
+    const pod = await runPod('upd');
+    const id = await runContainer(pod, 'upd', 'exec sleep 1000', { linux: { resources: resources({ memory_limit_in_bytes: String(64 * MiB), cpu_shares: '256' }) } });
+    const cg = await cgroupOf(id);
+    expect(await cg('memory', 'memory.limit_in_bytes')).toBe(String(64 * MiB));
+    expect(await cg('cpu', 'cpu.shares')).toBe('256');
+    const pidsBefore = await cg('pids', 'pids.max');
+
+    await env.c.call('UpdateContainerResources', {
+      container_id: id,
+      linux: resources({ cpu_shares: '512', cpu_period: '100000', cpu_quota: '50000', memory_limit_in_bytes: String(100 * MiB), memory_swap_limit_in_bytes: String(200 * MiB), cpuset_cpus: '0' }),
+    });
+    expect(await cg('cpu', 'cpu.shares')).toBe('512');
+    expect(await cg('cpu', 'cpu.cfs_period_us')).toBe('100000');
+    expect(await cg('cpu', 'cpu.cfs_quota_us')).toBe('50000');
+    expect(await cg('memory', 'memory.limit_in_bytes')).toBe(String(100 * MiB));
+    expect(await cg('memory', 'memory.memsw.limit_in_bytes')).toBe(String(200 * MiB));
+    expect(await cg('cpuset', 'cpuset.cpus')).toBe('0');
+    // CRI resources have no pids field: an update must leave the pids limit alone.
+    expect(await cg('pids', 'pids.max')).toBe(pidsBefore);
+    // The status reports what was applied.
+    const st = (await env.c.call('ContainerStatus', { container_id: id })).status;
+    expect(st.resources.linux).toMatchObject({ memory_limit_in_bytes: String(100 * MiB), cpu_quota: '50000', cpuset_cpus: '0' });
+
+    // Lowering the limit below the current memsw value works too (runc orders the two writes).
+    await env.c.call('UpdateContainerResources', { container_id: id, linux: resources({ memory_limit_in_bytes: String(32 * MiB) }) });
+    expect(await cg('memory', 'memory.limit_in_bytes')).toBe(String(32 * MiB));
+    expect(await cg('memory', 'memory.memsw.limit_in_bytes')).toBe(String(32 * MiB));
+
+    const snapshot = async () => Promise.all([cg('cpu', 'cpu.shares'), cg('cpu', 'cpu.cfs_quota_us'), cg('memory', 'memory.limit_in_bytes'), cg('memory', 'memory.memsw.limit_in_bytes'), cg('cpuset', 'cpuset.cpus')]);
+    const before = await snapshot();
+    // An invalid cpuset: INVALID_ARGUMENT, nothing changed (the other fields of the same request are not applied).
+    const bad = await failure(env.c.call('UpdateContainerResources', { container_id: id, linux: resources({ cpu_shares: '1024', cpuset_cpus: '1--3' }) }));
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(bad.details).toContain('cpuset_cpus');
+    // Swap below the memory limit: INVALID_ARGUMENT.
+    const swap = await failure(env.c.call('UpdateContainerResources', { container_id: id, linux: resources({ memory_limit_in_bytes: String(64 * MiB), memory_swap_limit_in_bytes: String(32 * MiB) }) }));
+    expect(swap.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // The unified map needs cgroup v2: FAILED_PRECONDITION on this v1 host, nothing changed.
+    const uni = await failure(env.c.call('UpdateContainerResources', { container_id: id, linux: resources({ cpu_shares: '1024', unified: { 'memory.high': '1000000' } }) }));
+    expect(uni.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(uni.details).toContain('cgroup v2');
+    expect(await snapshot()).toEqual(before);
+    // Absent container: NOT_FOUND; an exited one: FAILED_PRECONDITION.
+    expect((await failure(env.c.call('UpdateContainerResources', { container_id: 'f'.repeat(64), linux: resources({}) }))).code).toBe(grpc.status.NOT_FOUND);
+    await env.c.call('StopContainer', { container_id: id, timeout: 0 });
+    expect((await failure(env.c.call('UpdateContainerResources', { container_id: id, linux: resources({ cpu_shares: '100' }) }))).code).toBe(grpc.status.FAILED_PRECONDITION);
+    await env.c.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+});
+
+describe('OOM kill', () => {
+  it('reports OOMKilled with exit code 137 for a container that outgrows its memory limit', async () => {
+    const pod = await runPod('oom');
+    // 200 MiB of shell string in a 16 MiB cgroup without swap: the kernel's OOM killer ends it.
+    const id = await runContainer(pod, 'hog', 'x=$(head -c 200m /dev/zero | tr "\\0" a); echo survived', {
+      linux: { resources: resources({ memory_limit_in_bytes: String(16 * MiB) }) },
+    });
+    let st: Record<string, unknown> = {};
+    for (let i = 0; i < 200; i++) {
+      st = (await env.c.call('ContainerStatus', { container_id: id })).status;
+      if (st.state === 'CONTAINER_EXITED') break;
+      await sleep(50);
+    }
+    expect(st).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 137, reason: 'OOMKilled' });
+    // A container that exits by itself with a limit is not reported as OOM-killed.
+    const ok = await runContainer(pod, 'fine', 'exit 0', { linux: { resources: resources({ memory_limit_in_bytes: String(16 * MiB) }) } });
+    for (let i = 0; i < 100; i++) {
+      st = (await env.c.call('ContainerStatus', { container_id: ok })).status;
+      if (st.state === 'CONTAINER_EXITED') break;
+      await sleep(50);
+    }
+    expect(st).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0, reason: 'Completed' });
+    await env.c.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+});
