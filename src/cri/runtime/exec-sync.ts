@@ -10,7 +10,9 @@ export const execSync = (s: ExecService) =>
     'debug',
     async (req, ctx) => {
       const r = await s.execSync(req.container_id, req.cmd, Number(req.timeout), ctx.signal, ctx.log);
-      return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+      // protobufjs writes a bytes field that is present even when it is empty, and Go clients then see a non-nil
+      // empty slice where they expect nil (critest v1.22 checks `stderr` is nil): leave empty outputs out.
+      return { ...(r.stdout.length ? { stdout: r.stdout } : {}), ...(r.stderr.length ? { stderr: r.stderr } : {}), exit_code: r.exitCode };
     },
     { ids: (r) => ({ containerId: r.container_id }) },
   );
