@@ -10,13 +10,14 @@
 # stop-containerd.sh), the Debian containerd, runc, conmon, catatonit and containernetworking-plugins packages, and
 # a fune build (this script runs `tsc -p tsconfig.build.json`). Root.
 #
-# Knobs: N=20 (rounds per runtime), PODS=10, EXECS=1 (ExecSync calls per round), STOP_TIMEOUT=10,
-#        RUNTIMES="containerd fune", IMAGE, OUT (results dir, default .tmp/bench), HARNESS, LOG_LEVEL (fune's).
+# Knobs: N=20 (rounds per runtime and pass), PODS=10, PASSES=1 (alternate the runtimes this many times and pool
+#        the samples, against drifting host load; memory is measured in the last pass), EXECS=1 (ExecSync calls
+#        per round), STOP_TIMEOUT=10, RUNTIMES="containerd fune", IMAGE, OUT (results dir, default .tmp/bench), HARNESS, LOG_LEVEL (fune's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HARNESS=${HARNESS:-$(cd ../shared/harness && pwd)}
 NETNS=/run/netns/criharness
-N=${N:-20} PODS=${PODS:-10} EXECS=${EXECS:-1} STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+N=${N:-20} PODS=${PODS:-10} PASSES=${PASSES:-1} EXECS=${EXECS:-1} STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 RUNTIMES=${RUNTIMES:-containerd fune}
 IMAGE=${IMAGE:-registry.k8s.io/e2e-test-images/busybox:1.29-2}
 OUT=${OUT:-$PWD/.tmp/bench}
@@ -35,7 +36,7 @@ mkdir -p "$OUT"
 log "building (tsc -p tsconfig.build.json)"
 npx --no-install tsc -p tsconfig.build.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
 [ -f dist/hack/bench/lifecycle.js ] && [ -f dist/src/main.js ] || die "build output missing (dist/hack/bench/lifecycle.js, dist/src/main.js)"
-DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/lifecycle.js run --rounds "$N" --pods "$PODS" --execs "$EXECS"
+DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/lifecycle.js run --rounds "$N" --execs "$EXECS"
   --stop-timeout "$STOP_TIMEOUT" --image "$IMAGE")
 
 ctd_started= fune_pid= work=
@@ -51,20 +52,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-results=()
-for rt in $RUNTIMES; do
-  rm -f "$OUT/$rt.json"
+# run_one RUNTIME JSON PODS: start the runtime, run the driver, stop the runtime.
+run_one() {
+  local rt=$1 json=$2 pods=$3 pid
+  rm -f "$json"
   case "$rt" in
   containerd)
-    command -v containerd >/dev/null || die "containerd is not installed (apt-get install containerd)"
     if [ -s "$CTD_PIDFILE" ] && [ -d "/proc/$(cat "$CTD_PIDFILE")" ]; then
       die "the harness containerd is already running (pid $(cat "$CTD_PIDFILE")), started by someone else; stop it with $HARNESS/stop-containerd.sh or set RUNTIMES=fune"
     fi
     log "starting containerd ($HARNESS/start-containerd.sh)"
     pid=$("$HARNESS/start-containerd.sh" 2>>"$OUT/containerd-start.log" | tail -n1)
     ctd_started=1
-    "${DRIVER[@]}" --label containerd --socket "$CTD_SOCK" --daemon-pid "$pid" \
-      --marker="-address $CTD_SOCK" --out "$OUT/containerd.json" || log "containerd run failed (exit $?)"
+    "${DRIVER[@]}" --pods "$pods" --label containerd --socket "$CTD_SOCK" --daemon-pid "$pid" \
+      --marker="-address $CTD_SOCK" --out "$json" || log "containerd run failed (exit $?)"
     log "stopping containerd"
     "$HARNESS/stop-containerd.sh" >/dev/null 2>&1 || true
     ctd_started=
@@ -73,36 +74,55 @@ for rt in $RUNTIMES; do
     if [ -s "$CTD_PIDFILE" ] && [ -d "/proc/$(cat "$CTD_PIDFILE")" ]; then
       log "WARNING: the harness containerd (pid $(cat "$CTD_PIDFILE")) is running alongside fune"
     fi
-    work=$(mktemp -d /tmp/fune-bench.XXXXXX)
-    for host in registry.k8s.io gcr.io k8s.gcr.io public.ecr.aws docker.io; do
-      mkdir -p "$work/certs.d/$host"
-      printf 'server = "http://127.0.0.1:5000"\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n' \
-        >"$work/certs.d/$host/hosts.toml"
-    done
-    cat >"$work/config.toml" <<TOML
+    log "starting fune (root $FUNE_ROOT, state $FUNE_STATE, log $OUT/fune.log)"
+    nsenter --net="$NETNS" -- node dist/src/main.js daemon --config "$work/config.toml" --root "$FUNE_ROOT" \
+      --state "$FUNE_STATE" --log-level "${LOG_LEVEL:-info}" 2>>"$OUT/fune.log" &
+    fune_pid=$!
+    for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
+    [ -d "/proc/$fune_pid" ] || die "fune exited at start-up, see $OUT/fune.log"
+    "${DRIVER[@]}" --pods "$pods" --label fune --socket "$FUNE_STATE/fune.sock" --daemon-pid "$fune_pid" \
+      --marker "$FUNE_STATE/" --marker "$FUNE_ROOT/" --out "$json" || log "fune run failed (exit $?)"
+    log "stopping fune (pid $fune_pid)"
+    kill -TERM "$fune_pid"; wait "$fune_pid" 2>/dev/null || true
+    fune_pid=
+    left=$(pgrep -f -- "$FUNE_STATE/" || true)
+    [ -z "$left" ] || log "WARNING: processes still refer to $FUNE_STATE after fune stopped: $(echo $left)"
+    ;;
+  esac
+}
+
+for rt in $RUNTIMES; do
+  case "$rt" in
+  containerd) command -v containerd >/dev/null || die "containerd is not installed (apt-get install containerd)" ;;
+  fune) ;;
+  *) die "unknown runtime $rt (containerd | fune)" ;;
+  esac
+done
+work=$(mktemp -d /tmp/fune-bench.XXXXXX)
+for host in registry.k8s.io gcr.io k8s.gcr.io public.ecr.aws docker.io; do
+  mkdir -p "$work/certs.d/$host"
+  printf 'server = "http://127.0.0.1:5000"\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n' \
+    >"$work/certs.d/$host/hosts.toml"
+done
+cat >"$work/config.toml" <<TOML
 [registry]
 config_path = "$work/certs.d"
 [cni]
 conf_dir = "$HARNESS/containerd/net.d"
 bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 TOML
-    log "starting fune (root $FUNE_ROOT, state $FUNE_STATE, log $OUT/fune.log)"
-    nsenter --net="$NETNS" -- node dist/src/main.js daemon --config "$work/config.toml" --root "$FUNE_ROOT" \
-      --state "$FUNE_STATE" --log-level "${LOG_LEVEL:-info}" 2>"$OUT/fune.log" &
-    fune_pid=$!
-    for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
-    [ -d "/proc/$fune_pid" ] || die "fune exited at start-up, see $OUT/fune.log"
-    "${DRIVER[@]}" --label fune --socket "$FUNE_STATE/fune.sock" --daemon-pid "$fune_pid" \
-      --marker "$FUNE_STATE/" --marker "$FUNE_ROOT/" --out "$OUT/fune.json" || log "fune run failed (exit $?)"
-    log "stopping fune (pid $fune_pid)"
-    kill -TERM "$fune_pid"; wait "$fune_pid" 2>/dev/null || true
-    fune_pid=
-    left=$(pgrep -f -- "$FUNE_STATE/" | grep -v "^$$\$" || true)
-    [ -z "$left" ] || log "WARNING: processes still refer to $FUNE_STATE after fune stopped: $(echo $left)"
-    ;;
-  *) die "unknown runtime $rt (containerd | fune)" ;;
-  esac
-  [ -f "$OUT/$rt.json" ] && results+=("$OUT/$rt.json")
+: >"$OUT/fune.log"
+rm -f "$OUT"/*.json
+
+# Passes alternate the runtimes so that a change in host load hits both; memory is measured in the last pass.
+results=()
+for pass in $(seq "$PASSES"); do
+  pods=0; [ "$pass" = "$PASSES" ] && pods=$PODS
+  for rt in $RUNTIMES; do
+    [ "$PASSES" = 1 ] && json="$OUT/$rt.json" || json="$OUT/$rt-$pass.json"
+    run_one "$rt" "$json" "$pods"
+    [ -f "$json" ] && results+=("$json")
+  done
 done
 
 [ ${#results[@]} -gt 0 ] || die "no results"

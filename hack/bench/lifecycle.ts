@@ -10,7 +10,7 @@
 // JSON too, so `report` shows it). `report` prints one table with a column per runtime.
 import { mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connect, RpcError, type BenchClient } from './cri-client.js';
 import { measureRuntime, type MemSample } from './procmem.js';
@@ -35,6 +35,8 @@ export interface RunResult {
   error?: string;
   notes?: string[];
   date: string;
+  /** load holds the 1-minute load average before and after the timed rounds. */
+  load?: [number, number];
 }
 
 const NS = { network: 'POD', pid: 'POD', ipc: 'POD' };
@@ -173,23 +175,27 @@ async function run(o: Opts): Promise<RunResult> {
     res.memStart = measureRuntime(o.daemonPid, o.markers);
     console.error(`[${o.label}] warm-up round`);
     await lifecycle(c, `warmup-${process.pid}`, o, () => undefined);
+    const load0 = loadavg()[0]!;
     for (let i = 1; i <= o.rounds; i++) {
       await lifecycle(c, `round-${i}-${process.pid}`, o, rec);
       if (i % 5 === 0 || i === o.rounds) console.error(`[${o.label}] ${i}/${o.rounds} rounds`);
     }
+    res.load = [load0, loadavg()[0]!];
     await sleep(o.settleMs);
     res.memIdle = measureRuntime(o.daemonPid, o.markers);
-    console.error(`[${o.label}] starting ${o.pods} pods for the memory measurement`);
-    for (let i = 1; i <= o.pods; i++) {
-      const pod = podConfig(`mem-${i}-${process.pid}`, o.logRoot);
-      const { pod_sandbox_id } = await c.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
-      const { container_id } = await c.call<{ container_id: string }>('CreateContainer', { pod_sandbox_id, config: ctrConfig(o.image), sandbox_config: pod });
-      await c.call('StartContainer', { container_id });
+    if (o.pods > 0) {
+      console.error(`[${o.label}] starting ${o.pods} pods for the memory measurement`);
+      for (let i = 1; i <= o.pods; i++) {
+        const pod = podConfig(`mem-${i}-${process.pid}`, o.logRoot);
+        const { pod_sandbox_id } = await c.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
+        const { container_id } = await c.call<{ container_id: string }>('CreateContainer', { pod_sandbox_id, config: ctrConfig(o.image), sandbox_config: pod });
+        await c.call('StartContainer', { container_id });
+      }
+      await sleep(o.settleMs);
+      const pids = await statusPids(c);
+      if (pids.length !== 2 * o.pods) o.notes.push(`${o.label}: verbose status gave ${pids.length} pids for ${o.pods} pods + ${o.pods} containers`);
+      res.memLoaded = measureRuntime(o.daemonPid, o.markers, pids);
     }
-    await sleep(o.settleMs);
-    const pids = await statusPids(c);
-    if (pids.length !== 2 * o.pods) o.notes.push(`${o.label}: verbose status gave ${pids.length} pids for ${o.pods} pods + ${o.pods} containers`);
-    res.memLoaded = measureRuntime(o.daemonPid, o.markers, pids);
   } catch (e) {
     if (e instanceof RpcError && e.codeName === 'UNIMPLEMENTED') {
       res.error = `${o.label} does not implement ${e.method} yet (UNIMPLEMENTED): no numbers for this runtime`;

@@ -1,6 +1,6 @@
 // Memory accounting of a CRI runtime from /proc: the daemon, its helpers (containerd-shim-runc-v2, conmon, ...)
 // and, separately, the container processes the helpers hold.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
 /** Proc is what the classification needs to know about one process. */
@@ -28,6 +28,12 @@ export interface MemSample {
   daemon: MemGroup;
   helpers: MemGroup;
   containers: MemGroup;
+  /**
+   * runtimeSetKb is the physical memory of daemon + helpers counted once per page (distinct page frames from
+   * /proc/PID/pagemap): shared libraries count once, and pages shared with unrelated processes count fully.
+   * Unlike PSS it does not depend on what else runs on the host. 0 when pagemap gives no frame numbers.
+   */
+  runtimeSetKb: number;
 }
 
 function scan(): Map<number, Proc> {
@@ -79,6 +85,39 @@ function group(pids: Iterable<number>, procs: Map<number, Proc>): MemGroup {
   return g;
 }
 
+const PAGE_KB = 4;
+
+/** distinctPagesKb counts the distinct resident page frames mapped by `pids` (needs root for frame numbers). */
+export function distinctPagesKb(pids: Iterable<number>): number {
+  const frames = new Set<number>();
+  for (const pid of pids) {
+    let fd: number | undefined;
+    try {
+      const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+      fd = openSync(`/proc/${pid}/pagemap`, 'r');
+      // each mapping: a header line "start-end perms ...", then "Rss: N kB" among its fields
+      for (const m of smaps.matchAll(/^([0-9a-f]+)-([0-9a-f]+) [^\n]*\n(?:(?![0-9a-f]+-)[^\n]*\n)*?Rss:\s+(\d+)/gm)) {
+        if (m[3] === '0') continue;
+        const first = parseInt(m[1]!, 16) / 4096;
+        const count = (parseInt(m[2]!, 16) - parseInt(m[1]!, 16)) / 4096;
+        const buf = Buffer.alloc(count * 8);
+        readSync(fd, buf, 0, buf.length, first * 8);
+        for (let i = 0; i < count; i++) {
+          const e = buf.readBigUInt64LE(i * 8);
+          if (!(e >> 63n)) continue; // not present in RAM
+          const pfn = Number(e & ((1n << 55n) - 1n));
+          if (pfn) frames.add(pfn);
+        }
+      }
+    } catch {
+      /* process gone or pagemap unreadable */
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  return frames.size * PAGE_KB;
+}
+
 /**
  * measureRuntime classifies every process on the host relative to one runtime and sums RSS and PSS.
  * Helpers are processes in the daemon's mount namespace that either descend from the daemon or whose command
@@ -121,5 +160,8 @@ export function measureRuntime(daemonPid: number, markers: string[], containerPi
     containers.add(pid);
     visit(pid);
   }
-  return { daemon: group([daemonPid], procs), helpers: group(helpers, procs), containers: group(containers, procs) };
+  return {
+    daemon: group([daemonPid], procs), helpers: group(helpers, procs), containers: group(containers, procs),
+    runtimeSetKb: distinctPagesKb([daemonPid, ...helpers]),
+  };
 }

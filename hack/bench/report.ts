@@ -48,18 +48,40 @@ function memRows(title: string, rs: RunResult[], pick: (r: RunResult) => MemSamp
     extra = `${x('rssKb')}x / ${x('pssKb')}x / ${x('ussKb')}x`;
   }
   row('  RUNTIME TOTAL RSS / PSS / USS', t.map((x) => (x ? three(x) : 'n/a')), extra);
+  const set = rs.map((r) => pick(r)?.runtimeSetKb);
+  row('  RUNTIME TOTAL distinct pages (MiB)', set.map((k) => (k ? mib(k) : 'n/a')), ratio && set[0] && set[1] ? `${(set[1] / set[0]).toFixed(2)}x` : '');
   row('  containers RSS/PSS/USS (not counted)', cell((m) => three(m.containers)));
   row('  container processes', cell((m) => names(m.containers)));
 }
 
-/** printReport prints the timing and memory table for one or more runs. */
-export function printReport(rs: RunResult[]): void {
-  const first = rs.find((r) => !r.error) ?? rs[0]!;
+/** merge pools the runs of one label (several passes): samples concatenated, memory from the run with most pods. */
+function merge(runs: RunResult[]): RunResult {
+  const base = { ...runs[0]!, samples: {} as Record<string, number[]>, notes: [] as string[], rounds: 0 };
+  for (const r of runs) {
+    for (const [k, v] of Object.entries(r.samples)) (base.samples[k] ??= []).push(...v);
+    base.notes.push(...(r.notes ?? []), ...(r.error ? [r.error] : []));
+    base.rounds += r.error ? 0 : r.rounds;
+  }
+  const withPods = [...runs].filter((r) => r.memLoaded).sort((a, b) => b.pods - a.pods)[0];
+  if (withPods) Object.assign(base, { memLoaded: withPods.memLoaded, pods: withPods.pods });
+  base.error = undefined;
+  return base;
+}
+
+/** printReport prints the timing and memory table for one or more runs (runs with the same label are pooled). */
+export function printReport(all: RunResult[]): void {
+  const labels = [...new Set(all.map((r) => r.label))];
+  const rs = labels.map((l) => merge(all.filter((r) => r.label === l)));
+  const first = rs[0]!;
   const ratio = rs.length === 2;
-  console.log(`# CRI lifecycle benchmark: ${first.rounds} rounds per runtime (1 warm-up round not counted), image ${first.image}`);
+  const passes = Math.max(...labels.map((l) => all.filter((r) => r.label === l).length));
+  console.log(`# CRI lifecycle benchmark: ${rs.map((r) => `${r.rounds} rounds of ${r.label}`).join(', ')}${passes > 1 ? ` in ${passes} alternating passes` : ''} (warm-up rounds not counted), image ${first.image}`);
   console.log('# times: wall clock of each gRPC call over the unix socket (Node grpc-js client), milliseconds');
-  for (const r of rs) console.log(`#   ${r.label}: ${r.runtime}, daemon pid ${r.daemonPid}, socket ${r.socket}, ${r.date}`);
-  for (const r of rs) for (const m of [...(r.notes ?? []), ...(r.error ? [r.error] : [])]) console.log(`#   !! ${m}`);
+  for (const r of all) {
+    const load = r.load ? `, load average ${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)}` : '';
+    console.log(`#   ${r.label}: ${r.runtime}, daemon pid ${r.daemonPid}, ${r.date}${load}`);
+  }
+  for (const r of rs) for (const m of new Set(r.notes)) console.log(`#   !! ${m}`);
   console.log();
   row('verb (ms)', rs.map((r) => r.label), ratio ? `${rs[1]!.label}/${rs[0]!.label} median` : '');
   row('', rs.map(() => 'median      p90'));
@@ -85,5 +107,6 @@ export function printReport(rs: RunResult[]): void {
   console.log('\n(helpers: processes in the host mount namespace started by or for the runtime: containerd-shim-runc-v2 for');
   console.log(' containerd, conmon for fune. RSS sums double-count pages shared between the counted processes; PSS splits');
   console.log(' shared pages among ALL processes mapping them, so a node daemon\'s PSS drops when other node processes run,');
-  console.log(' the benchmark driver included; USS counts only pages private to each process, a lower bound.)');
+  console.log(' the benchmark driver included; USS counts only pages private to each process, a lower bound;');
+  console.log(' distinct pages counts each physical page of daemon + helpers once, from /proc/PID/pagemap.)');
 }
