@@ -39,6 +39,8 @@ export interface SandboxRecord {
   shmPath?: string;
   /** shmMounted tells whether shmPath is a tmpfs fune mounted (and must unmount). */
   shmMounted: boolean;
+  /** infraImage is the id of the configured sandbox image whose rootfs (an overlay keyed by the pod id) the infra process runs from; absent for catatonit. */
+  infraImage?: string;
 }
 
 /** canTransitionSandbox tells whether a pod may go from one state to another. */

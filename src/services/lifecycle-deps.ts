@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log/index.js';
-import type { PodSandboxConfig } from '../domain/cri-types.js';
+import type { ImageSpec, PodSandboxConfig } from '../domain/cri-types.js';
 import type { Conmon } from '../runtime/conmon.js';
 import type { Runc } from '../runtime/runc.js';
 import type { Clock } from '../sys/clock.js';
@@ -27,6 +27,8 @@ export interface ImagePort {
   mountRootfs(containerId: string, target: string): Promise<void>;
   unmountRootfs(target: string): Promise<void>;
   removeRootfs(containerId: string): Promise<void>;
+  /** pull fetches an image (the configured sandbox image when it is absent) and gives its id. */
+  pull(spec: ImageSpec | null, auth: null, o: { signal: AbortSignal; log: Logger }): Promise<string>;
 }
 
 /** LifecycleDeps are the parts the pod and container services share. */

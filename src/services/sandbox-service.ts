@@ -14,6 +14,7 @@ import { gatherSandboxFacts } from './host-facts.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import { Rollback } from './rollback.js';
 import { writePodFiles } from './pod-files.js';
+import { SandboxImage, type InfraImage } from './infra-image.js';
 
 const DEFAULT_SHM = 64 * 1024 * 1024;
 
@@ -34,8 +35,12 @@ export type SandboxStatusOut = Record<string, unknown> & { id: string; state: st
  */
 export class SandboxService {
   private containers?: ContainerTeardown;
+  private readonly infraImage?: SandboxImage;
 
-  constructor(private readonly d: LifecycleDeps) {}
+  constructor(private readonly d: LifecycleDeps) {
+    const ref = d.config.runtime.sandbox_image;
+    if (ref && d.images) this.infraImage = new SandboxImage(ref, d.images);
+  }
 
   /** setContainers connects the container lifecycle, which pod stop and removal drive. */
   setContainers(c: ContainerTeardown): void {
@@ -75,6 +80,12 @@ export class SandboxService {
         await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o755 });
         rb.add('remove pod dir', () => rm(dir, { recursive: true, force: true }));
         if (owned) rb.add('remove pod cgroup', () => removeCgroup(parent, this.d.host.cgroupMode));
+        let infra: InfraImage | undefined;
+        if (this.d.config.runtime.sandbox_image) {
+          if (!this.infraImage) throw failedPrecondition('runtime.sandbox_image is set but images are not available in this build');
+          infra = await this.infraImage.mount(id, join(dir, 'rootfs'), rb, signal, log);
+          rec = { ...rec, infraImage: infra.imageId };
+        }
         if (this.d.network) {
           const net = await this.d.network.setUpPod({ id, config, hostNetwork }, signal);
           rb.add('remove pod network', () => this.d.network!.removePod(id));
@@ -93,8 +104,8 @@ export class SandboxService {
         await reg.saveSandbox(rec);
         const spec = buildSandboxSpec(
           {
-            id, config, host: await gatherSandboxFacts(this.d.host, config), rootfs: join(dir, 'rootfs'), args: [...DEFAULT_INFRA_ARGS],
-            infraBinary: this.d.config.runtime.infra_path, netnsPath: rec.netnsPath, cgroupParent: parent,
+            id, config, host: await gatherSandboxFacts(this.d.host, config), rootfs: join(dir, 'rootfs'), args: infra ? infra.args : [...DEFAULT_INFRA_ARGS],
+            infraBinary: infra ? undefined : this.d.config.runtime.infra_path, netnsPath: rec.netnsPath, cgroupParent: parent,
             resolvPath: rec.resolvPath, hostsPath: rec.hostsPath, hostnamePath: rec.hostnamePath, shmPath: rec.shmPath,
             seccompDefault: this.d.config.runtime.seccomp_default,
           },
@@ -169,6 +180,11 @@ export class SandboxService {
     await this.stopInfra(rec);
     if (this.d.network) await this.d.network.removePod(rec.id);
     if (rec.shmPath && rec.shmPath !== '/dev/shm') await unmount(this.d.runner, rec.shmPath);
+    // A half-made pod may have mounted its infra image before its record said so.
+    if (this.d.images && (rec.infraImage || (rec.phase === 'creating' && this.infraImage))) {
+      await this.d.images.unmountRootfs(join(rec.dir, 'rootfs'));
+      await this.d.images.removeRootfs(rec.id);
+    }
     await rm(rec.dir, { recursive: true, force: true });
     if (!rec.config.linux?.cgroup_parent && this.d.host.cgroupDriver === 'cgroupfs') await removeCgroup(rec.cgroupParent, this.d.host.cgroupMode);
     await this.d.registry.dropSandbox(rec);
@@ -188,7 +204,7 @@ export class SandboxService {
     const info: Record<string, string> = {};
     if (verbose) {
       const spec = JSON.parse(await readFile(join(rec.dir, 'config.json'), 'utf8').catch(() => 'null')) as Spec | null;
-      info.info = JSON.stringify({ pid: rec.infraPid, runtimeSpec: spec, netNamespacePath: rec.netnsPath ?? '', cgroupParent: rec.cgroupParent, image: 'catatonit', runtimeHandler: rec.runtimeHandler, config: rec.config });
+      info.info = JSON.stringify({ pid: rec.infraPid, runtimeSpec: spec, netNamespacePath: rec.netnsPath ?? '', cgroupParent: rec.cgroupParent, image: rec.infraImage ? this.d.config.runtime.sandbox_image : 'catatonit', runtimeHandler: rec.runtimeHandler, config: rec.config });
     }
     return { status, info };
   }

@@ -40,20 +40,20 @@ export interface LifecycleEnv {
   cleanup(): Promise<void>;
 }
 
-/** toml gives the daemon config for a test dir: loopback-only CNI. */
-function tomlFor(dir: string): string {
-  return `[cni]\nconf_dir = "${join(dir, 'cni')}"\n`;
+/** toml gives the daemon config for a test dir: loopback-only CNI, then `extra` (other sections). */
+function tomlFor(dir: string, extra = ''): string {
+  return `[cni]\nconf_dir = "${join(dir, 'cni')}"\n${extra}`;
 }
 
-/** startEnv starts a daemon with a loopback CNI network and the busybox image. */
-export async function startEnv(): Promise<LifecycleEnv> {
+/** startEnv starts a daemon with a loopback CNI network and the busybox image; `extraToml` adds config sections. */
+export async function startEnv(extraToml = ''): Promise<LifecycleEnv> {
   const { mkdtemp } = await import('node:fs/promises');
   const dir = await mkdtemp('/tmp/fune-lc-');
   await mkdir(join(dir, 'cni'), { recursive: true });
   await writeFile(join(dir, 'cni', '10-lo.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo-only', plugins: [{ type: 'loopback' }] }));
   const logDir = join(dir, 'logs');
   await mkdir(logDir, { recursive: true });
-  let d = await startDaemon({ dir, toml: tomlFor(dir) });
+  let d = await startDaemon({ dir, toml: tomlFor(dir, extraToml) });
   await importImage(d.state);
   const env: LifecycleEnv = {
     d,
@@ -63,7 +63,7 @@ export async function startEnv(): Promise<LifecycleEnv> {
       env.c.close();
       await d.stop(signal);
       await whileDown?.();
-      d = await startDaemon({ dir, toml: tomlFor(dir) });
+      d = await startDaemon({ dir, toml: tomlFor(dir, extraToml) });
       env.d = d;
       env.c = criClient(d.socket);
     },
