@@ -34,6 +34,8 @@ export interface RunResult {
   memLoaded?: MemSample;
   error?: string;
   notes?: string[];
+  /** podIp is the warm-up pod's IP from PodSandboxStatus (shows that CNI ran). */
+  podIp?: string;
   date: string;
   /** load holds the 1-minute load average before and after the timed rounds. */
   load?: [number, number];
@@ -66,7 +68,9 @@ function ctrConfig(image: string): object {
 }
 
 /** lifecycle runs one pod with one container through every verb; `rec` gets each verb's time. */
-async function lifecycle(c: BenchClient, name: string, o: Opts, record: (verb: string, ms: number) => void): Promise<void> {
+async function lifecycle(
+  c: BenchClient, name: string, o: Opts, record: (verb: string, ms: number) => void, onPod?: (id: string) => Promise<void>,
+): Promise<void> {
   const t: Record<string, number> = {};
   const rec = (verb: string, ms: number) => {
     t[verb] = (t[verb] ?? 0) + ms;
@@ -76,6 +80,7 @@ async function lifecycle(c: BenchClient, name: string, o: Opts, record: (verb: s
   const r1 = await c.timed<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
   rec('RunPodSandbox', r1.ms);
   const pid = r1.res.pod_sandbox_id;
+  if (onPod) await onPod(pid);
   const r2 = await c.timed<{ container_id: string }>('CreateContainer', { pod_sandbox_id: pid, config: ctrConfig(o.image), sandbox_config: pod });
   rec('CreateContainer', r2.ms);
   const cid = r2.res.container_id;
@@ -174,7 +179,11 @@ async function run(o: Opts): Promise<RunResult> {
     await c.call('PullImage', { image: { image: o.image } }, { image: true, deadlineMs: 300_000 });
     res.memStart = measureRuntime(o.daemonPid, o.markers);
     console.error(`[${o.label}] warm-up round`);
-    await lifecycle(c, `warmup-${process.pid}`, o, () => undefined);
+    await lifecycle(c, `warmup-${process.pid}`, o, () => undefined, async (id) => {
+      const st = await c.call<{ status: { network: { ip: string } | null } }>('PodSandboxStatus', { pod_sandbox_id: id });
+      res.podIp = st.status.network?.ip ?? '';
+      if (!res.podIp) o.notes.push(`${o.label}: the warm-up pod got no IP (is CNI working?)`);
+    });
     const load0 = loadavg()[0]!;
     for (let i = 1; i <= o.rounds; i++) {
       await lifecycle(c, `round-${i}-${process.pid}`, o, rec);

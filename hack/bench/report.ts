@@ -79,7 +79,8 @@ export function printReport(all: RunResult[]): void {
   console.log('# times: wall clock of each gRPC call over the unix socket (Node grpc-js client), milliseconds');
   for (const r of all) {
     const load = r.load ? `, load average ${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)}` : '';
-    console.log(`#   ${r.label}: ${r.runtime}, daemon pid ${r.daemonPid}, ${r.date}${load}`);
+    const ip = r.podIp ? `, pod IP ${r.podIp}` : '';
+    console.log(`#   ${r.label}: ${r.runtime}, daemon pid ${r.daemonPid}, ${r.date}${load}${ip}`);
   }
   for (const r of rs) for (const m of new Set(r.notes)) console.log(`#   !! ${m}`);
   console.log();
