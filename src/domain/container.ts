@@ -38,6 +38,8 @@ export interface ContainerRecord {
   rootfs: string;
   /** upperDir is the writable layer of the rootfs (for writable-layer stats), when the image side says. */
   upperDir?: string;
+  /** monitorCgroup is the cgroup (cgroupfs path) conmon was moved into: `<pod cgroup>/conmon-<id>`; removed with the container. */
+  monitorCgroup?: string;
   /** stopSignal is the image's StopSignal (or the CRI config's), SIGTERM when neither says. */
   stopSignal: number;
   /** mounts are the CRI mounts with host paths resolved, for ContainerStatus. */

@@ -1,4 +1,4 @@
-import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** CGROUP_ROOT is where cgroup hierarchies are mounted. */
@@ -120,11 +120,49 @@ export async function cgroupOomKilled(path: string, mode: 'v1' | 'v2'): Promise<
   return (parseKeyed(text).get('oom_kill') ?? 0n) > 0n;
 }
 
+/** MONITOR_CONTROLLERS are the cgroup v1 hierarchies a container monitor is placed in (the accounting ones; cpuset
+ * is left out because a new cpuset cgroup has no cpus until someone copies them from its parent). */
+export const MONITOR_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'blkio'] as const;
+
+/**
+ * placeProcess moves process `pid` into the cgroup `path` (made if absent): on v1 in each of MONITOR_CONTROLLERS
+ * that is mounted, on v2 in the one tree. Used to move a container's conmon out of the daemon's cgroup.
+ */
+export async function placeProcess(path: string, pid: number, mode: 'v1' | 'v2'): Promise<void> {
+  const dirs = mode === 'v2' ? [join(CGROUP_ROOT, path)] : MONITOR_CONTROLLERS.map((c) => join(CGROUP_ROOT, c, path));
+  await Promise.all(
+    dirs.map(async (d) => {
+      try {
+        await mkdir(d, { recursive: true });
+      } catch (e) {
+        // A controller that is not mounted on this host is not an error.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EROFS') return;
+        throw e;
+      }
+      await writeFile(join(d, 'cgroup.procs'), String(pid));
+    }),
+  );
+}
+
+async function rmdirRetry(dir: string): Promise<void> {
+  // A process killed a moment ago may still be leaving the cgroup: EBUSY for a short while.
+  for (let i = 0; ; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 50) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
 /**
  * removeCgroup removes the (empty) cgroup directory `path` from every hierarchy, deepest first for the path
- * itself only; absent directories are fine. Used for the pod-level cgroup fune makes when the kubelet gives none.
+ * itself only; absent directories are fine, a busy one is retried for about half a second, then left. Used for
+ * the pod-level cgroup fune makes when the kubelet gives none, and for conmon's cgroups.
  */
 export async function removeCgroup(path: string, mode: 'v1' | 'v2'): Promise<void> {
   const dirs = mode === 'v2' ? [join(CGROUP_ROOT, path)] : (await readdir(CGROUP_ROOT).catch(() => [] as string[])).map((c) => join(CGROUP_ROOT, c, path));
-  await Promise.all(dirs.map((d) => rmdir(d).catch(() => undefined)));
+  await Promise.all(dirs.map((d) => rmdirRetry(d)));
 }

@@ -6,9 +6,9 @@ import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
 import { failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
-import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci } from '../oci/index.js';
+import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
-import { cgroupOomKilled, expandCgroupsPath } from '../runtime/cgroups.js';
+import { cgroupOomKilled, expandCgroupsPath, placeProcess, removeCgroup } from '../runtime/cgroups.js';
 import { processAlive, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
 import type { ContainerEventType } from './events-service.js';
@@ -147,19 +147,44 @@ export class ContainerService {
         );
         await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
         if (logPath) await mkdir(dirname(logPath), { recursive: true });
+        const monitorCgroup = this.monitorCgroup(pod.cgroupParent, id);
         rb.add('delete container', async () => {
           await this.d.runc.delete(id, true);
           await this.d.conmon.killMonitor(bundle);
           await this.d.conmon.removeArtifacts(id);
+          if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
         });
         const { pid } = await this.d.conmon.create({ id, bundle, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once }, signal);
-        rec = { ...rec, pid, phase: 'created' };
+        if (monitorCgroup) await this.placeMonitor(monitorCgroup, bundle, log);
+        rec = { ...rec, pid, phase: 'created', ...(monitorCgroup ? { monitorCgroup } : {}) };
         await this.reg.saveContainer(rec);
         this.emit('CONTAINER_CREATED_EVENT', rec);
         log.info({ containerId: id, podSandboxId: pod.id, name, pid }, 'container created');
         return id;
       }),
     );
+  }
+
+  /**
+   * monitorCgroup is where a container's conmon goes: with the cgroupfs driver, `<pod cgroup>/conmon-<id>`, a sibling
+   * of the pod's containers, so that the pod pays for its monitors (CRI-O's `conmon_cgroup = "pod"`) and they
+   * leave the daemon's cgroup (a restart or limit of the daemon's cgroup does not touch them). With the systemd
+   * driver conmon stays in fune's own unit (KillMode=process keeps it alive across restarts): moving it needs
+   * systemd's D-Bus API, which fune does not speak.
+   */
+  private monitorCgroup(podCgroupParent: string, id: string): string | undefined {
+    if (this.d.host.cgroupDriver !== 'cgroupfs') return undefined;
+    return cgroupsPath(podCgroupParent, `conmon-${id}`, 'cgroupfs');
+  }
+
+  private async placeMonitor(cgroup: string, bundle: string, log: Logger): Promise<void> {
+    const pid = await this.d.conmon.monitorPid(bundle);
+    try {
+      if (pid > 0) await placeProcess(cgroup, pid, this.d.host.cgroupMode);
+    } catch (err) {
+      // The container runs either way; a monitor left in fune's cgroup is not worth failing the create for.
+      log.warn({ err, cgroup, pid }, 'moving conmon into its cgroup failed');
+    }
   }
 
   private targetPid(config: ContainerConfig, podId: string): number | undefined {
@@ -272,6 +297,10 @@ export class ContainerService {
   async cleanup(rec: ContainerRecord): Promise<void> {
     await this.d.runc.delete(rec.id, true);
     await this.d.conmon.killMonitor(rec.bundle).catch(() => undefined);
+    // A create cut short (crash) may have moved conmon before its record said so.
+    const pod = this.reg.sandboxes.get(rec.sandboxId);
+    const monitorCgroup = rec.monitorCgroup ?? (rec.phase === 'creating' && pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);
+    if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
     if (this.d.images) {
       await this.d.images.unmountRootfs(rec.rootfs);
       await this.d.images.removeRootfs(rec.id);

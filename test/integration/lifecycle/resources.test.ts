@@ -1,6 +1,6 @@
 // UpdateContainerResources and OOM kills through the daemon, checked in the container's own cgroup v1 files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { access, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
 import { containerConfig, podConfig, startEnv, type LifecycleEnv } from './env.js';
@@ -113,5 +113,43 @@ describe('OOM kill', () => {
     }
     expect(st).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0, reason: 'Completed' });
     await env.c.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+});
+
+describe('conmon placement', () => {
+  const cgroupLine = async (pid: number, ctrl: string) => (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').find((l) => l.split(':')[1] === ctrl)?.split(':')[2];
+  const exists = (p: string) => access(p).then(() => true, () => false);
+
+  it('moves each conmon into <pod cgroup>/conmon-<id> and removes that cgroup with the container', async () => {
+    const parent = `/fune-test-${Math.random().toString(36).slice(2, 8)}`;
+    const config = podConfig('mon', env.logDir, { linux: { cgroup_parent: parent } });
+    const plain = await runPod('mon-default');
+    const pod = { id: (await env.c.call('RunPodSandbox', { config })).pod_sandbox_id as string, config };
+    try {
+      for (const [p, podCgroup] of [[pod, parent], [plain, `/fune/pod-${plain.id}`]] as const) {
+        const id = await runContainer(p, 'c', 'exec sleep 1000');
+        const conmonPid = Number((await readFile(join(env.d.state, 'containers', id, 'conmon.pid'), 'utf8')).trim());
+        expect(conmonPid).toBeGreaterThan(0);
+        const want = `${podCgroup}/conmon-${id}`;
+        for (const ctrl of ['memory', 'cpu', 'pids']) expect(await cgroupLine(conmonPid, ctrl)).toBe(want);
+        // the container itself is in its own cgroup beside it; the daemon is elsewhere
+        const info = JSON.parse((await env.c.call('ContainerStatus', { container_id: id, verbose: true })).info.info as string) as { pid: number };
+        expect(await cgroupLine(info.pid, 'memory')).toBe(`${podCgroup}/${id}`);
+        expect(await cgroupLine(env.d.proc.pid!, 'memory')).not.toBe(want);
+        await env.c.call('StopContainer', { container_id: id, timeout: 0 });
+        await env.c.call('RemoveContainer', { container_id: id });
+        for (const ctrl of ['memory', 'cpu', 'pids']) expect(await exists(join('/sys/fs/cgroup', ctrl, want))).toBe(false);
+      }
+      // Removing the pod removes conmon cgroups of containers still there, and fune's own pod cgroup.
+      const id = await runContainer(plain, 'd', 'exec sleep 1000');
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: plain.id });
+      expect(await exists(join('/sys/fs/cgroup/memory/fune', `pod-${plain.id}`, `conmon-${id}`))).toBe(false);
+      expect(await exists(join('/sys/fs/cgroup/memory/fune', `pod-${plain.id}`))).toBe(false);
+    } finally {
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: plain.id });
+      // the kubelet's cgroup parent is the kubelet's to remove
+      for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
+    }
   });
 });
