@@ -3,6 +3,7 @@
 // inside the container (its log) or from the host (/proc, the cgroup files). Bad input must be refused with the
 // right code before anything is left behind: no record, no bundle, no mount, and the name free again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
@@ -18,6 +19,8 @@ const CAP_NAMES = [
   'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
   'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
 ];
+/** cgroup v1 (or hybrid): memory.memsw files exist and a unified map is refused. */
+const V1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
 const bit = (name: string): bigint => 1n << BigInt(CAP_NAMES.indexOf(name));
 
 let env: LifecycleEnv;
@@ -126,7 +129,7 @@ afterAll(async () => {
 });
 
 describe('security contexts through the daemon', () => {
-  it('swap limit in memory.memsw.limit_in_bytes: unset = the memory limit, -1 = unlimited, larger = as given', async () => {
+  it.skipIf(!V1)('swap limit in memory.memsw.limit_in_bytes: unset = the memory limit, -1 = unlimited, larger = as given', async () => {
     const cases: [string, bigint][] = [['0', 64n * BigInt(MiB)], ['-1', V1_UNLIMITED], [String(96 * MiB), 96n * BigInt(MiB)]];
     for (const [swap, want] of cases) {
       const id = await create(pod, 'sleep 1000', { resources: { memory_limit_in_bytes: String(64 * MiB), memory_swap_limit_in_bytes: swap } });
@@ -243,7 +246,9 @@ describe('security contexts through the daemon', () => {
       const r = await run('grep -E "^(Cap(Eff|Bnd)|Seccomp):" /proc/self/status; test -b /dev/loop0 && echo has-loop0; test -c /dev/kmsg && echo has-kmsg; stat -c %F /proc/keys; echo 1 > /proc/sys/kernel/domainname && echo sys-writable', sec({ privileged: true }), ppod);
       expect(capField(r.out, 'CapBnd')).toBe(fune);
       expect(capField(r.out, 'CapEff')).toBe(fune);
-      expect(fune & bit('SYS_RESOURCE')).toBe((capField(await readFile('/proc/self/status', 'utf8'), 'CapBnd')) & bit('SYS_RESOURCE'));
+      // where fune lacks CAP_SYS_RESOURCE (as on the CI host), so does the privileged container
+      const hostBnd = capField(await readFile('/proc/self/status', 'utf8'), 'CapBnd');
+      expect(capField(r.out, 'CapBnd') & bit('SYS_RESOURCE')).toBe(hostBnd & bit('SYS_RESOURCE'));
       expect(r.out).toMatch(/Seccomp:\s+0/);
       expect(r.out).toContain('has-kmsg');
       if ((await readdir('/dev')).includes('loop0')) expect(r.out).toContain('has-loop0');
@@ -262,7 +267,7 @@ describe('security contexts through the daemon', () => {
     await refusedContainer({ resources: { cpuset_cpus: '1--3' } }, grpc.status.INVALID_ARGUMENT, /cpuset_cpus/);
     await refusedContainer({ resources: { cpuset_cpus: '10-6' } }, grpc.status.INVALID_ARGUMENT, /cpuset_cpus/);
     await refusedContainer({ resources: { cpuset_mems: '0,,1' } }, grpc.status.INVALID_ARGUMENT, /cpuset_mems/);
-    await refusedContainer({ resources: { unified: { 'memory.min': '1048576', 'memory.high': '2097152' } } }, grpc.status.FAILED_PRECONDITION, /cgroup v2/);
+    if (V1) await refusedContainer({ resources: { unified: { 'memory.min': '1048576', 'memory.high': '2097152' } } }, grpc.status.FAILED_PRECONDITION, /cgroup v2/);
   });
 
   it('oom_score_adj below fune\'s own is clamped, in containers and in the pod infra', async () => {
