@@ -1,0 +1,104 @@
+// Restart edge cases: a pod whose infra process died while fune was down, and a CreateContainer cut short by a
+// daemon crash (runc create hangs in a wrapper; SIGKILL the daemon; restart): the half-made container is removed
+// and nothing is left (processes, runc state, bundle, mounts, cgroups, the name).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { access, chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { failure, grpc } from '../../helpers/daemon.js';
+import { containerConfig, podConfig, startEnv, type LifecycleEnv } from './env.js';
+
+const HANG_SECONDS = '31536017';
+let env: LifecycleEnv | undefined;
+let wrapDir = '';
+
+/** processesWith lists pids whose command line contains `needle`. */
+async function processesWith(needle: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const n of await readdir('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    const cmd = await readFile(`/proc/${n}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.split('\0').join(' ').includes(needle)) out.push(Number(n));
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  wrapDir = await mkdtemp(join(tmpdir(), 'fune-runcwrap-'));
+  // A runc that hangs in `create` while <wrapDir>/hang exists, after saying so in <wrapDir>/entered.
+  const wrapper = `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${wrapDir}/hang ]; then touch ${wrapDir}/entered; exec sleep ${HANG_SECONDS}; fi\ndone\nexec /usr/sbin/runc "$@"\n`;
+  await writeFile(join(wrapDir, 'runc'), wrapper);
+  await chmod(join(wrapDir, 'runc'), 0o755);
+  env = await startEnv(`[runtime]\nrunc_path = "${join(wrapDir, 'runc')}"\n`);
+});
+afterAll(async () => {
+  await env?.cleanup();
+  for (const pid of await processesWith(`sleep ${HANG_SECONDS}`)) process.kill(pid, 'SIGKILL');
+  if (wrapDir) await rm(wrapDir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+describe('restart edge cases', () => {
+  it('reports a pod whose infra process died while fune was down NOTREADY, and still stops and removes it', async () => {
+    const e = env!;
+    const config = podConfig('orphaned', e.logDir);
+    const pod = (await e.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    const ctr = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('app', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
+    await e.c.call('StartContainer', { container_id: ctr });
+    const infraPid = (JSON.parse((await e.c.call('PodSandboxStatus', { pod_sandbox_id: pod, verbose: true })).info.info as string) as { pid: number }).pid;
+    expect(infraPid).toBeGreaterThan(0);
+    await e.restart('SIGKILL', async () => {
+      process.kill(infraPid, 'SIGKILL');
+      for (let i = 0; i < 100 && (await exists(`/proc/${infraPid}/stat`)) && !(await readFile(`/proc/${infraPid}/stat`, 'utf8').catch(() => '')).includes(') Z'); i++) await sleep(20);
+    });
+    expect((await e.c.call('PodSandboxStatus', { pod_sandbox_id: pod })).status.state).toBe('SANDBOX_NOTREADY');
+    const ready = await e.c.call('ListPodSandbox', { filter: { state: { state: 'SANDBOX_READY' } } });
+    expect(ready.items.map((p: { id: string }) => p.id)).not.toContain(pod);
+    // The infra process was the init of the pod's pid namespace: the container died with it, and conmon's exit
+    // file, read at recovery, says so.
+    expect((await e.c.call('ContainerStatus', { container_id: ctr })).status).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 137 });
+    // No new containers in a pod that is not ready.
+    const refused = await failure(e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('late', 'true'), sandbox_config: config }));
+    expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
+    await e.c.call('StopPodSandbox', { pod_sandbox_id: pod });
+    await e.c.call('RemovePodSandbox', { pod_sandbox_id: pod });
+    expect((await e.c.call('ListPodSandbox', {})).items).toEqual([]);
+    expect(await readdir(join(e.d.state, 'pods')).catch(() => [])).toEqual([]);
+  });
+
+  it('cleans up a CreateContainer cut short by a daemon crash, leaving nothing behind and the name free', async () => {
+    const e = env!;
+    const config = podConfig('interrupted', e.logDir);
+    const pod = (await e.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    await writeFile(join(wrapDir, 'hang'), '');
+    const pending = failure(e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('half', 'exec sleep 1000'), sandbox_config: config }));
+    for (let i = 0; i < 200 && !(await exists(join(wrapDir, 'entered'))); i++) await sleep(25);
+    expect(await exists(join(wrapDir, 'entered'))).toBe(true);
+    const bundles = await readdir(join(e.d.state, 'containers'));
+    expect(bundles).toHaveLength(1);
+    const half = bundles[0]!;
+    await e.restart('SIGKILL', async () => {
+      expect((await pending).code).toBe(grpc.status.UNAVAILABLE);
+      await rm(join(wrapDir, 'hang'));
+    });
+    // Recovery removed the half-made container: no record, bundle, runc state, monitor, hung runc, mounts.
+    expect((await e.c.call('ListContainers', {})).containers).toEqual([]);
+    expect(await readdir(join(e.d.state, 'containers'))).toEqual([]);
+    expect(await exists(join(e.d.state, 'runc', half))).toBe(false);
+    expect(await exists(join(e.d.state, 'exits', half))).toBe(false);
+    expect(await processesWith(join(e.d.state, 'containers', half))).toEqual([]);
+    expect(await processesWith(`sleep ${HANG_SECONDS}`)).toEqual([]);
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(half));
+    expect(mounts).toEqual([]);
+    expect(await exists(join('/sys/fs/cgroup/memory/fune', `pod-${pod}`, `conmon-${half}`))).toBe(false);
+    expect(e.d.logs()).toContain('removing a half-created or orphaned container');
+    // The name is free again, and the pod still works.
+    const again = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('half', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
+    await e.c.call('StartContainer', { container_id: again });
+    expect((await e.c.call('ContainerStatus', { container_id: again })).status.state).toBe('CONTAINER_RUNNING');
+    await e.c.call('RemovePodSandbox', { pod_sandbox_id: pod });
+    expect((await e.c.call('ListPodSandbox', {})).items).toEqual([]);
+  });
+});
