@@ -1,11 +1,37 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, mkdir, rename, rm, readdir, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { fsyncDir, writeFileAtomic, TMP_PREFIX } from '../store/atomic-file.js';
 import { RuntimeError, isErrno } from '../errors/index.js';
 import { isDigest } from './reference.js';
 import { SingleFlight } from './single-flight.js';
+import { BatchWriter } from './batch-writer.js';
+
+/** TEE_BUFFER is how far a download may run ahead of the unpack reading it. */
+const TEE_BUFFER = 4 << 20;
+
+/** forward passes a chunk on; false means the reader is behind (wait for `drained`). */
+function forward(out: Writable, chunk: Buffer): boolean {
+  if (out.destroyed) throw new Error('the reader of the blob went away');
+  return out.write(chunk);
+}
+
+/** drained waits until a writable wants more, or fails when it was destroyed meanwhile. */
+async function drained(out: Writable): Promise<void> {
+  if (out.destroyed) throw new Error('the reader of the blob went away');
+  if (!out.writableNeedDrain) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+  if (out.destroyed) throw new Error('the reader of the blob went away');
+}
 
 /**
  * ContentStore keeps verified blobs by digest (`blobs/sha256/<hex>`). Downloads land in `ingest/` under a
@@ -73,38 +99,61 @@ export class ContentStore {
    * called only when the blob is absent. A size or digest mismatch stores nothing.
    */
   async ingest(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void): Promise<void> {
-    const target = this.path(digest);
     return this.flights.do(digest, async () => {
       if (await this.has(digest)) return;
-      const tmp = join(this.ingestDir, `${TMP_PREFIX}${digest.slice(7, 23)}-${randomBytes(4).toString('hex')}`);
-      const fh = await open(tmp, 'wx', 0o644);
-      let ok = false;
-      try {
-        const src = await openSource();
-        const h = createHash('sha256');
-        let n = 0;
-        for await (const chunk of src as AsyncIterable<Buffer>) {
-          n += chunk.length;
-          if (size >= 0 && n > size) {
-            src.destroy();
-            throw new RuntimeError('FailedPrecondition', `blob ${digest}: more than the ${size} bytes the manifest declares`);
-          }
-          h.update(chunk);
-          await fh.write(chunk);
-          onBytes?.(chunk.length);
-        }
-        const got = `sha256:${h.digest('hex')}`;
-        if (size >= 0 && n !== size) throw new RuntimeError('FailedPrecondition', `blob ${digest}: got ${n} bytes, the manifest declares ${size}`);
-        if (got !== digest) throw new RuntimeError('FailedPrecondition', `blob ${digest}: content has digest ${got} (corrupt or tampered)`);
-        await fh.sync();
-        ok = true;
-      } finally {
-        await fh.close();
-        if (!ok) await rm(tmp, { force: true });
-      }
-      await rename(tmp, target);
-      await fsyncDir(this.blobs);
+      await this.download(digest, size, openSource, onBytes);
     });
+  }
+
+  /**
+   * ingestStream downloads a blob into the store and passes its bytes on as they arrive, so a layer can be
+   * unpacked while it downloads. The returned stream ends only once the blob is verified, synced and in place,
+   * and fails instead when it is not (nothing is stored then); destroying it cancels the download. It does not
+   * join other downloads of the digest: each writes its own temporary file, and a rename over an identical
+   * blob is harmless.
+   */
+  ingestStream(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void): Readable {
+    const out = new PassThrough({ highWaterMark: TEE_BUFFER });
+    this.download(digest, size, openSource, onBytes, out).then(
+      () => out.end(),
+      (e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))),
+    );
+    return out;
+  }
+
+  private async download(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void, tee?: Writable): Promise<void> {
+    const target = this.path(digest);
+    const tmp = join(this.ingestDir, `${TMP_PREFIX}${digest.slice(7, 23)}-${randomBytes(4).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o644);
+    let ok = false;
+    let src: Readable | undefined;
+    try {
+      src = await openSource();
+      const h = createHash('sha256');
+      const w = new BatchWriter(fh);
+      let n = 0;
+      for await (const chunk of src as AsyncIterable<Buffer>) {
+        n += chunk.length;
+        if (size >= 0 && n > size) throw new RuntimeError('FailedPrecondition', `blob ${digest}: more than the ${size} bytes the manifest declares`);
+        h.update(chunk);
+        const full = tee ? !forward(tee, chunk) : false;
+        await w.add(chunk);
+        onBytes?.(chunk.length);
+        if (full) await drained(tee!);
+      }
+      await w.flush();
+      const got = `sha256:${h.digest('hex')}`;
+      if (size >= 0 && n !== size) throw new RuntimeError('FailedPrecondition', `blob ${digest}: got ${n} bytes, the manifest declares ${size}`);
+      if (got !== digest) throw new RuntimeError('FailedPrecondition', `blob ${digest}: content has digest ${got} (corrupt or tampered)`);
+      await fh.sync();
+      ok = true;
+    } finally {
+      if (!ok) src?.destroy();
+      await fh.close();
+      if (!ok) await rm(tmp, { force: true });
+    }
+    await rename(tmp, target);
+    await fsyncDir(this.blobs);
   }
 
   /** delete removes a blob; an absent one is not an error. */

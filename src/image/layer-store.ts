@@ -1,6 +1,7 @@
 import { mkdir, readdir, rename, rm, symlink, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import { runChecked } from '../sys/process-runner.js';
 import type { SpecialFiles } from '../sys/special-files.js';
@@ -105,17 +106,21 @@ export class LayerStore {
   }
 
   /**
-   * unpack makes the layer from a verified blob unless it exists; concurrent calls for one layer share the work.
-   * The uncompressed content must hash to `diffId`, else nothing is kept.
+   * unpack makes the layer unless it exists; concurrent calls for one layer share the work. `source` is a stored
+   * blob's path, or opens a stream of the blob (a download in progress, which must fail if the blob turns out
+   * corrupt); it is called only when this call does the work. The uncompressed content must hash to `diffId`,
+   * else nothing is kept.
    */
-  unpack(diffId: string, blobPath: string, onWarning?: (m: string) => void): Promise<LayerInfo> {
+  unpack(diffId: string, source: string | (() => Promise<Readable>), onWarning?: (m: string) => void): Promise<LayerInfo> {
     return this.flights.do(diffId, async () => {
       const have = await this.info(diffId);
       if (have) return have;
       const tmp = join(this.layersDir, `${TMP_PREFIX}${hex(diffId).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
+      let input: string | Readable | undefined;
       try {
+        input = typeof source === 'string' ? source : await source();
         await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
-        const res = await unpackLayer(blobPath, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning });
+        const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning });
         if (res.diffId !== diffId) throw new RuntimeError('FailedPrecondition', `layer content has diff id ${res.diffId}, the image config says ${diffId}`);
         const u = await diskUsage(join(tmp, 'diff'));
         const info: LayerInfo = { diffId, size: u.bytes, inodes: u.inodes, short: shortName(diffId) };
@@ -130,6 +135,7 @@ export class LayerStore {
         await fsyncDir(this.linksDir);
         return info;
       } catch (e) {
+        if (typeof input === 'object') input.destroy();
         await rm(tmp, { recursive: true, force: true });
         throw e;
       }

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import type { Logger } from '../log/index.js';
 import { RuntimeError, isKind } from '../errors/index.js';
 import type { Transport } from './transport.js';
@@ -125,12 +126,20 @@ async function run(d: PullerDeps, req: PullRequest, client: RegistryClient, sign
     await bounded(layers, d.concurrency, async (l) => {
       signal.throwIfAborted();
       if (!(await d.layers.info(l.diffId))) {
-        await d.content.ingest(l.digest, l.size, () => client.openBlob(l.digest), (n) => {
+        const onBytes = (n: number) => {
           progress.bytes += n;
           req.onProgress?.(progress);
-        });
-        signal.throwIfAborted();
-        await d.layers.unpack(l.diffId, d.content.path(l.digest), (m) => log.warn({ layer: l.digest }, m));
+        };
+        // A blob not stored yet is unpacked while it downloads; the layer is recorded only once the blob
+        // verified (the stream fails otherwise) and the unpacked content hashed to the diff id.
+        const source = async () => {
+          if (await d.content.has(l.digest)) {
+            onBytes(l.size);
+            return createReadStream(d.content.path(l.digest));
+          }
+          return d.content.ingestStream(l.digest, l.size, () => client.openBlob(l.digest), onBytes);
+        };
+        await d.layers.unpack(l.diffId, source, (m) => log.warn({ layer: l.digest }, m));
       } else {
         progress.bytes += l.size;
       }

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, mkdir, symlink, link, lchown, chmod, lutimes, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import * as tar from 'tar-stream';
 import type { SpecialFiles } from '../sys/special-files.js';
 import { RuntimeError } from '../errors/index.js';
+import { BatchWriter } from './batch-writer.js';
 
 /** UnpackOptions tune one layer unpack. */
 export interface UnpackOptions {
@@ -29,6 +30,9 @@ export interface UnpackResult {
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 const OPAQUE = '.wh..wh..opq';
+/** CHUNK is the size of the pieces a layer stream moves in; BUFFER how far decompression may run ahead of writes. */
+const CHUNK = 256 << 10;
+const BUFFER = 4 << 20;
 const WH = '.wh.';
 
 /** escapeError is the error of an entry that would land outside the layer directory. */
@@ -70,46 +74,72 @@ function zstdStream(): Transform {
   return t;
 }
 
-async function magic(path: string): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(b, 0, 4, 0);
-    return b.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+/**
+ * peek reads the first `n` bytes of a stream without consuming them (they are put back), for format sniffing.
+ * It gives the stream to read from afterwards: the same one, or a replacement when the input was shorter than `n`.
+ */
+export function peek(s: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = [];
+    let len = 0;
+    const done = (e?: Error, ended = false) => {
+      s.off('readable', onReadable);
+      s.off('end', onEnd);
+      s.off('error', onError);
+      if (e) return reject(e);
+      const b = Buffer.concat(got);
+      if (ended) return resolve({ head: b, stream: Readable.from(b.length ? [b] : []) });
+      if (b.length) s.unshift(b);
+      resolve({ head: b.subarray(0, n), stream: s });
+    };
+    const onReadable = () => {
+      let c: Buffer | null;
+      while (len < n && (c = s.read() as Buffer | null) !== null) {
+        got.push(c);
+        len += c.length;
+      }
+      if (len >= n) done();
+    };
+    const onEnd = () => done(undefined, true);
+    const onError = (e: Error) => done(e);
+    s.on('readable', onReadable);
+    s.on('end', onEnd);
+    s.on('error', onError);
+  });
 }
 
 /** decompressorFor picks gunzip, zstd or nothing from a blob's first bytes (media types are not trusted). */
 export function decompressorFor(head: Buffer): Transform | undefined {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return createGunzip();
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return createGunzip({ chunkSize: CHUNK, highWaterMark: BUFFER } as ZlibOptions);
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return zstdStream();
   return undefined;
 }
 
 /**
- * unpackLayer extracts a layer blob (gzip, zstd or plain tar) into the empty directory `dest`, in the overlayfs
+ * unpackLayer extracts a layer blob (a file, or a stream such as a download in progress; gzip, zstd or plain tar) into the empty directory `dest`, in the overlayfs
  * form: `.wh.NAME` becomes a 0:0 character device, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory.
  * Entries that would land outside `dest` (absolute, `..`, or through a symlink planted by an earlier entry) and
  * hard links to outside the layer are rejected. The uncompressed stream is hashed, giving the diff id.
  */
-export async function unpackLayer(blobPath: string, dest: string, o: UnpackOptions): Promise<UnpackResult> {
+export async function unpackLayer(blob: string | Readable, dest: string, o: UnpackOptions): Promise<UnpackResult> {
+  const what = typeof blob === 'string' ? `layer ${blob.slice(-64)}` : 'layer';
+  const { head, stream: input } = await peek(typeof blob === 'string' ? createReadStream(blob, { highWaterMark: CHUNK }) : blob, 4);
   const stages: Transform[] = [];
-  const dec = decompressorFor(await magic(blobPath));
+  const dec = decompressorFor(head);
   if (dec) stages.push(dec);
   const h = createHash('sha256');
   stages.push(
     new Transform({
+      highWaterMark: BUFFER,
       transform(chunk: Buffer, _e, cb) {
         h.update(chunk);
         cb(null, chunk);
       },
     }),
   );
-  const ex = tar.extract();
+  const ex = tar.extract({ highWaterMark: BUFFER });
   const u = new Unpacker(dest, o);
-  const piping = pipeline([createReadStream(blobPath), ...stages, ex] as unknown as [Readable, Transform]);
+  const piping = pipeline([input, ...stages, ex] as unknown as [Readable, Transform]);
   let failure: unknown;
   piping.catch((e: unknown) => (failure ??= e));
   try {
@@ -125,7 +155,7 @@ export async function unpackLayer(blobPath: string, dest: string, o: UnpackOptio
     ex.destroy();
     await piping.catch(() => {});
     if (e instanceof RuntimeError) throw e;
-    throw new RuntimeError('FailedPrecondition', `layer ${blobPath.slice(-64)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new RuntimeError('FailedPrecondition', `${what}: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (failure) throw failure instanceof Error ? failure : new Error('layer stream failed', { cause: failure });
   await u.finish();
@@ -221,7 +251,9 @@ class Unpacker {
         await this.clear(rel, false);
         const fh = await open(abs, 'wx', 0o600);
         try {
-          for await (const c of body) await fh.write(c);
+          const w = new BatchWriter(fh);
+          for await (const c of body) await w.add(c);
+          await w.flush();
         } finally {
           await fh.close();
         }
