@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
 import type { PodSandboxConfig } from '../domain/cri-types.js';
@@ -27,6 +27,14 @@ export interface PodNetwork {
   /** ips are the pod IPs, the primary (IPv4 when there is one) first. */
   ips: string[];
 }
+
+/** PreparedPodNetwork is a pod whose namespace exists (absent for host-network pods); attach runs CNI ADD in it, once. */
+export interface PreparedPodNetwork {
+  netnsPath?: string;
+  attach(signal?: AbortSignal): Promise<PodNetwork>;
+}
+
+type LoadedConf = Extract<ReturnType<CniConfLoader['current']>, { ok: true }>;
 
 /** NetworkServiceDeps are what NetworkService works with. */
 export interface NetworkServiceDeps {
@@ -94,8 +102,18 @@ export class NetworkService implements NetworkReadiness {
    * setUpPod creates the pod's network namespace and runs CNI ADD in it (host-network pods get neither). A failed
    * ADD is undone with DEL and the namespace removed: on failure nothing is left behind.
    */
-  setUpPod(p: PodNetworkParams, signal?: AbortSignal): Promise<PodNetwork> {
-    return this.locked(p.id, () => this.doSetUp(p, signal));
+  async setUpPod(p: PodNetworkParams, signal?: AbortSignal): Promise<PodNetwork> {
+    return (await this.preparePod(p, signal)).attach(signal);
+  }
+
+  /**
+   * preparePod is the first half of setUpPod: it creates the pod's namespace (with `lo` up) and records the coming
+   * ADD, so that the infra process can be started in the namespace while `attach` runs CNI ADD in it. Nothing is
+   * created when the network is not ready or the pod's annotations are bad. A failed attach undoes itself (DEL, the
+   * namespace removed); a caller that gives up before attaching calls removePod.
+   */
+  preparePod(p: PodNetworkParams, signal?: AbortSignal): Promise<PreparedPodNetwork> {
+    return this.locked(p.id, () => this.doPrepare(p, signal));
   }
 
   /** tearDownPod runs CNI DEL for the pod (retried); idempotent, and fine when the namespace is gone. */
@@ -134,6 +152,9 @@ export class NetworkService implements NetworkReadiness {
       } else orphans.add(ns.podId);
     }
     for (const id of await this.cachedIds()) if (!known.has(id)) orphans.add(id);
+    for (const n of await readdir(this.deps.cacheDir).catch(() => [] as string[])) {
+      if (n.startsWith(TMP_PREFIX)) await rm(join(this.deps.cacheDir, n), { force: true }); // a write cut short by a crash
+    }
     for (const id of orphans) {
       this.deps.log.info({ podSandboxId: id }, 'removing the network of an unknown pod');
       await this.removePod(id).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: id }, 'could not remove the network of an unknown pod'));
@@ -141,8 +162,8 @@ export class NetworkService implements NetworkReadiness {
     return alive;
   }
 
-  private async doSetUp(p: PodNetworkParams, signal?: AbortSignal): Promise<PodNetwork> {
-    if (p.hostNetwork) return { ips: [] };
+  private async doPrepare(p: PodNetworkParams, signal?: AbortSignal): Promise<PreparedPodNetwork> {
+    if (p.hostNetwork) return { attach: () => Promise.resolve({ ips: [] }) };
     const loaded = this.deps.conf.current();
     if (!loaded.ok) throw failedPrecondition(`pod network is not ready: ${loaded.message}`);
     const args: Omit<CniCallArgs, 'netns'> = {
@@ -152,27 +173,40 @@ export class NetworkService implements NetworkReadiness {
       runtimeConfig: runtimeConfigOf(p.config, this.podCidr),
     };
     const t0 = performance.now();
-    const netns = await this.deps.netns.create(p.id, signal);
-    const t1 = performance.now();
+    const netns = this.deps.netns.pathOf(p.id);
     const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [] };
+    // The namespace and the durable 'adding' record are independent: make them at the same time.
+    const [made, kept] = await Promise.allSettled([this.deps.netns.create(p.id, signal), this.writeCache(cache, true)]);
+    if (made.status === 'rejected' || kept.status === 'rejected') {
+      // create() removes what it made itself on failure (and never touches a live namespace it refused).
+      if (made.status === 'fulfilled') await this.deps.netns.remove(p.id).catch(() => undefined);
+      await rm(this.cachePath(p.id), { force: true }).catch(() => undefined);
+      throw made.status === 'rejected' ? made.reason : (kept as PromiseRejectedResult).reason;
+    }
+    const netnsMs = Math.round(performance.now() - t0);
+    let attached: Promise<PodNetwork> | undefined;
+    const attach = (sig?: AbortSignal) => (attached ??= this.locked(p.id, () => this.doAttach(p.id, loaded, { ...args, netns }, cache, netnsMs, sig)));
+    return { netnsPath: netns, attach };
+  }
+
+  private async doAttach(id: string, loaded: LoadedConf, a: CniCallArgs, cache: PodNetCache, netnsMs: number, signal?: AbortSignal): Promise<PodNetwork> {
+    const t1 = performance.now();
     try {
-      await this.writeCache(cache);
-      const raw = await this.deps.invoker.addList(loaded.conf, loaded.binaries, { ...args, netns }, signal);
+      const raw = await this.deps.invoker.addList(loaded.conf, loaded.binaries, a, signal);
       let ips: string[];
       try {
         ips = podIps(parseCniResult(raw, loaded.conf.cniVersion), CNI_IFNAME);
       } catch (e) {
         throw internal(`CNI network ${loaded.conf.name}: bad ADD result: ${(e as Error).message}`);
       }
-      await this.writeCache({ ...cache, phase: 'added', result: raw, ips });
-      this.deps.log.debug(
-        { podSandboxId: p.id, network: loaded.conf.name, ips, netnsMs: Math.round(t1 - t0), addMs: Math.round(performance.now() - t1) },
-        'pod network set up',
-      );
-      return { netnsPath: netns, ips };
+      // Not fsynced (libcni does not either): a machine crash that loses it leaves the durable 'adding' record,
+      // which is enough for DEL; a daemon crash loses nothing, the page cache survives it.
+      await this.writeCache({ ...cache, phase: 'added', result: raw, ips }, false);
+      this.deps.log.debug({ podSandboxId: id, network: loaded.conf.name, ips, netnsMs, addMs: Math.round(performance.now() - t1) }, 'pod network set up');
+      return { netnsPath: a.netns, ips };
     } catch (e) {
-      await this.undoSetUp(p.id, loaded.conf, loaded.binaries, { ...args, netns }).catch((err: unknown) =>
-        this.deps.log.warn({ err, podSandboxId: p.id }, 'could not fully undo a failed pod network set-up'),
+      await this.undoSetUp(id, loaded.conf, loaded.binaries, a).catch((err: unknown) =>
+        this.deps.log.warn({ err, podSandboxId: id }, 'could not fully undo a failed pod network set-up'),
       );
       if (e instanceof RuntimeError) throw e;
       throw internal(`pod network set-up failed: ${(e as Error).message}`, { cause: e });
@@ -218,8 +252,13 @@ export class NetworkService implements NetworkReadiness {
     return join(this.deps.cacheDir, `${id}.json`);
   }
 
-  private async writeCache(c: PodNetCache): Promise<void> {
-    await writeFileAtomic(this.cachePath(c.podId), JSON.stringify(c), 0o600);
+  /** writeCache replaces a pod's cache file: fsynced when `durable`, else only written and renamed into place. */
+  private async writeCache(c: PodNetCache, durable: boolean): Promise<void> {
+    const path = this.cachePath(c.podId);
+    if (durable) return writeFileAtomic(path, JSON.stringify(c), 0o600);
+    const tmp = join(this.deps.cacheDir, `${TMP_PREFIX}${c.podId}.json`); // one writer per pod: calls are serialised per id
+    await writeFile(tmp, JSON.stringify(c), { mode: 0o600 });
+    await rename(tmp, path);
   }
 
   private async readCache(id: string): Promise<PodNetCache | undefined> {

@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
 import { get } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
@@ -140,7 +140,8 @@ describe('pod networking through the CRI (real daemon, bridge + host-local + por
   });
 
   it('dual-stack host-local ranges: PodSandboxStatus gives the IPv4 first and the IPv6 as an additional IP', async () => {
-    const v6 = `fd${rnd().slice(0, 2)}:${rnd().slice(0, 4)}:${rnd().slice(0, 4)}::`;
+    const group = () => randomInt(0x1000, 0x10000).toString(16); // no leading zero: the prefix stays canonical
+    const v6 = `fd${rnd().slice(0, 2)}:${group()}:${group()}::`;
     const conf = {
       cniVersion: '1.0.0',
       name: env.net.netName,

@@ -112,4 +112,46 @@ describe('NetworkService (fake host)', () => {
     expect(ok.log.filter((l) => l.includes('DEL'))).toEqual([`fake DEL netns=${join(dir, 'netns', 'lost')}`]);
     expect(await readdir(join(dir, 'netns'))).toEqual(['known']);
   });
+
+  it('preparePod makes the namespace without running a plugin; attach runs ADD once; a failing attach leaves nothing', async () => {
+    await writeConf();
+    let fail = false;
+    const h = fakeHost((env) => (env.CNI_COMMAND === 'ADD' && fail ? { code: 1, stdout: '{"code":7,"msg":"boom"}' } : { code: 0, stdout: env.CNI_COMMAND === 'ADD' ? addResult : '' }));
+    const svc = build(h);
+    const prep = await svc.preparePod({ id: 'd', config: pod(), hostNetwork: false });
+    expect(prep.netnsPath).toBe(join(dir, 'netns', 'd'));
+    expect([...h.mounts]).toEqual([join(dir, 'netns', 'd')]);
+    expect(h.log).toEqual([]);
+    expect(await readdir(join(dir, 'cache'))).toEqual(['d.json']); // the 'adding' record, before any plugin runs
+    const [n1, n2] = await Promise.all([prep.attach(), prep.attach()]);
+    expect(n1).toEqual({ netnsPath: prep.netnsPath, ips: ['10.9.0.2'] });
+    expect(n2).toBe(n1);
+    expect(h.log).toEqual([`fake ADD netns=${prep.netnsPath}`]);
+    expect(await svc.podNetwork('d')).toEqual(n1);
+
+    fail = true;
+    const bad = await svc.preparePod({ id: 'e', config: pod(), hostNetwork: false });
+    await expect(bad.attach()).rejects.toThrow(/code 7: boom/);
+    expect([...h.mounts]).toEqual([join(dir, 'netns', 'd')]);
+    expect(await readdir(join(dir, 'cache'))).toEqual(['d.json']);
+    expect((await svc.preparePod({ id: 'h', config: pod(), hostNetwork: true })).netnsPath).toBeUndefined();
+  });
+
+  it('a namespace that cannot be made leaves no cache record and runs no plugin; recovery sweeps half-written files', async () => {
+    await writeConf();
+    const h = fakeHost(() => ({ code: 0, stdout: addResult }));
+    const run = h.runner.run.bind(h.runner);
+    h.runner.run = async (cmd, args, opts) =>
+      cmd === 'unshare' ? { code: 1, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from('unshare: no namespaces for you'), timedOut: false } : run(cmd, args, opts);
+    const svc = build(h);
+    await expect(svc.setUpPod({ id: 'c', config: pod(), hostNetwork: false })).rejects.toThrow(/no namespaces for you/);
+    expect(h.log).toEqual([]);
+    expect(await readdir(join(dir, 'cache'))).toEqual([]);
+    expect(await readdir(join(dir, 'netns'))).toEqual([]);
+    expect(await svc.podNetwork('c')).toBeUndefined();
+
+    await writeFile(join(dir, 'cache', '.tmp-x.json'), '{');
+    await build(fakeHost(() => ({ code: 0, stdout: '' }))).recover([]);
+    expect(await readdir(join(dir, 'cache'))).toEqual([]);
+  });
 });
