@@ -10,7 +10,8 @@
 # its layers/snapshots are removed and checked gone before each pull) and prints median/min/max side by side.
 #
 # Needs: root, the Debian packages containerd and docker-registry, a fune build (this script runs tsc).
-# Knobs: N=5 (rounds), LAYERS=6, MB=80, RUNTIMES="fune containerd", OUT (default .tmp/bench-pull), LOG_LEVEL (fune's).
+# Knobs: N=5 (rounds), LAYERS=6, MB=80, RUNTIMES="fune containerd", OUT (default .tmp/bench-pull), LOG_LEVEL (fune's),
+#        FUNE_NODE_ARGS (node flags for fune, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-5} LAYERS=${LAYERS:-6} MB=${MB:-80}
@@ -103,7 +104,7 @@ TOML
   for _ in $(seq 200); do [ -S "$CTD_SOCK" ] && ctr --address "$CTD_SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
   [ -d "/proc/$ctd_pid" ] || die "containerd exited at start-up (see $OUT/containerd.log)"
   log "containerd $(containerd --version | awk '{print $3}') up (pid $ctd_pid, root $CTD_ROOT)"
-  args+=(--ctd-socket "$CTD_SOCK" --ctd-root "$CTD_ROOT")
+  args+=(--ctd-socket "$CTD_SOCK" --ctd-root "$CTD_ROOT" --ctd-pid "$ctd_pid")
   ;;
 esac
 case " $RUNTIMES " in *" fune "*)
@@ -113,13 +114,14 @@ config_path = "$work/certs.d"
 [cni]
 conf_dir = "$work/net.d"
 TOML
-  node dist/src/main.js daemon --config "$work/fune.toml" --root "$FUNE_ROOT" --state "$FUNE_STATE" \
+  # shellcheck disable=SC2086 # FUNE_NODE_ARGS is a list of node flags, e.g. "--cpu-prof --cpu-prof-dir=DIR"
+  node ${FUNE_NODE_ARGS:-} dist/src/main.js daemon --config "$work/fune.toml" --root "$FUNE_ROOT" --state "$FUNE_STATE" \
     --log-level "${LOG_LEVEL:-info}" 2>"$OUT/fune.log" &
   fune_pid=$!
   for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
   [ -d "/proc/$fune_pid" ] || die "fune exited at start-up (see $OUT/fune.log)"
   log "fune up (pid $fune_pid, root $FUNE_ROOT)"
-  args+=(--fune-socket "$FUNE_STATE/fune.sock" --fune-root "$FUNE_ROOT")
+  args+=(--fune-socket "$FUNE_STATE/fune.sock" --fune-root "$FUNE_ROOT" --fune-pid "$fune_pid")
   ;;
 esac
 

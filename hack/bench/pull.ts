@@ -8,10 +8,11 @@
 // pseudo-random data totalling about MB megabytes, gzip) and pushes it. `run` makes each round cold for both
 // runtimes (RemoveImage, then checks that no blob, layer or snapshot of the image is left: fune's content and layer
 // directories, containerd's `ctr content ls` / `ctr snapshots ls` and its overlayfs snapshot directory), syncs, and
-// times PullImage (the runtimes alternate which goes first). It prints median/min/max per runtime.
+// times PullImage (the runtimes alternate which goes first). It prints median/min/max per runtime, and the daemon's
+// CPU time (user+system, with reaped children) per pull, which the machine's other load disturbs less.
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { busyboxEntries, makeTar, buildImage, pushImage, type TarEntry } from '../test-images.js';
@@ -60,16 +61,19 @@ async function push(registry: string, layers: number, mb: number): Promise<void>
 interface Runtime {
   name: string;
   client: BenchClient;
+  /** pid of the daemon, for its CPU time. */
+  pid: number;
   /** leftovers lists what of the removed image is still stored (empty = truly cold). */
   leftovers(): string[];
 }
 
 const ls = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 
-function fune(socket: string, root: string): Runtime {
+function fune(socket: string, root: string, pid: number): Runtime {
   const img = join(root, 'image');
   return {
     name: 'fune',
+    pid,
     client: connect(socket),
     leftovers: () => [
       ...ls(join(img, 'content', 'blobs', 'sha256')).map((b) => `blob ${b.slice(0, 12)}`),
@@ -79,7 +83,7 @@ function fune(socket: string, root: string): Runtime {
   };
 }
 
-function containerd(socket: string, root: string): Runtime {
+function containerd(socket: string, root: string, pid: number): Runtime {
   const ctr = (...args: string[]) =>
     execFileSync('ctr', ['--address', socket, '-n', 'k8s.io', ...args], { encoding: 'utf8' })
       .split('\n')
@@ -87,6 +91,7 @@ function containerd(socket: string, root: string): Runtime {
       .filter((l) => l.trim());
   return {
     name: 'containerd',
+    pid,
     client: connect(socket),
     leftovers: () => [
       ...ctr('content', 'ls').map((l) => `content ${l.split(/\s+/)[0]!.slice(0, 19)}`),
@@ -103,33 +108,47 @@ async function makeCold(rt: Runtime, image: string): Promise<void> {
   execFileSync('sync');
 }
 
-async function timedPull(rt: Runtime, image: string): Promise<number> {
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** cpuMs is the user+system CPU time of a process and its reaped children (`sync`, `setfattr`, ...). */
+function cpuMs(pid: number): number {
+  if (!pid) return NaN;
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
+  return (v[11]! + v[12]! + v[13]! + v[14]!) * TICK_MS;
+}
+
+async function timedPull(rt: Runtime, image: string): Promise<{ ms: number; cpu: number }> {
+  const c0 = cpuMs(rt.pid);
   const t0 = process.hrtime.bigint();
   const res = await rt.client.call<{ image_ref: string }>('PullImage', { image: { image }, auth: null, sandbox_config: null }, { image: true, deadlineMs: 600_000 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = cpuMs(rt.pid) - c0;
   const st = await rt.client.call<{ image: { size: string; id: string } | null }>('ImageStatus', { image: { image }, verbose: false }, { image: true });
   if (!st.image) throw new Error(`${rt.name}: ImageStatus finds no image right after PullImage returned ${res.image_ref}`);
   if (rt.leftovers().length === 0) throw new Error(`${rt.name}: pull returned but nothing is stored`);
-  return ms;
+  return { ms, cpu };
 }
 
-async function run(o: { registry: string; rounds: number; funeSocket: string; funeRoot: string; ctdSocket: string; ctdRoot: string; out?: string; only: string[] }): Promise<void> {
+async function run(o: { registry: string; rounds: number; funeSocket: string; funeRoot: string; ctdSocket: string; ctdRoot: string; funePid: number; ctdPid: number; out?: string; only: string[] }): Promise<void> {
   const image = `${o.registry}/${REPO}:latest`;
-  const all = [fune(o.funeSocket, o.funeRoot), containerd(o.ctdSocket, o.ctdRoot)].filter((r) => o.only.includes(r.name));
+  const all = [fune(o.funeSocket, o.funeRoot, o.funePid), containerd(o.ctdSocket, o.ctdRoot, o.ctdPid)].filter((r) => o.only.includes(r.name));
   const times = new Map<string, number[]>(all.map((r) => [r.name, []]));
+  const cpus = new Map<string, number[]>(all.map((r) => [r.name, []]));
   // One warm-up pull each (not counted): connections, code paths and the registry's page cache are warm for both.
   for (const rt of all) {
     await makeCold(rt, image);
-    const ms = await timedPull(rt, image);
+    const { ms } = await timedPull(rt, image);
     process.stderr.write(`warm-up ${rt.name}: ${ms.toFixed(0)} ms\n`);
   }
   for (let i = 0; i < o.rounds; i++) {
     const order = i % 2 ? [...all].reverse() : all;
     for (const rt of order) {
       await makeCold(rt, image);
-      const ms = await timedPull(rt, image);
+      const { ms, cpu } = await timedPull(rt, image);
       times.get(rt.name)!.push(ms);
-      process.stderr.write(`round ${i + 1} ${rt.name}: ${ms.toFixed(0)} ms\n`);
+      cpus.get(rt.name)!.push(cpu);
+      process.stderr.write(`round ${i + 1} ${rt.name}: ${ms.toFixed(0)} ms, daemon CPU ${cpu.toFixed(0)} ms\n`);
     }
   }
   const sizes: Record<string, string> = {};
@@ -139,7 +158,7 @@ async function run(o: { registry: string; rounds: number; funeSocket: string; fu
     await makeCold(rt, image);
     rt.client.close();
   }
-  if (o.out) writeFileSync(o.out, JSON.stringify({ image, rounds: o.rounds, times: Object.fromEntries(times), sizes }, null, 2));
+  if (o.out) writeFileSync(o.out, JSON.stringify({ image, rounds: o.rounds, times: Object.fromEntries(times), cpu: Object.fromEntries(cpus), sizes }, null, 2));
   const cols = all.map((r) => r.name);
   const line = (name: string, cells: string[]) => console.log(name.padEnd(34) + cells.map((c) => c.padEnd(16)).join(''));
   console.log(`\ncold PullImage of ${image} (${o.rounds} rounds; ms, wall clock of the RPC)`);
@@ -149,6 +168,7 @@ async function run(o: { registry: string; rounds: number; funeSocket: string; fu
   line('min', stat((xs) => Math.min(...xs)));
   line('max', stat((xs) => Math.max(...xs)));
   for (const c of cols) line(`all rounds, ${c}`, [times.get(c)!.map((x) => x.toFixed(0)).join(" ")]);
+  line('daemon CPU per pull, median (ms)', cols.map((c) => median(cpus.get(c)!).toFixed(0)));
   line('ImageStatus size (bytes)', cols.map((c) => sizes[c]!));
   if (cols.length === 2) {
     const [a, b] = cols.map((c) => median(times.get(c)!));
@@ -168,6 +188,8 @@ async function main(): Promise<void> {
       'fune-root': { type: 'string' },
       'ctd-socket': { type: 'string' },
       'ctd-root': { type: 'string' },
+      'fune-pid': { type: 'string', default: '0' },
+      'ctd-pid': { type: 'string', default: '0' },
       runtimes: { type: 'string', default: 'fune containerd' },
       out: { type: 'string' },
     },
@@ -182,6 +204,8 @@ async function main(): Promise<void> {
       funeRoot: values['fune-root'] ?? '',
       ctdSocket: values['ctd-socket'] ?? '',
       ctdRoot: values['ctd-root'] ?? '',
+      funePid: Number(values['fune-pid']),
+      ctdPid: Number(values['ctd-pid']),
       out: values.out,
       only: values.runtimes.split(/[\s,]+/).filter(Boolean),
     });
