@@ -125,7 +125,13 @@ export class Conmon {
     const args = conmonArgs(this.d, c);
     let child;
     try {
-      child = this.d.runner.spawn(this.d.conmonPath, args, { stdio: ['ignore', 'ignore', errLog.fd, 'pipe'], env: CONMON_ENV, detached: true });
+      // conmon writes some files (its `oom` marker among them) into its working directory: keep them in the bundle.
+      child = this.d.runner.spawn(this.d.conmonPath, args, {
+        stdio: ['ignore', 'ignore', errLog.fd, 'pipe'],
+        env: CONMON_ENV,
+        detached: true,
+        cwd: c.bundle,
+      });
     } finally {
       await errLog.close();
     }
