@@ -75,7 +75,7 @@ run_one() {
       log "WARNING: the harness containerd (pid $(cat "$CTD_PIDFILE")) is running alongside fune"
     fi
     log "starting fune (root $FUNE_ROOT, state $FUNE_STATE, log $OUT/fune.log)"
-    nsenter --net="$NETNS" -- node dist/src/main.js daemon --config "$work/config.toml" --root "$FUNE_ROOT" \
+    nsenter --net="$NETNS" -- node --max-semi-space-size=1 --v8-pool-size=1 dist/src/main.js daemon --config "$work/config.toml" --root "$FUNE_ROOT" \
       --state "$FUNE_STATE" --log-level "${LOG_LEVEL:-info}" 2>>"$OUT/fune.log" &
     fune_pid=$!
     for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
