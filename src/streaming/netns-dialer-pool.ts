@@ -1,5 +1,3 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,23 +5,24 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../sys/clock.js';
 import type { ChildProcess, ProcessRunner } from '../sys/process-runner.js';
+import type { DialReply, DialRequest } from './netns-dialer.js';
 
 /** DialerPoolOptions configure the per-pod port-forward helpers. */
 export interface DialerPoolOptions {
   runner: ProcessRunner;
   clock: Clock;
   log: Logger;
-  /** dir holds the helpers' unix sockets. */
-  dir: string;
   nsenterPath?: string;
+  /** dir is no longer used (the helpers have no socket files); accepted until daemon.ts stops passing it. */
+  dir?: string;
   /** idleMs stops a helper that served no connection for this long. */
   idleMs?: number;
 }
 
 interface Helper {
   child: ChildProcess;
-  socket: string;
   ready: Promise<void>;
+  pending: Map<number, (reply: DialReply, socket: net.Socket | undefined) => void>;
   active: number;
   cancelIdle: () => void;
 }
@@ -35,13 +34,21 @@ const HELPER = (() => {
 })();
 
 /**
+ * HELPER_FLAGS keep the helper's V8 heap small: it holds a few sockets at a time, never the data (private memory
+ * ~9.5 MiB; the rest of its RSS is the node binary, shared with fune).
+ */
+const HELPER_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1', '--single-threaded'];
+
+/**
  * NetnsDialerPool opens TCP connections to localhost ports inside pod network namespaces through one
- * `netns-dialer` helper per namespace (see netns-dialer.ts for why), started on first use and stopped after
- * `idleMs` without connections, by `release`, or when fune stops (the helper exits when its stdin closes).
+ * `netns-dialer` helper per namespace (see netns-dialer.ts for the mechanism and the measurements behind it),
+ * started on first use and stopped after `idleMs` without connections, by `release`, or when fune stops (the
+ * helper exits when its IPC channel closes). The helper connects; fune gets the connected socket itself.
  * Host-network pods (netns null) are dialled directly.
  */
 export class NetnsDialerPool {
   private readonly helpers = new Map<string, Helper>();
+  private nextId = 1;
 
   constructor(private readonly o: DialerPoolOptions) {}
 
@@ -59,34 +66,21 @@ export class NetnsDialerPool {
   async dial(netns: string | null, port: number, signal: AbortSignal): Promise<Duplex> {
     if (netns === null) return connectHost(port);
     const h = this.ensure(netns);
-    await h.ready;
     h.active++;
     h.cancelIdle();
-    const sock = net.connect(h.socket);
-    sock.setNoDelay?.(true);
-    const release = () => {
-      if (--h.active === 0) this.armIdle(netns, h);
-    };
-    sock.once('close', release);
-    const abort = () => sock.destroy();
-    signal.addEventListener('abort', abort, { once: true });
+    let sock: net.Socket | undefined;
     try {
-      await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
-      sock.write(`${port}\n`);
-      const line = await readLine(sock);
-      if (line !== 'OK') {
-        const [, code, ...msg] = line.split(' ');
-        const err = new Error(`dial tcp localhost:${port}: ${msg.join(' ') || line}`) as NodeJS.ErrnoException;
-        err.code = code;
-        throw err;
-      }
-      return sock;
-    } catch (e) {
-      sock.destroy();
-      throw e;
+      await h.ready;
+      signal.throwIfAborted();
+      sock = await this.request(h, port, signal);
     } finally {
-      signal.removeEventListener('abort', abort);
+      if (!sock) this.done(netns, h);
     }
+    const conn = sock;
+    conn.once('close', () => this.done(netns, h));
+    conn.setNoDelay(true);
+    conn.resume();
+    return conn;
   }
 
   /** release stops the helper of a namespace (call it when the pod stops). */
@@ -95,9 +89,8 @@ export class NetnsDialerPool {
     if (!h) return;
     this.helpers.delete(netns);
     h.cancelIdle();
-    h.child.stdin?.end();
+    if (h.child.connected) h.child.disconnect();
     h.child.kill('SIGTERM');
-    void rm(h.socket, { force: true });
   }
 
   /** stop stops every helper. */
@@ -105,27 +98,60 @@ export class NetnsDialerPool {
     for (const ns of [...this.helpers.keys()]) this.release(ns);
   }
 
+  private request(h: Helper, port: number, signal: AbortSignal): Promise<net.Socket> {
+    const id = this.nextId++;
+    return new Promise<net.Socket>((resolve, reject) => {
+      const abort = () => {
+        h.pending.delete(id);
+        reject(signal.reason instanceof Error ? signal.reason : new Error("port-forward dial aborted"));
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      h.pending.set(id, (reply, socket) => {
+        signal.removeEventListener('abort', abort);
+        if (!reply.code && socket) return resolve(socket);
+        socket?.destroy();
+        const err = new Error(`dial tcp localhost:${port}: ${reply.message ?? reply.code}`) as NodeJS.ErrnoException;
+        err.code = reply.code ?? 'EIO';
+        reject(err);
+      });
+      const msg: DialRequest = { id, port };
+      h.child.send(msg, (err: Error | null) => {
+        if (err) h.pending.get(id)?.({ id, code: 'EIO', message: `port-forward helper: ${err.message}` }, undefined);
+      });
+    });
+  }
+
+  private done(netns: string, h: Helper): void {
+    if (--h.active === 0) this.armIdle(netns, h);
+  }
+
   private ensure(netns: string): Helper {
     const have = this.helpers.get(netns);
     if (have) return have;
-    const socket = join(this.o.dir, `${createHash('sha256').update(netns).digest('hex').slice(0, 16)}.sock`);
-    const child = this.o.runner.spawn(this.o.nsenterPath ?? 'nsenter', [`--net=${netns}`, process.execPath, HELPER, socket], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const child = this.o.runner.spawn(this.o.nsenterPath ?? 'nsenter', [`--net=${netns}`, process.execPath, ...HELPER_FLAGS, HELPER], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
-    const h: Helper = { child, socket, active: 0, cancelIdle: () => {}, ready: Promise.resolve() };
-    h.ready = (async () => {
-      await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout?.once('data', () => resolve());
-        child.once('error', reject);
-        child.once('exit', (code) => reject(new Error(`port-forward helper for ${netns} exited (${code}): ${stderr.trim()}`)));
-      });
-    })();
-    h.ready.catch(() => this.helpers.get(netns) === h && this.helpers.delete(netns));
+    const h: Helper = { child, pending: new Map(), active: 0, cancelIdle: () => {}, ready: Promise.resolve() };
+    child.on('message', (reply: DialReply, socket: net.Socket | undefined) => {
+      const waiter = h.pending.get(reply?.id);
+      if (!waiter) return void socket?.destroy(); // its dial was aborted
+      h.pending.delete(reply.id);
+      waiter(reply, socket);
+    });
+    h.ready = new Promise<void>((resolve, reject) => {
+      h.pending.set(0, () => resolve());
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`port-forward helper for ${netns} exited (${code}): ${stderr.trim()}`)));
+    });
+    h.ready.catch(() => undefined);
     child.once('exit', () => {
       if (this.helpers.get(netns) === h) this.helpers.delete(netns);
+      h.cancelIdle();
+      const left = [...h.pending.values()];
+      h.pending.clear();
+      for (const w of left) w({ id: -1, code: 'EIO', message: `port-forward helper exited: ${stderr.trim()}` }, undefined);
     });
     this.helpers.set(netns, h);
     this.o.log.debug({ netns, pid: child.pid }, 'started port-forward helper');
@@ -148,25 +174,4 @@ function connectHost(port: number): Promise<Duplex> {
       s.once('error', reject);
     });
   return attempt('127.0.0.1').catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? attempt('::1').catch(() => Promise.reject(err)) : Promise.reject(err)));
-}
-
-function readLine(sock: net.Socket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const onData = (b: Buffer) => {
-      buf = Buffer.concat([buf, b]);
-      const nl = buf.indexOf(10);
-      if (nl < 0) return;
-      sock.off('data', onData);
-      sock.off('end', onEnd);
-      sock.pause();
-      const rest = buf.subarray(nl + 1);
-      if (rest.length) sock.unshift(rest);
-      resolve(buf.subarray(0, nl).toString());
-    };
-    const onEnd = () => reject(new Error('port-forward helper closed the connection'));
-    sock.on('data', onData);
-    sock.once('end', onEnd);
-    sock.once('error', reject);
-  });
 }

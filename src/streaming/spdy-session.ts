@@ -173,11 +173,11 @@ export class SpdySession extends EventEmitter {
 
   private fail(status: number): void {
     if (this.closed) return;
+    this.goingAway = true;
     for (const s of this.streams.values()) s.destroy();
     this.streams.clear();
     this.send(encodeGoAway(this.lastStreamId, status));
     this.socket.end();
-    this.goingAway = true;
     // A peer that sent garbage is not waited for.
     setImmediate(() => this.destroy());
   }
@@ -250,6 +250,7 @@ const STREAM_BUFFER = 256 * 1024;
 export class SpdyStream extends Duplex {
   private replied = false;
   private wasReset = false;
+  private finSent = false;
 
   constructor(
     private readonly session: SpdySession,
@@ -312,10 +313,17 @@ export class SpdyStream extends Duplex {
 
   override _final(cb: (err?: Error | null) => void): void {
     if (!this.wasReset && !this.session.isClosed) this.session.send(encodeDataHeader(this.id, 0, true));
+    this.finSent = true;
     cb();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // A stream torn down before its FIN (a pipeline that failed, a runtime error) is reset, or the client would wait
+    // for it for ever.
+    if (!this.wasReset && !this.finSent) {
+      this.wasReset = true;
+      if (!this.session.isClosed) this.session.send(encodeRstStream(this.id, RstStatus.CANCEL));
+    }
     this.session.forget(this);
     cb(err);
   }

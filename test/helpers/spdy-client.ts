@@ -65,6 +65,9 @@ export async function upgrade(url: string, protocols: string[], extraHeaders: st
 /** ClientStream collects what the server sends on one stream. */
 export class ClientStream extends EventEmitter {
   data = Buffer.alloc(0);
+  /** keep = false counts received bytes without keeping them (for bulk transfers). */
+  keep = true;
+  received = 0;
   replied = false;
   fin = false;
   reset?: number;
@@ -119,7 +122,8 @@ export class SpdyClient extends EventEmitter {
     switch (f.type) {
       case 'data':
         if (!s) return;
-        s.data = Buffer.concat([s.data, f.data]);
+        s.received += f.data.length;
+        if (s.keep) s.data = Buffer.concat([s.data, f.data]);
         s.emit('data', f.data);
         if (f.fin) {
           s.fin = true;
