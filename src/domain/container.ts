@@ -40,6 +40,8 @@ export interface ContainerRecord {
   upperDir?: string;
   /** monitorCgroup is the cgroup (cgroupfs path) conmon was moved into: `<pod cgroup>/conmon-<id>`; removed with the container. */
   monitorCgroup?: string;
+  /** pidStartTime is the start time of `pid` (/proc/<pid>/stat field 22), so that the pid can be signalled directly without fear of reuse. */
+  pidStartTime?: string;
   /** stopSignal is the image's StopSignal (or the CRI config's), SIGTERM when neither says. */
   stopSignal: number;
   /** mounts are the CRI mounts with host paths resolved, for ContainerStatus. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, type ErrorKind } from '../errors/index.js';
 import { tail, type ProcessRunner, type RunOptions } from '../sys/process-runner.js';
@@ -136,6 +136,11 @@ export class Runc {
 
   /** delete removes the container from runc (its state and cgroup); `force` kills it first. Absent is fine. */
   async delete(id: string, force = false): Promise<void> {
+    // runc keeps a container's state in <root>/<id>: without it there is nothing to delete, and no runc to start.
+    if (!(await access(join(this.d.root, id)).then(() => true, () => false))) {
+      await rm(this.logPath(id), { force: true });
+      return;
+    }
     try {
       await this.call(id, ['delete', ...(force ? ['--force'] : []), id]);
     } catch (e) {

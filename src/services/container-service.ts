@@ -9,12 +9,13 @@ import { failedPrecondition, invalidArgument, isKind, unimplemented } from '../e
 import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { cgroupOomKilled, expandCgroupsPath, placeProcess, removeCgroup } from '../runtime/cgroups.js';
-import { processAlive, sleep } from '../runtime/proc.js';
+import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
 import type { ContainerEventType } from './events-service.js';
 import { gatherContainerFacts } from './host-facts.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import { Rollback } from './rollback.js';
+import { StepTimer } from './step-timer.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { StreamContainer } from './stream-runtime.js';
 
@@ -25,6 +26,8 @@ import type { StreamContainer } from './stream-runtime.js';
  */
 export class ContainerService {
   private watcher?: FSWatcher;
+  /** exitWaiters are woken when conmon writes the exit file of their container (StopContainer waits on them). */
+  private readonly exitWaiters = new Map<string, Set<() => void>>();
   private emitting: Promise<void> = Promise.resolve();
 
   constructor(
@@ -40,7 +43,9 @@ export class ContainerService {
   async watchExits(exitDir: string): Promise<void> {
     await mkdir(exitDir, { recursive: true });
     this.watcher = watch(exitDir, (_type, name) => {
-      if (name && this.reg.containers.has(name)) void this.onExit(name);
+      if (!name || !this.reg.containers.has(name)) return;
+      for (const wake of this.exitWaiters.get(name) ?? []) wake();
+      void this.onExit(name);
     });
     this.watcher.on('error', (err) => this.d.log.warn({ err }, 'exit directory watch failed'));
   }
@@ -110,6 +115,7 @@ export class ContainerService {
     rb.add('release name', async () => this.reg.containerNames.release(name, id));
     return this.reg.locks.run(id, () =>
       rb.guard(async () => {
+        const t = new StepTimer(log, 'CreateContainer');
         const img = images.resolveImage(imageRef);
         const bundle = join(this.d.bundlesDir, id);
         const rootfs = join(bundle, 'rootfs');
@@ -120,13 +126,16 @@ export class ContainerService {
           pid: 0, logPath, bundle, rootfs, stopSignal: stopSignalOf(config.stop_signal, img.config.stopSignal), mounts: config.mounts ?? [],
         };
         await this.reg.saveContainer(rec);
+        t.mark('record');
         rb.add('drop record', () => this.reg.dropContainer(rec));
         await mkdir(rootfs, { recursive: true });
         rb.add('remove bundle', () => rm(bundle, { recursive: true, force: true }));
         const plan = (await images.prepareRootfs(id, img.id)) as { upperdir?: string } | undefined;
         if (plan?.upperdir) rec = { ...rec, upperDir: plan.upperdir };
         rb.add('remove rootfs', () => images.removeRootfs(id));
+        t.mark('prepare rootfs');
         await images.mountRootfs(id, rootfs);
+        t.mark('mount rootfs');
         rb.add('unmount rootfs', () => images.unmountRootfs(rootfs));
         const [passwd, group, hostname] = await Promise.all([
           readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
@@ -147,6 +156,7 @@ export class ContainerService {
         );
         await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
         if (logPath) await mkdir(dirname(logPath), { recursive: true });
+        t.mark('spec');
         const monitorCgroup = this.monitorCgroup(pod.cgroupParent, id);
         rb.add('delete container', async () => {
           await this.d.runc.delete(id, true);
@@ -155,9 +165,13 @@ export class ContainerService {
           if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
         });
         const { pid } = await this.d.conmon.create({ id, bundle, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once }, signal);
-        if (monitorCgroup) await this.placeMonitor(monitorCgroup, bundle, log);
-        rec = { ...rec, pid, phase: 'created', ...(monitorCgroup ? { monitorCgroup } : {}) };
-        await this.reg.saveContainer(rec);
+        t.mark('conmon+runc create');
+        rec = { ...rec, pid, pidStartTime: (await readProcStat(pid))?.startTime, phase: 'created', ...(monitorCgroup ? { monitorCgroup } : {}) };
+        // Moving conmon (cgroup attach is slow on v1) overlaps the record's fsync; cleanup removes the cgroup
+        // whether or not the move happened.
+        await Promise.all([monitorCgroup ? this.placeMonitor(monitorCgroup, bundle, log) : undefined, this.reg.saveContainer(rec)]);
+        t.mark('monitor cgroup+record');
+        t.done({ containerId: id });
         this.emit('CONTAINER_CREATED_EVENT', rec);
         log.info({ containerId: id, podSandboxId: pod.id, name, pid }, 'container created');
         return id;
@@ -206,10 +220,14 @@ export class ContainerService {
     await this.reg.locks.run(id, async () => {
       const rec = await this.fresh(id);
       if (rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is in state ${rec.state}, not CONTAINER_CREATED`);
+      const t = new StepTimer(log, 'StartContainer');
       const startedAt = nowNs(this.d.clock);
       await this.d.runc.start(id, signal);
+      t.mark('runc start');
       const next: ContainerRecord = { ...rec, state: 'CONTAINER_RUNNING', startedAt };
       await this.reg.saveContainer(next);
+      t.mark('record');
+      t.done({ containerId: id });
       this.emit('CONTAINER_STARTED_EVENT', next);
       log.info({ containerId: id }, 'container started');
     });
@@ -222,15 +240,21 @@ export class ContainerService {
   }
 
   private async stopLocked(id: string, timeoutSec: number, log: Logger): Promise<void> {
+    const t = new StepTimer(log, 'StopContainer');
     let rec = await this.fresh(id);
+    t.mark('fresh');
     if (rec.state === 'CONTAINER_EXITED' || rec.phase !== 'created') return;
     if (timeoutSec > 0 && rec.state === 'CONTAINER_RUNNING') {
-      await this.signal(id, rec.stopSignal);
+      await this.signal(rec, rec.stopSignal);
+      t.mark('signal');
       rec = await this.waitExit(rec, timeoutSec * 1000);
+      t.mark('wait');
     }
     if (rec.state !== 'CONTAINER_EXITED') {
-      await this.signal(id, 9);
+      await this.signal(rec, 9);
+      t.mark('kill');
       rec = await this.waitExit(rec, 10_000);
+      t.mark('wait kill');
     }
     if (rec.state !== 'CONTAINER_EXITED') {
       // No exit file: conmon is gone. Record what is known rather than report a running container forever.
@@ -238,30 +262,70 @@ export class ContainerService {
       await this.reg.saveContainer(next);
       this.emit('CONTAINER_STOPPED_EVENT', next);
     }
+    await this.releaseRuntime(rec);
+    t.mark('release');
+    t.done({ containerId: id });
     log.info({ containerId: id }, 'container stopped');
   }
 
-  private async signal(id: string, sig: number): Promise<void> {
+  /**
+   * signal sends `sig` to the container's init. When its pid and start time are on record the pid is checked
+   * against /proc and signalled directly (what `runc kill` does, without starting runc); else through runc.
+   */
+  private async signal(rec: ContainerRecord, sig: number): Promise<void> {
+    if (rec.pid > 0 && rec.pidStartTime) {
+      if (!(await processAlive(rec.pid, rec.pidStartTime))) return;
+      try {
+        process.kill(rec.pid, sig);
+      } catch {
+        // exited in between
+      }
+      return;
+    }
     try {
-      await this.d.runc.kill(id, sig);
+      await this.d.runc.kill(rec.id, sig);
     } catch (e) {
       if (!isKind(e, 'NotFound') && !isKind(e, 'FailedPrecondition')) throw e;
     }
   }
 
+  /**
+   * waitExit waits for conmon's exit file of `rec`, woken by the exit directory watch (with a slow poll as a
+   * fallback), up to `ms`; it gives up early when both the container and its conmon are gone for a second.
+   */
   private async waitExit(rec: ContainerRecord, ms: number): Promise<ContainerRecord> {
     const until = Date.now() + ms;
     let goneSince = 0;
-    for (;;) {
-      const next = await this.applyExit(rec);
-      if (next.state === 'CONTAINER_EXITED') return next;
-      if (Date.now() > until) return next;
-      if (rec.pid > 0 && !(await processAlive(rec.pid)) && !(await processAlive(await this.d.conmon.monitorPid(rec.bundle)))) {
-        goneSince ||= Date.now();
-        if (Date.now() - goneSince > 1000) return next;
+    let wake: () => void = () => undefined;
+    const waiters = this.exitWaiters.get(rec.id) ?? new Set<() => void>();
+    this.exitWaiters.set(rec.id, waiters);
+    const onWake = () => wake();
+    waiters.add(onWake);
+    try {
+      for (;;) {
+        const woken = new Promise<void>((r) => (wake = r));
+        const next = await this.applyExit(rec);
+        if (next.state === 'CONTAINER_EXITED') return next;
+        if (Date.now() > until) return next;
+        if (rec.pid > 0 && !(await processAlive(rec.pid)) && !(await processAlive(await this.d.conmon.monitorPid(rec.bundle)))) {
+          goneSince ||= Date.now();
+          if (Date.now() - goneSince > 1000) return next;
+        }
+        await Promise.race([woken, sleep(100)]);
       }
-      await sleep(20);
+    } finally {
+      waiters.delete(onWake);
+      if (waiters.size === 0) this.exitWaiters.delete(rec.id);
     }
+  }
+
+  /**
+   * releaseRuntime frees what an exited container no longer needs, at stop time as containerd's shim does on
+   * exit: runc's state and cgroup (`runc delete`) and the rootfs mount, at once. The writable layer, bundle, logs
+   * and record stay until RemoveContainer.
+   */
+  private async releaseRuntime(rec: ContainerRecord): Promise<void> {
+    await Promise.all([this.d.runc.delete(rec.id, true), this.d.images?.unmountRootfs(rec.rootfs)]);
   }
 
   /** stopForPod kills every container of a pod (StopPodSandbox). */
@@ -286,28 +350,32 @@ export class ContainerService {
     await this.reg.locks.run(id, async () => {
       const rec = this.reg.containers.get(id);
       if (!rec) return;
+      const t = new StepTimer(log, 'RemoveContainer');
       if (rec.phase === 'created') await this.stopLocked(id, 0, log);
-      await this.cleanup(rec);
+      t.mark('stop');
+      await this.cleanup(rec, t);
+      t.done({ containerId: id });
       if (rec.phase === 'created') this.emit('CONTAINER_DELETED_EVENT', rec);
       log.info({ containerId: id }, 'container removed');
     });
   }
 
   /** cleanup removes what a container left on the host and its record (recovery uses it for half-made ones). */
-  async cleanup(rec: ContainerRecord): Promise<void> {
-    await this.d.runc.delete(rec.id, true);
-    await this.d.conmon.killMonitor(rec.bundle).catch(() => undefined);
+  async cleanup(rec: ContainerRecord, t?: StepTimer): Promise<void> {
+    await Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
+    t?.mark('runc delete+monitor');
     // A create cut short (crash) may have moved conmon before its record said so.
     const pod = this.reg.sandboxes.get(rec.sandboxId);
     const monitorCgroup = rec.monitorCgroup ?? (rec.phase === 'creating' && pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);
-    if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
-    if (this.d.images) {
-      await this.d.images.unmountRootfs(rec.rootfs);
-      await this.d.images.removeRootfs(rec.id);
-    }
-    await rm(rec.bundle, { recursive: true, force: true });
-    await this.d.conmon.removeArtifacts(rec.id);
+    const images = this.d.images;
+    await Promise.all([
+      monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined,
+      images ? images.unmountRootfs(rec.rootfs).then(() => images.removeRootfs(rec.id)) : undefined,
+    ]);
+    t?.mark('cgroup+rootfs');
+    await Promise.all([rm(rec.bundle, { recursive: true, force: true }), this.d.conmon.removeArtifacts(rec.id)]);
     await this.reg.dropContainer(rec);
+    t?.mark('files+record');
   }
 
   /** status is ContainerStatus; `verbose` adds the pid and OCI spec under info["info"], as containerd does. */

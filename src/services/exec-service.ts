@@ -130,6 +130,9 @@ export class ExecService {
 
   /** watchMain waits until the exec'd process (named by the pid file) has exited, or runc has. */
   private async watchMain(pidFile: string, bundle: string, runcDone: () => boolean): Promise<{ pid: number; ns: string } | undefined> {
+    // Most execs end well within the first moments: only then start reading /proc, off the common path.
+    for (let i = 0; i < 10 && !runcDone(); i++) await sleep(5);
+    if (runcDone()) return undefined;
     let pid = 0;
     const ns = await containerPidNs(bundle);
     while (!runcDone()) {

@@ -11,8 +11,16 @@ import type { BaseHostFacts } from './host-facts.js';
 import type { Registry } from './registry.js';
 import type { ImageConfig } from '../oci/input.js';
 
+/** PreparedNetwork is a pod whose namespace exists; attach runs CNI ADD in it, once. */
+export interface PreparedNetwork {
+  netnsPath?: string;
+  attach(signal?: AbortSignal): Promise<{ netnsPath?: string; ips: string[] }>;
+}
+
 /** PodNetworkPort is what the pod lifecycle needs from the network service. */
 export interface PodNetworkPort {
+  /** preparePod makes the namespace only, so that CNI ADD can run while the infra process starts (optional). */
+  preparePod?(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<PreparedNetwork>;
   setUpPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<{ netnsPath?: string; ips: string[] }>;
   tearDownPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<void>;
   removePod(id: string, signal?: AbortSignal): Promise<void>;

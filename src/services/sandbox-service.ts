@@ -11,9 +11,10 @@ import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { removeCgroup } from '../runtime/cgroups.js';
 import { gatherSandboxFacts } from './host-facts.js';
-import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
+import { nowNs, type LifecycleDeps, type PreparedNetwork } from './lifecycle-deps.js';
 import { Rollback } from './rollback.js';
-import { writePodFiles } from './pod-files.js';
+import { StepTimer } from './step-timer.js';
+import { hostsFile, writePodFiles, type PodFiles } from './pod-files.js';
 import { SandboxImage, type InfraImage } from './infra-image.js';
 
 const DEFAULT_SHM = 64 * 1024 * 1024;
@@ -40,6 +41,12 @@ export class SandboxService {
   constructor(private readonly d: LifecycleDeps) {
     const ref = d.config.runtime.sandbox_image;
     if (ref && d.images) this.infraImage = new SandboxImage(ref, d.images);
+  }
+
+  private async sandboxImageFor(id: string, rootfs: string, rb: Rollback, signal: AbortSignal, log: Logger): Promise<InfraImage | undefined> {
+    if (!this.d.config.runtime.sandbox_image) return undefined;
+    if (!this.infraImage) throw failedPrecondition('runtime.sandbox_image is set but images are not available in this build');
+    return this.infraImage.mount(id, rootfs, rb, signal, log);
   }
 
   /** setContainers connects the container lifecycle, which pod stop and removal drive. */
@@ -71,40 +78,44 @@ export class SandboxService {
         const hostIpc = ns?.ipc === 'NODE';
         const { parent, owned } = this.podCgroupParent(config, id);
         const dir = join(this.d.podsDir, id);
+        const t = new StepTimer(log, 'RunPodSandbox');
         let rec: SandboxRecord = {
           id, name, config, runtimeHandler, createdAt: nowNs(this.d.clock), phase: 'creating', state: 'SANDBOX_NOTREADY',
           hostNetwork, ips: [], cgroupParent: parent, dir, infraPid: 0, infraStartTime: '', shmMounted: false,
         };
         await reg.saveSandbox(rec);
+        t.mark('record');
         rb.add('drop record', () => reg.dropSandbox(rec));
         await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o755 });
         rb.add('remove pod dir', () => rm(dir, { recursive: true, force: true }));
         if (owned) rb.add('remove pod cgroup', () => removeCgroup(parent, this.d.host.cgroupMode));
-        let infra: InfraImage | undefined;
-        if (this.d.config.runtime.sandbox_image) {
-          if (!this.infraImage) throw failedPrecondition('runtime.sandbox_image is set but images are not available in this build');
-          infra = await this.infraImage.mount(id, join(dir, 'rootfs'), rb, signal, log);
-          rec = { ...rec, infraImage: infra.imageId };
-        }
-        if (this.d.network) {
-          const net = await this.d.network.setUpPod({ id, config, hostNetwork }, signal);
-          rb.add('remove pod network', () => this.d.network!.removePod(id));
-          rec = { ...rec, netnsPath: net.netnsPath, ips: net.ips };
-        }
-        const files = await writePodFiles(dir, config, hostNetwork, rec.ips);
-        rec = { ...rec, resolvPath: files.resolvPath, hostsPath: files.hostsPath, hostnamePath: files.hostnamePath };
-        if (hostIpc) rec.shmPath = '/dev/shm';
-        else {
-          const shm = join(dir, 'shm');
-          await mkdir(shm, { recursive: true });
-          await mountTmpfs(this.d.runner, shm, this.d.shmSize ?? DEFAULT_SHM);
-          rb.add('unmount shm', () => unmount(this.d.runner, shm));
-          rec = { ...rec, shmPath: shm, shmMounted: true };
-        }
-        await reg.saveSandbox(rec);
+        // Independent steps run at once: the infra image, the network namespace (CNI ADD comes later, while the
+        // infra process starts), /dev/shm, the pod's files (hosts is rewritten with the IPs once they are known)
+        // and the host facts. The 'creating' record on disk is enough for recovery to undo any of them: it works
+        // from the pod id and the pod directory, so no record is written between here and the final one.
+        const net = this.d.network;
+        const shm = hostIpc ? '/dev/shm' : join(dir, 'shm');
+        const [infraR, netR, shmR, filesR, factsR] = await Promise.allSettled([
+          this.sandboxImageFor(id, join(dir, 'rootfs'), rb, signal, log),
+          net ? (net.preparePod ? net.preparePod({ id, config, hostNetwork }, signal) : net.setUpPod({ id, config, hostNetwork }, signal).then((r) => ({ netnsPath: r.netnsPath, attach: () => Promise.resolve(r) }))) : undefined,
+          hostIpc ? Promise.resolve() : mkdir(shm, { recursive: true }).then(() => mountTmpfs(this.d.runner, shm, this.d.shmSize ?? DEFAULT_SHM)),
+          writePodFiles(dir, config, hostNetwork, []),
+          gatherSandboxFacts(this.d.host, config),
+        ]);
+        if (netR.status === 'fulfilled' && netR.value) rb.add('remove pod network', () => net!.removePod(id));
+        if (shmR.status === 'fulfilled' && !hostIpc) rb.add('unmount shm', () => unmount(this.d.runner, shm));
+        for (const r of [infraR, netR, shmR, filesR, factsR]) if (r.status === 'rejected') throw r.reason;
+        const infra = (infraR as PromiseFulfilledResult<InfraImage | undefined>).value;
+        const prepared = (netR as PromiseFulfilledResult<PreparedNetwork | undefined>).value;
+        const files = (filesR as PromiseFulfilledResult<PodFiles>).value;
+        rec = {
+          ...rec, netnsPath: prepared?.netnsPath, shmPath: shm, shmMounted: !hostIpc, resolvPath: files.resolvPath, hostsPath: files.hostsPath, hostnamePath: files.hostnamePath,
+          ...(infra ? { infraImage: infra.imageId } : {}),
+        };
+        t.mark('image+netns+shm+files');
         const spec = buildSandboxSpec(
           {
-            id, config, host: await gatherSandboxFacts(this.d.host, config), rootfs: join(dir, 'rootfs'), args: infra ? infra.args : [...DEFAULT_INFRA_ARGS],
+            id, config, host: (factsR as PromiseFulfilledResult<Awaited<ReturnType<typeof gatherSandboxFacts>>>).value, rootfs: join(dir, 'rootfs'), args: infra ? infra.args : [...DEFAULT_INFRA_ARGS],
             infraBinary: infra ? undefined : this.d.config.runtime.infra_path, netnsPath: rec.netnsPath, cgroupParent: parent,
             resolvPath: rec.resolvPath, hostsPath: rec.hostsPath, hostnamePath: rec.hostnamePath, shmPath: rec.shmPath,
             seccompDefault: this.d.config.runtime.seccomp_default,
@@ -112,13 +123,23 @@ export class SandboxService {
           (m) => log.warn({ podSandboxId: id }, m),
         );
         await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+        t.mark('spec');
+        // The infra process starts in the namespace while CNI ADD configures it (containerd and CRI-O run them one
+        // after the other; nothing in the infra process needs the network).
         const pidFile = join(dir, 'pidfile');
         rb.add('delete infra', () => this.d.runc.delete(id, true));
-        await this.d.runc.run(id, dir, pidFile, signal);
+        const [runR, addR] = await Promise.allSettled([this.d.runc.run(id, dir, pidFile, signal), prepared ? prepared.attach(signal) : Promise.resolve(undefined)]);
+        if (runR.status === 'rejected') throw runR.reason;
+        if (addR.status === 'rejected') throw addR.reason;
+        t.mark('runc run+CNI');
+        const ips = addR.value?.ips ?? [];
+        if (ips.length > 0 && !hostNetwork) await writeFile(files.hostsPath, hostsFile(files.hostname, ips), { mode: 0o644 }); // in place: it is bind-mounted
         const pid = Number((await readFile(pidFile, 'utf8')).trim());
         const st = await readProcStat(pid);
-        rec = { ...rec, infraPid: pid, infraStartTime: st?.startTime ?? '', phase: 'created', state: 'SANDBOX_READY' };
+        rec = { ...rec, ips, infraPid: pid, infraStartTime: st?.startTime ?? '', phase: 'created', state: 'SANDBOX_READY' };
         await reg.saveSandbox(rec);
+        t.mark('record');
+        t.done({ podSandboxId: id });
         log.info({ podSandboxId: id, name, pid, netns: rec.netnsPath, ips: rec.ips }, 'pod sandbox running');
         return id;
       }),
@@ -129,28 +150,46 @@ export class SandboxService {
   async stop(idOrPrefix: string, signal: AbortSignal, log: Logger): Promise<void> {
     const reg = this.d.registry;
     const id = reg.sandboxId(idOrPrefix);
+    const t = new StepTimer(log, 'StopPodSandbox');
     await this.containers?.stopForPod(id, log);
+    t.mark('containers');
     await reg.locks.run(id, async () => {
       const rec = reg.sandboxes.get(id);
       if (!rec) return;
-      await this.stopInfra(rec);
-      if (this.d.network) await this.d.network.tearDownPod({ id, config: rec.config, hostNetwork: rec.hostNetwork }, signal);
-      if (rec.shmMounted && rec.shmPath) await unmount(this.d.runner, rec.shmPath);
+      // Independent: the infra process, the network (CNI DEL works with or without it) and the lazy shm unmount.
+      await allOrFirstError([
+        this.stopInfra(rec),
+        this.d.network ? this.d.network.tearDownPod({ id, config: rec.config, hostNetwork: rec.hostNetwork }, signal) : undefined,
+        rec.shmMounted && rec.shmPath ? unmount(this.d.runner, rec.shmPath) : undefined,
+      ]);
+      t.mark('infra+network+shm');
       if (rec.state !== 'SANDBOX_NOTREADY') {
         await reg.saveSandbox({ ...rec, state: 'SANDBOX_NOTREADY' });
+        t.mark('record');
         log.info({ podSandboxId: id }, 'pod sandbox stopped');
       }
     });
+    t.done({ podSandboxId: id });
   }
 
   private async stopInfra(rec: SandboxRecord): Promise<void> {
     if (rec.infraPid > 0 && (await processAlive(rec.infraPid, rec.infraStartTime))) {
-      try {
-        await this.d.runc.kill(rec.id, 9);
-      } catch (e) {
-        if (!isKind(e, 'NotFound') && !isKind(e, 'FailedPrecondition')) throw e;
+      // The pid is the infra process's own (its start time matches), so it is signalled directly: `runc kill`
+      // would cost a runc start-up to do the same kill(2).
+      if (rec.infraStartTime) {
+        try {
+          process.kill(rec.infraPid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      } else {
+        try {
+          await this.d.runc.kill(rec.id, 9);
+        } catch (e) {
+          if (!isKind(e, 'NotFound') && !isKind(e, 'FailedPrecondition')) throw e;
+        }
       }
-      for (let i = 0; i < 200 && (await processAlive(rec.infraPid, rec.infraStartTime)); i++) await sleep(10);
+      for (let i = 0; i < 1000 && (await processAlive(rec.infraPid, rec.infraStartTime)); i++) await sleep(2);
     }
     await this.d.runc.delete(rec.id, true);
   }
@@ -165,29 +204,41 @@ export class SandboxService {
       if (isKind(e, 'NotFound')) return;
       throw e;
     }
+    const t = new StepTimer(log, 'RemovePodSandbox');
     await this.stop(id, signal, log);
+    t.mark('stop');
     await this.containers?.removeForPod(id, log);
+    t.mark('containers');
     await reg.locks.run(id, async () => {
       const rec = reg.sandboxes.get(id);
       if (!rec) return;
-      await this.cleanup(rec);
+      await this.cleanup(rec, t);
       log.info({ podSandboxId: id }, 'pod sandbox removed');
     });
+    t.done({ podSandboxId: id });
   }
 
   /** cleanup removes what a pod left on the host and its record (also used by recovery for half-made pods). */
-  async cleanup(rec: SandboxRecord): Promise<void> {
-    await this.stopInfra(rec);
-    if (this.d.network) await this.d.network.removePod(rec.id);
-    if (rec.shmPath && rec.shmPath !== '/dev/shm') await unmount(this.d.runner, rec.shmPath);
+  async cleanup(rec: SandboxRecord, t?: StepTimer): Promise<void> {
+    // A half-made pod may have mounted its shm before its record said so.
+    const shm = rec.shmPath ?? (rec.phase === 'creating' ? join(rec.dir, 'shm') : undefined);
+    await allOrFirstError([
+      this.stopInfra(rec),
+      this.d.network ? this.d.network.removePod(rec.id) : undefined,
+      shm && shm !== '/dev/shm' ? unmount(this.d.runner, shm) : undefined,
+    ]);
+    t?.mark('infra+network+shm');
     // A half-made pod may have mounted its infra image before its record said so.
     if (this.d.images && (rec.infraImage || (rec.phase === 'creating' && this.infraImage))) {
       await this.d.images.unmountRootfs(join(rec.dir, 'rootfs'));
       await this.d.images.removeRootfs(rec.id);
     }
     await rm(rec.dir, { recursive: true, force: true });
+    t?.mark('dir');
     if (!rec.config.linux?.cgroup_parent && this.d.host.cgroupDriver === 'cgroupfs') await removeCgroup(rec.cgroupParent, this.d.host.cgroupMode);
+    t?.mark('cgroup');
     await this.d.registry.dropSandbox(rec);
+    t?.mark('record');
   }
 
   /** effectiveState is the pod's state, NOTREADY when its infra process is gone. */
@@ -240,4 +291,10 @@ export class SandboxService {
     if ((await this.effectiveState(rec)) !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${rec.id} is not ready`);
     return rec;
   }
+}
+
+/** allOrFirstError waits for every step (undefined = nothing to do), then throws the first failure, if any. */
+async function allOrFirstError(steps: (Promise<unknown> | undefined)[]): Promise<void> {
+  const res = await Promise.allSettled(steps.map((p) => p ?? Promise.resolve()));
+  for (const r of res) if (r.status === 'rejected') throw r.reason;
 }
