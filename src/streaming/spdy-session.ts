@@ -251,6 +251,7 @@ export class SpdyStream extends Duplex {
   private replied = false;
   private wasReset = false;
   private finSent = false;
+  private finReceived = false;
 
   constructor(
     private readonly session: SpdySession,
@@ -284,9 +285,13 @@ export class SpdyStream extends Duplex {
 
   /** receive is called by the session with the payload of a DATA frame. */
   receive(data: Buffer, fin: boolean): void {
-    if (this.destroyed || this.readableEnded) return;
+    // DATA after the client's FIN is dropped: pushing past the end would make the stream emit an error.
+    if (this.destroyed || this.finReceived) return;
     if (data.length > 0 && !this.push(data)) this.session.block(this);
-    if (fin) this.push(null);
+    if (fin) {
+      this.finReceived = true;
+      this.push(null);
+    }
   }
 
   /** onReset is called when the client reset the stream. */
