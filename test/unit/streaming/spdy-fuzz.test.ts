@@ -50,7 +50,7 @@ function frames(rng: Rng, n: number): Buffer[] {
   const z = new HeaderCompressor();
   const out: Buffer[] = [];
   let id = 1;
-  const headers = () =>
+  const headers = (): Record<string, string> =>
     rng.pick([
       { streamtype: rng.pick(['error', 'data', 'stdin', 'stdout', 'stderr', 'resize', 'bogus']), port: String(rng.int(70000)), requestid: String(rng.int(5)) },
       { streamtype: 'data' },
