@@ -51,7 +51,7 @@ function frames(rng: Rng, n: number): Buffer[] {
   const out: Buffer[] = [];
   let id = 1;
   const headers = (): Record<string, string> =>
-    rng.pick([
+    rng.pick<Record<string, string>>([
       { streamtype: rng.pick(['error', 'data', 'stdin', 'stdout', 'stderr', 'resize', 'bogus']), port: String(rng.int(70000)), requestid: String(rng.int(5)) },
       { streamtype: 'data' },
       {},
