@@ -56,13 +56,30 @@ export interface CommandIO {
   signal: AbortSignal;
 }
 
+/**
+ * ExecLauncher is what streaming exec needs from the runc module (src/runtime/runc.ts, the one place that knows
+ * runc's command line; its `Runc` satisfies this as it is): the program and the full argv of `runc exec`. The
+ * stream runtime starts it itself, through the ProcessRunner with pipes, or under a node-pty terminal with a TTY.
+ */
+export interface ExecLauncher {
+  readonly path: string;
+  execArgs(id: string, cmd: readonly string[], o: { pidFile?: string; tty?: boolean }): string[];
+}
+
 /** RuncStreamRuntimeDeps are the parts the stream runtime drives. */
 export interface RuncStreamRuntimeDeps {
   lookup: ContainerLookup;
   runner: ProcessRunner;
   dialer: PodDialer;
-  runcPath: string;
+  /** exec is the lifecycle's Runc; without it, `runcPath` with the container's `--root` is used (a stand-in). */
+  exec?: ExecLauncher;
+  runcPath?: string;
   log: Logger;
+}
+
+/** standInLauncher builds `runc --root R exec …` until the daemon passes the lifecycle's Runc as `exec`. */
+function standInLauncher(path: string, root: string): ExecLauncher {
+  return { path, execArgs: (id, cmd, o) => ['--root', root, 'exec', ...(o.tty ? ['-t'] : []), ...(o.pidFile ? ['--pid-file', o.pidFile] : []), id, ...cmd] };
 }
 
 /** STDIN_PACKET caps one packet written to conmon's attach socket (conmon reads at most 32 KiB − 1 per packet). */
@@ -82,11 +99,12 @@ export class RuncStreamRuntime {
     // The pid file names the exec'd process, so that a departed client's command can be killed itself: SIGKILL to
     // runc would orphan it (runc forwards catchable signals only).
     const pidFile = join(c.bundleDir, `exec-${randomBytes(6).toString('hex')}.pid`);
-    const args = ['--root', c.runcRoot, 'exec', ...(io.tty ? ['-t'] : []), '--pid-file', pidFile, c.id, ...cmd];
+    const runc = this.d.exec ?? standInLauncher(this.d.runcPath ?? 'runc', c.runcRoot);
+    const args = runc.execArgs(c.id, cmd, { tty: io.tty, pidFile });
     const kill = () => void this.killExec(pidFile);
     io.signal.addEventListener('abort', kill, { once: true });
     try {
-      return { exitCode: io.tty ? await this.execTty(args, io) : await this.execPipes(args, io) };
+      return { exitCode: io.tty ? await this.execTty(runc.path, args, io) : await this.execPipes(runc.path, args, io) };
     } finally {
       io.signal.removeEventListener('abort', kill);
       await rm(pidFile, { force: true });
@@ -108,8 +126,8 @@ export class RuncStreamRuntime {
     }
   }
 
-  private async execPipes(args: string[], io: CommandIO): Promise<number> {
-    const child: ChildProcess = this.d.runner.spawn(this.d.runcPath, args, {
+  private async execPipes(runc: string, args: string[], io: CommandIO): Promise<number> {
+    const child: ChildProcess = this.d.runner.spawn(runc, args, {
       stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe'],
     });
     const exited = new Promise<number>((resolve, reject) => {
@@ -135,9 +153,9 @@ export class RuncStreamRuntime {
     return code;
   }
 
-  private async execTty(args: string[], io: CommandIO): Promise<number> {
+  private async execTty(runc: string, args: string[], io: CommandIO): Promise<number> {
     const size = io.terminalSize();
-    const term = pty.spawn(this.d.runcPath, args, { name: 'xterm', cols: size?.width || 80, rows: size?.height || 24, env: { TERM: 'xterm' } });
+    const term = pty.spawn(runc, args, { name: 'xterm', cols: size?.width || 80, rows: size?.height || 24, env: { TERM: 'xterm' } });
     const onResize = (s: TerminalSize) => s.width > 0 && s.height > 0 && term.resize(s.width, s.height);
     io.resize.on('resize', onResize);
     const out = term.onData((d) => io.stdout?.write(d));
