@@ -16,6 +16,7 @@ import { attach } from './runtime/attach.js';
 import { portForward } from './runtime/port-forward.js';
 import type { Lifecycle } from '../services/lifecycle-setup.js';
 import { lifecycleRpcs } from './runtime/lifecycle-rpcs.js';
+import { streamedLists } from './streamed-lists.js';
 
 /** CriServices are the use-case services the CRI verbs call. Later subsystems add their members here. */
 export interface CriServices {
@@ -32,5 +33,7 @@ export function buildRpcTable(s: CriServices): Map<string, AnyRpc> {
   if (s.images) rpcs.push(pullImage(s.images), listImages(s.images), imageStatus(s.images), removeImage(s.images), imageFsInfo(s.images));
   if (s.streams) rpcs.push(exec(s.streams), attach(s.streams), portForward(s.streams));
   if (s.lifecycle) rpcs.push(...lifecycleRpcs(s.lifecycle));
-  return new Map(rpcs.map((r) => [r.name, r]));
+  const table = new Map(rpcs.map((r) => [r.name, r]));
+  for (const r of streamedLists(table)) table.set(r.name, r);
+  return table;
 }
