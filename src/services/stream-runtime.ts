@@ -82,6 +82,10 @@ function standInLauncher(path: string, root: string): ExecLauncher {
   return { path, execArgs: (id, cmd, o) => ['--root', root, 'exec', ...(o.tty ? ['-t'] : []), ...(o.pidFile ? ['--pid-file', o.pidFile] : []), id, ...cmd] };
 }
 
+/** ATTACH_STDOUT and ATTACH_STDERR are the pipe numbers conmon puts first in each attach packet (1 is stdin). */
+const ATTACH_STDOUT = 2;
+const ATTACH_STDERR = 3;
+
 /** STDIN_PACKET caps one packet written to conmon's attach socket (conmon reads at most 32 KiB − 1 per packet). */
 const STDIN_PACKET = 8192;
 
@@ -191,9 +195,9 @@ export class RuncStreamRuntime {
       io.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     sock.on('data', (pkt: Buffer) => {
-      if (pkt.length < 2) return;
-      // conmon's first byte names the pipe: 1 stdout, 2 stderr (with a terminal everything is 1).
-      const target = pkt[0] === 2 ? (io.stderr ?? (io.tty ? io.stdout : undefined)) : io.stdout;
+      if (pkt.length < 2 || (pkt[0] !== ATTACH_STDOUT && pkt[0] !== ATTACH_STDERR)) return;
+      // conmon's first byte names the pipe (its stdpipe_t): 2 stdout, 3 stderr; with a terminal all is stdout.
+      const target = pkt[0] === ATTACH_STDERR && !io.tty ? io.stderr : io.stdout;
       target?.write(pkt.subarray(1));
     });
     const onResize = (s: TerminalSize) => void this.resize(c.ctlPipePath, s);

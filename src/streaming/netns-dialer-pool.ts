@@ -130,6 +130,8 @@ export class NetnsDialerPool {
     if (have) return have;
     const child = this.o.runner.spawn(this.o.nsenterPath ?? 'nsenter', [`--net=${netns}`, process.execPath, ...HELPER_FLAGS, HELPER], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // The daemon's own node options (an inspector, heap sizes) are not the helper's.
+      env: { ...process.env, NODE_OPTIONS: undefined },
     });
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
