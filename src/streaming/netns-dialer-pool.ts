@@ -130,8 +130,8 @@ export class NetnsDialerPool {
     if (have) return have;
     const child = this.o.runner.spawn(this.o.nsenterPath ?? 'nsenter', [`--net=${netns}`, process.execPath, ...HELPER_FLAGS, HELPER], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      // The daemon's own node options (an inspector, heap sizes) are not the helper's.
-      env: { ...process.env, NODE_OPTIONS: undefined },
+      // A clean environment: the daemon's own (NODE_OPTIONS with an inspector or heap sizes, …) is not the helper's.
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
     });
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));

@@ -133,7 +133,7 @@ async function daemonMemory(): Promise<{ heapUsed: number; external: number; rss
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   let n = 0;
   const call = (method: string, params: object = {}) =>
-    new Promise<any>((resolve) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    new Promise<any>((resolve) => {
       const id = ++n;
       const onMsg = (m: Buffer) => {
         const r = JSON.parse(m.toString());
