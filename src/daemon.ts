@@ -56,7 +56,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let listener: CriListener;
   let lifecycle: Lifecycle;
   let streaming: StreamingServer | undefined;
-  const dialers = new NetnsDialerPool({ runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }), dir: join(config.state, 'portforward') });
+  const dialers = new NetnsDialerPool({ runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }) });
   try {
     const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
     const network = new NetworkService({
@@ -76,7 +76,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     streaming = new StreamingServer({
       address: sc.address, port: sc.port, tlsCertFile: sc.tls_cert_file, tlsKeyFile: sc.tls_key_file, tokenTtlMs: sc.token_ttl, maxTokens: sc.max_tokens,
       idleTimeoutMs: sc.stream_idle_timeout, streamCreationTimeoutMs: sc.stream_creation_timeout, clock: systemClock, log: log.child({ component: 'streaming' }),
-      runtime: new RuncStreamRuntime({ lookup: streamLookup, runner: nodeProcessRunner, dialer: dialers, runcPath: config.runtime.runc_path, log: log.child({ component: 'streaming' }) }),
+      runtime: new RuncStreamRuntime({ lookup: streamLookup, runner: nodeProcessRunner, dialer: dialers, exec: lifecycle.runc, log: log.child({ component: 'streaming' }) }),
     });
     await streaming.start();
     const streams = new StreamService(streamLookup, streaming);

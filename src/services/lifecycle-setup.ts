@@ -24,6 +24,8 @@ export interface Lifecycle {
   exec: ExecService;
   stats: StatsService;
   events: EventsService;
+  /** runc is the one module that runs runc; streaming exec builds its command line through it. */
+  runc: Runc;
   /** init recovers state from disk, conmon and runc, and starts watching exits; run it before serving. */
   init(): Promise<void>;
   close(): void;
@@ -70,7 +72,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const exec = new ExecService({ runc, runner, lookup: containers, maxOutput: config.runtime.exec_sync_max_output, drainMs: config.runtime.exec_sync_drain_timeout });
   const stats = new StatsService(d, sandboxes, containers);
   return {
-    sandboxes, containers, exec, stats, events,
+    sandboxes, containers, exec, stats, events, runc,
     async init() {
       await recover(d, sandboxes, containers);
       await containers.watchExits(exitDir);
