@@ -18,7 +18,9 @@ NETNS=/run/netns/criharness
 [ -e "$NETNS" ] || { echo "harness netns is not up: run $HARNESS/netns.sh up && $HARNESS/start-registry.sh" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/fune-critest.XXXXXX)
-root=/var/lib/fune-critest state=/run/fune-critest
+# Private dirs per run, so that several runs (and other daemons) never share state.
+id=$(basename "$work")
+root=/var/lib/$id state=/run/$id
 mkdir -p "$work/certs.d" "$(dirname "$out")"
 for host in registry.k8s.io gcr.io k8s.gcr.io public.ecr.aws docker.io; do
   mkdir -p "$work/certs.d/$host"
@@ -43,6 +45,8 @@ pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  # critest removes its pods; whatever a failed spec left is not ours to keep.
+  rm -rf "$root" "$state" 2>/dev/null || true
   echo "fune log: $work/fune.log" >&2
 }
 trap cleanup EXIT
