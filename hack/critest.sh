@@ -46,7 +46,7 @@ cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   # critest removes its pods; whatever a failed spec left is not ours to keep.
-  rm -rf "$root" "$state" 2>/dev/null || true
+  rm -rf --one-file-system "$root" "$state" 2>/dev/null || true
   echo "fune log: $work/fune.log" >&2
 }
 trap cleanup EXIT
