@@ -110,24 +110,26 @@ async function makeCold(rt: Runtime, image: string): Promise<void> {
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
-/** cpuMs is the user+system CPU time of a process and its reaped children (`sync`, `setfattr`, ...). */
-function cpuMs(pid: number): number {
-  if (!pid) return NaN;
+/** cpuMs is the user and system CPU time of a process and its reaped children (`sync`, `setfattr`, ...). */
+function cpuMs(pid: number): { user: number; sys: number } {
+  if (!pid) return { user: NaN, sys: NaN };
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
-  return (v[11]! + v[12]! + v[13]! + v[14]!) * TICK_MS;
+  return { user: (v[11]! + v[13]!) * TICK_MS, sys: (v[12]! + v[14]!) * TICK_MS };
 }
 
-async function timedPull(rt: Runtime, image: string): Promise<{ ms: number; cpu: number }> {
+async function timedPull(rt: Runtime, image: string): Promise<{ ms: number; cpu: number; sys: number }> {
   const c0 = cpuMs(rt.pid);
   const t0 = process.hrtime.bigint();
   const res = await rt.client.call<{ image_ref: string }>('PullImage', { image: { image }, auth: null, sandbox_config: null }, { image: true, deadlineMs: 600_000 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const cpu = cpuMs(rt.pid) - c0;
+  const c1 = cpuMs(rt.pid);
+  const sys = c1.sys - c0.sys;
+  const cpu = c1.user - c0.user + sys;
   const st = await rt.client.call<{ image: { size: string; id: string } | null }>('ImageStatus', { image: { image }, verbose: false }, { image: true });
   if (!st.image) throw new Error(`${rt.name}: ImageStatus finds no image right after PullImage returned ${res.image_ref}`);
   if (rt.leftovers().length === 0) throw new Error(`${rt.name}: pull returned but nothing is stored`);
-  return { ms, cpu };
+  return { ms, cpu, sys };
 }
 
 async function run(o: { registry: string; rounds: number; funeSocket: string; funeRoot: string; ctdSocket: string; ctdRoot: string; funePid: number; ctdPid: number; out?: string; only: string[] }): Promise<void> {
@@ -135,6 +137,7 @@ async function run(o: { registry: string; rounds: number; funeSocket: string; fu
   const all = [fune(o.funeSocket, o.funeRoot, o.funePid), containerd(o.ctdSocket, o.ctdRoot, o.ctdPid)].filter((r) => o.only.includes(r.name));
   const times = new Map<string, number[]>(all.map((r) => [r.name, []]));
   const cpus = new Map<string, number[]>(all.map((r) => [r.name, []]));
+  const syss = new Map<string, number[]>(all.map((r) => [r.name, []]));
   // One warm-up pull each (not counted): connections, code paths and the registry's page cache are warm for both.
   for (const rt of all) {
     await makeCold(rt, image);
@@ -145,10 +148,11 @@ async function run(o: { registry: string; rounds: number; funeSocket: string; fu
     const order = i % 2 ? [...all].reverse() : all;
     for (const rt of order) {
       await makeCold(rt, image);
-      const { ms, cpu } = await timedPull(rt, image);
+      const { ms, cpu, sys } = await timedPull(rt, image);
       times.get(rt.name)!.push(ms);
       cpus.get(rt.name)!.push(cpu);
-      process.stderr.write(`round ${i + 1} ${rt.name}: ${ms.toFixed(0)} ms, daemon CPU ${cpu.toFixed(0)} ms\n`);
+      syss.get(rt.name)!.push(sys);
+      process.stderr.write(`round ${i + 1} ${rt.name}: ${ms.toFixed(0)} ms, daemon CPU ${cpu.toFixed(0)} ms (system ${sys.toFixed(0)})\n`);
     }
   }
   const sizes: Record<string, string> = {};
@@ -158,7 +162,7 @@ async function run(o: { registry: string; rounds: number; funeSocket: string; fu
     await makeCold(rt, image);
     rt.client.close();
   }
-  if (o.out) writeFileSync(o.out, JSON.stringify({ image, rounds: o.rounds, times: Object.fromEntries(times), cpu: Object.fromEntries(cpus), sizes }, null, 2));
+  if (o.out) writeFileSync(o.out, JSON.stringify({ image, rounds: o.rounds, times: Object.fromEntries(times), cpu: Object.fromEntries(cpus), sys: Object.fromEntries(syss), sizes }, null, 2));
   const cols = all.map((r) => r.name);
   const line = (name: string, cells: string[]) => console.log(name.padEnd(34) + cells.map((c) => c.padEnd(16)).join(''));
   console.log(`\ncold PullImage of ${image} (${o.rounds} rounds; ms, wall clock of the RPC)`);
@@ -169,6 +173,7 @@ async function run(o: { registry: string; rounds: number; funeSocket: string; fu
   line('max', stat((xs) => Math.max(...xs)));
   for (const c of cols) line(`all rounds, ${c}`, [times.get(c)!.map((x) => x.toFixed(0)).join(" ")]);
   line('daemon CPU per pull, median (ms)', cols.map((c) => median(cpus.get(c)!).toFixed(0)));
+  line('  of which system (ms)', cols.map((c) => median(syss.get(c)!).toFixed(0)));
   line('ImageStatus size (bytes)', cols.map((c) => sizes[c]!));
   if (cols.length === 2) {
     const [a, b] = cols.map((c) => median(times.get(c)!));

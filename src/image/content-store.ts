@@ -9,7 +9,7 @@ import { SingleFlight } from './single-flight.js';
 import { BatchWriter } from './batch-writer.js';
 
 /** TEE_BUFFER is how far a download may run ahead of the unpack reading it. */
-const TEE_BUFFER = 4 << 20;
+const TEE_BUFFER = 1 << 20;
 
 /** forward passes a chunk on; false means the reader is behind (wait for `drained`). */
 function forward(out: Writable, chunk: Buffer): boolean {

@@ -36,6 +36,8 @@ export class LayerStore {
   readonly linksDir: string;
   private readonly flights = new SingleFlight<LayerInfo>();
   private readonly pins = new Map<string, number>();
+  private runningSync: Promise<void> | undefined;
+  private nextSync: Promise<void> | undefined;
 
   constructor(
     readonly dir: string,
@@ -125,7 +127,7 @@ export class LayerStore {
         const u = await diskUsage(join(tmp, 'diff'));
         const info: LayerInfo = { diffId, size: u.bytes, inodes: u.inodes, short: shortName(diffId) };
         // syncfs: the layer's data is on disk before the layer (and later the image) is recorded.
-        await runChecked(this.runner, 'sync', ['-f', tmp], { timeoutMs: 600_000 });
+        await this.syncfs(tmp);
         await writeFileAtomic(join(tmp, 'layer.json'), JSON.stringify(info));
         await rename(tmp, join(this.layersDir, hex(diffId)));
         await fsyncDir(this.layersDir);
@@ -140,6 +142,31 @@ export class LayerStore {
         throw e;
       }
     });
+  }
+
+  /**
+   * syncfs flushes the filesystem of the layer store (`sync -f`). Layers unpacked side by side share flushes: a
+   * call made while one runs waits for the next, which starts after it and so covers every file written before
+   * the call; all calls made meanwhile share that next one.
+   */
+  private syncfs(path: string): Promise<void> {
+    if (!this.nextSync) {
+      const after = this.runningSync ?? Promise.resolve();
+      const next = after.then(
+        () => undefined,
+        () => undefined,
+      ).then(async () => {
+        this.nextSync = undefined;
+        this.runningSync = next;
+        try {
+          await runChecked(this.runner, 'sync', ['-f', path], { timeoutMs: 600_000 });
+        } finally {
+          if (this.runningSync === next) this.runningSync = undefined;
+        }
+      });
+      this.nextSync = next;
+    }
+    return this.nextSync;
   }
 
   /** remove deletes a layer (rename first, so a crash cannot leave it half-deleted under its name). */

@@ -143,9 +143,10 @@ export class RegistryClient {
     const ac = new AbortController();
     const stallError = () => new RuntimeError('DeadlineExceeded', `no data from ${host.base} for ${this.o.stallMs} ms (stall timeout)`);
     let timer: NodeJS.Timeout | undefined;
+    // One timer per request, pushed back on every chunk (refresh is cheap; a new timer per chunk is not).
     const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => ac.abort(stallError()), this.o.stallMs);
+      if (timer) timer.refresh();
+      else timer = setTimeout(() => ac.abort(stallError()), this.o.stallMs);
     };
     const onOuter = () => ac.abort(this.o.signal.reason);
     this.o.signal.addEventListener('abort', onOuter, { once: true });

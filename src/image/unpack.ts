@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { open, mkdir, symlink, link, lchown, chmod, lutimes, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -31,9 +31,22 @@ type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 const OPAQUE = '.wh..wh..opq';
 /** CHUNK is the size of the pieces a layer stream moves in; BUFFER how far decompression may run ahead of writes. */
-const CHUNK = 256 << 10;
-const BUFFER = 4 << 20;
+const CHUNK = 64 << 10;
+const BUFFER = 1 << 20;
 const WH = '.wh.';
+
+/** readUmask gives the process umask from /proc (process.umask() without an argument is deprecated), or 0o777 when unknown, which makes every mode be set explicitly. */
+function readUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? parseInt(m[1]!, 8) : 0o777;
+  } catch {
+    return 0o777;
+  }
+}
+
+/** OWN is what a file created by this process gets: its owner and the umask applied to the mode. */
+const OWN = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1, umask: readUmask() };
 
 /** escapeError is the error of an entry that would land outside the layer directory. */
 const escapeError = (name: string, why: string) => new RuntimeError('FailedPrecondition', `layer entry ${JSON.stringify(name)} rejected: ${why}`);
@@ -197,8 +210,13 @@ class Unpacker {
     for (const p of [...this.kinds.keys()]) if (p === rel || p.startsWith(`${rel}/`)) this.kinds.delete(p);
   }
 
+  /** needsChown tells whether an entry's owner differs from the one a new file gets (the daemon's). */
+  private needsChown(h: tar.Header): boolean {
+    return this.o.chown && ((h.uid ?? 0) !== OWN.uid || (h.gid ?? 0) !== OWN.gid);
+  }
+
   private async meta(path: string, h: tar.Header, isLink: boolean): Promise<void> {
-    if (this.o.chown) await lchown(path, h.uid ?? 0, h.gid ?? 0);
+    if (this.needsChown(h)) await lchown(path, h.uid ?? 0, h.gid ?? 0);
     if (!isLink) await chmod(path, (h.mode ?? 0o644) & 0o7777);
     const t = h.mtime ?? new Date(0);
     await lutimes(path, t, t);
@@ -249,16 +267,23 @@ class Unpacker {
       case undefined:
       case null: {
         await this.clear(rel, false);
-        const fh = await open(abs, 'wx', 0o600);
+        // Metadata goes through the open descriptor, and owner and mode only when creation did not already
+        // give them: few round trips per file, which is what unpacking many small files costs.
+        const mode = (h.mode ?? 0o644) & 0o7777;
+        const plain = (mode & ~0o777) === 0 && (mode & OWN.umask) === 0;
+        const fh = await open(abs, 'wx', plain ? mode : 0o600);
         try {
           const w = new BatchWriter(fh);
           for await (const c of body) await w.add(c);
           await w.flush();
+          if (this.needsChown(h)) await fh.chown(h.uid ?? 0, h.gid ?? 0);
+          if (!plain) await fh.chmod(mode);
+          const t = h.mtime ?? new Date(0);
+          await fh.utimes(t, t);
         } finally {
           await fh.close();
         }
         this.kinds.set(rel, 'file');
-        await this.meta(abs, h, false);
         await this.xattrs(abs, h);
         return;
       }
