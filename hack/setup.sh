@@ -41,7 +41,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "fune set-up: installing npm dependencies" >&2
-  npm ci --no-audit --no-fund >/dev/null
+  # npm 11 leaves the optional per-platform packages of node-unix-socket out of the lockfile and then refuses
+  # `npm ci`; `npm install` still installs exactly the locked versions.
+  npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null
 fi
 
 echo "fune set-up: building" >&2
