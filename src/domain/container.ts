@@ -2,11 +2,11 @@
  * Container model.
  *
  * ```
- *                CreateContainer            StartContainer           process exits / StopContainer
- *   (none) ──▶ creating ──(conmon: runc create)──▶ CREATED ──(runc start)──▶ RUNNING ──────────────▶ EXITED
- *                 │ failure: undo                    │ start fails                            │
- *                 └──▶ (none)                        └──────────────▶ EXITED                  │ RemoveContainer
- *   any state ──(recovery cannot account for it)──▶ UNKNOWN ───────────────────────────────▶ (none)
+ *               CreateContainer        StartContainer                               process exits / StopContainer
+ *   (none) ──▶ creating ──(bundle)──▶ CREATED ──(conmon: runc create; runc start)──▶ RUNNING ───────────▶ EXITED
+ *                 │ failure: undo          │ start fails (reason StartError, exit code 128)              │
+ *                 └──▶ (none)              └──────────────────────────────────────────────▶ EXITED      │ RemoveContainer
+ *   any state ──(recovery cannot account for it)──▶ UNKNOWN ─────────────────────────────────────────────▶ (none)
  * ```
  */
 import type { ContainerConfig, ContainerFilter, ContainerState, ContainerStatsFilter } from './cri-types.js';

@@ -5,7 +5,7 @@ import type { Logger } from '../log/index.js';
 import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '../domain/cri-types.js';
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
-import { failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
+import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
 import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { cgroupOomKilled, expandCgroupsPath, placeProcess, removeCgroup } from '../runtime/cgroups.js';
@@ -14,6 +14,7 @@ import { containerListItemOf, containerStatusOf } from './container-status.js';
 import type { ContainerEventType } from './events-service.js';
 import { gatherContainerFacts } from './host-facts.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
 import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -21,7 +22,7 @@ import type { StreamContainer } from './stream-runtime.js';
 
 /**
  * ContainerService runs containers under conmon: CreateContainer resolves the image, mounts its rootfs, builds
- * the OCI spec in oci/, writes the bundle and has conmon run `runc create`; StartContainer runs `runc start`;
+ * the OCI spec in oci/ and writes the bundle; StartContainer has conmon run `runc create`, then runs `runc start`;
  * exits are learnt from conmon's exit files (watched, and read again whenever a record is looked at).
  */
 export class ContainerService {
@@ -157,23 +158,14 @@ export class ContainerService {
         await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
         if (logPath) await mkdir(dirname(logPath), { recursive: true });
         t.mark('spec');
-        const monitorCgroup = this.monitorCgroup(pod.cgroupParent, id);
-        rb.add('delete container', async () => {
-          await this.d.runc.delete(id, true);
-          await this.d.conmon.killMonitor(bundle);
-          await this.d.conmon.removeArtifacts(id);
-          if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
-        });
-        const { pid } = await this.d.conmon.create({ id, bundle, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once }, signal);
-        t.mark('conmon+runc create');
-        rec = { ...rec, pid, pidStartTime: (await readProcStat(pid))?.startTime, phase: 'created', ...(monitorCgroup ? { monitorCgroup } : {}) };
-        // Moving conmon (cgroup attach is slow on v1) overlaps the record's fsync; cleanup removes the cgroup
-        // whether or not the move happened.
-        await Promise.all([monitorCgroup ? this.placeMonitor(monitorCgroup, bundle, log) : undefined, this.reg.saveContainer(rec)]);
-        t.mark('monitor cgroup+record');
+        // The container exists for the CRI from here on; conmon and `runc create` wait for StartContainer, as
+        // containerd's task does.
+        rec = { ...rec, phase: 'created' };
+        await this.reg.saveContainer(rec);
+        t.mark('record');
         t.done({ containerId: id });
         this.emit('CONTAINER_CREATED_EVENT', rec);
-        log.info({ containerId: id, podSandboxId: pod.id, name, pid }, 'container created');
+        log.info({ containerId: id, podSandboxId: pod.id, name }, 'container created');
         return id;
       }),
     );
@@ -214,7 +206,11 @@ export class ContainerService {
     return this.applyExit(this.reg.containers.get(id)!);
   }
 
-  /** start is StartContainer: `runc start` of a created container. */
+  /**
+   * start is StartContainer: conmon runs `runc create` (a container made by CreateContainer has no process yet),
+   * then `runc start`. Any failure leaves the container EXITED with reason StartError and exit code 128, its
+   * runtime leftovers released, as containerd does.
+   */
   async start(idOrPrefix: string, signal: AbortSignal, log: Logger): Promise<void> {
     const id = this.reg.containerId(idOrPrefix);
     await this.reg.locks.run(id, async () => {
@@ -222,15 +218,82 @@ export class ContainerService {
       if (rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is in state ${rec.state}, not CONTAINER_CREATED`);
       const t = new StepTimer(log, 'StartContainer');
       const startedAt = nowNs(this.d.clock);
-      await this.d.runc.start(id, signal);
-      t.mark('runc start');
-      const next: ContainerRecord = { ...rec, state: 'CONTAINER_RUNNING', startedAt };
+      let next: ContainerRecord;
+      try {
+        // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
+        const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
+        // Moving conmon (cgroup attach is slow on v1) overlaps `runc start`; cleanup removes the cgroup either way.
+        await Promise.all([created !== rec && created.monitorCgroup ? this.placeMonitor(created.monitorCgroup, rec.bundle, log) : undefined, this.d.runc.start(id, signal)]);
+        t.mark('runc start');
+        next = { ...created, state: 'CONTAINER_RUNNING', startedAt };
+      } catch (e) {
+        await this.failStart(rec, e, log);
+        throw e;
+      }
       await this.reg.saveContainer(next);
       t.mark('record');
       t.done({ containerId: id });
       this.emit('CONTAINER_STARTED_EVENT', next);
-      log.info({ containerId: id }, 'container started');
+      log.info({ containerId: id, pid: next.pid }, 'container started');
     });
+  }
+
+  /** createRuntime has conmon run `runc create` for a created container and gives its record with the pid. */
+  private async createRuntime(rec: ContainerRecord, signal: AbortSignal, log: Logger, t: StepTimer): Promise<ContainerRecord> {
+    const pod = this.reg.sandboxes.get(rec.sandboxId);
+    if (!pod || (await this.sandboxes.effectiveState(pod)) !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${rec.sandboxId} of container ${rec.id} is not ready`);
+    const c = rec.config;
+    const { pid } = await this.d.conmon.create({ id: rec.id, bundle: rec.bundle, logPath: rec.logPath, terminal: c.tty, stdin: c.stdin, stdinOnce: c.stdin_once }, signal);
+    t.mark('conmon+runc create');
+    const monitorCgroup = this.monitorCgroup(pod.cgroupParent, rec.id);
+    log.debug({ containerId: rec.id, pid }, 'container created under conmon');
+    return { ...rec, pid, pidStartTime: (await readProcStat(pid))?.startTime, ...(monitorCgroup ? { monitorCgroup } : {}) };
+  }
+
+  /** failStart releases what a failed start left (runc state, conmon, its cgroup, the rootfs mount) and records the container EXITED. */
+  private async failStart(rec: ContainerRecord, err: unknown, log: Logger): Promise<void> {
+    try {
+      await this.releaseUnstarted(rec);
+      const next: ContainerRecord = { ...rec, pid: 0, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(this.d.clock), reason: 'StartError', message: errorMessage(err) };
+      await this.reg.saveContainer(next);
+      this.emit('CONTAINER_STOPPED_EVENT', next);
+    } catch (e) {
+      log.warn({ err: e, containerId: rec.id }, 'recording a failed start failed');
+    }
+  }
+
+  /**
+   * releaseUnstarted removes the runtime leftovers of a start that failed or was cut short by a crash: runc's
+   * container, conmon, conmon's exit file and cgroup, and the rootfs mount. The bundle and writable layer stay.
+   */
+  private async releaseUnstarted(rec: ContainerRecord, unmount = true): Promise<void> {
+    await Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
+    const pod = this.reg.sandboxes.get(rec.sandboxId);
+    const monitorCgroup = rec.monitorCgroup ?? (pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);
+    await Promise.all([
+      this.d.conmon.removeArtifacts(rec.id),
+      rm(join(rec.bundle, 'conmon.pid'), { force: true }),
+      monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined,
+      unmount ? this.d.images?.unmountRootfs(rec.rootfs) : undefined,
+    ]);
+  }
+
+  /**
+   * recoverUnstarted is recovery of a CREATED container with no process on record: a start cut short by a crash
+   * may have left conmon and runc's container behind (they are removed; the container stays CREATED, as containerd
+   * keeps it); its rootfs is mounted again, and a container whose bundle is gone (the state dir did not survive a
+   * reboot) is recorded EXITED, since it can no longer start.
+   */
+  async recoverUnstarted(rec: ContainerRecord): Promise<void> {
+    this.d.log.info({ containerId: rec.id }, 'recovery: container was never started; removing what a cut-short start may have left');
+    await this.releaseUnstarted(rec, false);
+    const spec = await this.spec(rec).catch(() => undefined);
+    if (!spec) {
+      const next: ContainerRecord = { ...rec, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(this.d.clock), reason: 'StartError', message: `bundle ${rec.bundle} was lost while fune was down` };
+      await this.reg.saveContainer(next);
+      return;
+    }
+    await this.d.images?.mountRootfs(rec.id, rec.rootfs);
   }
 
   /** stop is StopContainer: the stop signal, `timeout` seconds, then SIGKILL; stopping a stopped container does nothing. */
@@ -244,6 +307,8 @@ export class ContainerService {
     let rec = await this.fresh(id);
     t.mark('fresh');
     if (rec.state === 'CONTAINER_EXITED' || rec.phase !== 'created') return;
+    // Never started: nothing runs, and the container stays CREATED (containerd skips it the same way).
+    if (rec.state === 'CONTAINER_CREATED' && rec.pid === 0) return;
     if (timeoutSec > 0 && rec.state === 'CONTAINER_RUNNING') {
       await this.signal(rec, rec.stopSignal);
       t.mark('signal');
@@ -364,9 +429,9 @@ export class ContainerService {
   async cleanup(rec: ContainerRecord, t?: StepTimer): Promise<void> {
     await Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
     t?.mark('runc delete+monitor');
-    // A create cut short (crash) may have moved conmon before its record said so.
+    // A start cut short (crash) may have moved conmon before its record said so.
     const pod = this.reg.sandboxes.get(rec.sandboxId);
-    const monitorCgroup = rec.monitorCgroup ?? (rec.phase === 'creating' && pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);
+    const monitorCgroup = rec.monitorCgroup ?? ((rec.phase === 'creating' || rec.pid === 0) && pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);
     const images = this.d.images;
     await Promise.all([
       monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined,
@@ -406,7 +471,14 @@ export class ContainerService {
       if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is in state ${rec.state}; only created or running containers can be updated`);
       if (!res) return;
       const oci = resourcesToOci(res, this.d.host);
-      await this.d.runc.update(id, oci);
+      if (rec.pid > 0) {
+        await this.d.runc.update(id, oci);
+      } else {
+        // Not started yet: the resources go into the bundle's spec, which `runc create` reads at StartContainer.
+        const spec = await this.spec(rec);
+        if (!spec?.linux) throw failedPrecondition(`container ${id} has no OCI spec in ${rec.bundle}`);
+        await writeFileAtomic(join(rec.bundle, 'config.json'), JSON.stringify({ ...spec, linux: { ...spec.linux, resources: { ...spec.linux.resources, ...oci } } }));
+      }
       const linux = { ...(rec.config.linux ?? { security_context: null }), resources: res };
       await this.reg.saveContainer({ ...rec, config: { ...rec.config, linux } });
       log.info({ containerId: id }, 'container resources updated');

@@ -72,6 +72,11 @@ async function reconcile(d: LifecycleDeps, containers: ContainerService, c: Cont
     d.log.info({ containerId: c.id, exitCode: after.exitCode }, 'recovery: container exited while fune was down');
     return;
   }
+  if (after.state === 'CONTAINER_CREATED' && after.pid === 0) {
+    // Created but never started (or its start was cut short): no process to account for.
+    await containers.recoverUnstarted(after);
+    return;
+  }
   const st = await d.runc.state(c.id);
   const monitor = await d.conmon.monitorPid(c.bundle);
   const held = st && (st.status === 'running' || st.status === 'created') && monitor > 0 && (await processAlive(monitor));

@@ -132,9 +132,22 @@ describe('containers', () => {
     try {
       expect((await failure(env.c.call('CreateContainer', { pod_sandbox_id: 'f'.repeat(64), config: containerConfig('x', 'true') }))).code).toBe(grpc.status.NOT_FOUND);
       expect((await failure(env.c.call('CreateContainer', { pod_sandbox_id: pod.id, config: { ...containerConfig('x', 'true'), image: { image: 'nope/absent:1' } } }))).code).toBe(grpc.status.NOT_FOUND);
-      const bad = await failure(env.c.call('CreateContainer', { pod_sandbox_id: pod.id, config: { ...containerConfig('y', 'true'), command: ['/no/such/binary'] } }));
+      expect((await env.c.call('ListContainers', {})).containers).toEqual([]);
+      // A missing binary is found by `runc create`, which runs at StartContainer (as containerd's task create
+      // does): the start fails with runc's message and leaves the container EXITED (StartError, 128), with no
+      // conmon, runc state or rootfs mount behind it; it can still be removed.
+      const y = await runContainer(pod, 'y', 'true', { command: ['/no/such/binary'] });
+      expect((await status(y)).status.state).toBe('CONTAINER_CREATED');
+      const bad = await failure(env.c.call('StartContainer', { container_id: y }));
       expect(bad.code).not.toBe(grpc.status.OK);
       expect(bad.details).toMatch(/no\/such\/binary/);
+      const sy = (await status(y)).status;
+      expect(sy).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 128, reason: 'StartError' });
+      expect(sy.message).toMatch(/no\/such\/binary/);
+      expect((await failure(env.c.call('StartContainer', { container_id: y }))).code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(await access(join(env.d.state, 'runc', y)).then(() => true, () => false)).toBe(false);
+      expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(y)).toBe(false);
+      await env.c.call('RemoveContainer', { container_id: y });
       expect((await env.c.call('ListContainers', {})).containers).toEqual([]);
       // the names were released
       await runContainer(pod, 'y', 'true');

@@ -1,6 +1,6 @@
-// Restart edge cases: a pod whose infra process died while fune was down, and a CreateContainer cut short by a
-// daemon crash (runc create hangs in a wrapper; SIGKILL the daemon; restart): the half-made container is removed
-// and nothing is left (processes, runc state, bundle, mounts, cgroups, the name).
+// Restart edge cases: a pod whose infra process died while fune was down, and a StartContainer cut short by a
+// daemon crash (runc create hangs in a wrapper; SIGKILL the daemon; restart): what the start left is removed
+// (processes, runc state, cgroups) and the container is CREATED again, ready to start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { access, chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,33 +68,36 @@ describe('restart edge cases', () => {
     expect(await readdir(join(e.d.state, 'pods')).catch(() => [])).toEqual([]);
   });
 
-  it('cleans up a CreateContainer cut short by a daemon crash, leaving nothing behind and the name free', async () => {
+  it('cleans up a StartContainer cut short by a daemon crash: the container stays CREATED, nothing of the start is left, and it starts again', async () => {
     const e = env!;
     const config = podConfig('interrupted', e.logDir);
     const pod = (await e.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    // CreateContainer runs no runc (containerd-like): the hang is in StartContainer's `runc create`.
+    const half = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('half', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
     await writeFile(join(wrapDir, 'hang'), '');
-    const pending = failure(e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('half', 'exec sleep 1000'), sandbox_config: config }));
+    const pending = failure(e.c.call('StartContainer', { container_id: half }));
     for (let i = 0; i < 200 && !(await exists(join(wrapDir, 'entered'))); i++) await sleep(25);
     expect(await exists(join(wrapDir, 'entered'))).toBe(true);
-    const bundles = await readdir(join(e.d.state, 'containers'));
-    expect(bundles).toHaveLength(1);
-    const half = bundles[0]!;
+    expect(await processesWith(join(e.d.state, 'containers', half))).not.toEqual([]);
     await e.restart('SIGKILL', async () => {
       expect((await pending).code).toBe(grpc.status.UNAVAILABLE);
       await rm(join(wrapDir, 'hang'));
     });
-    // Recovery removed the half-made container: no record, bundle, runc state, monitor, hung runc, mounts.
-    expect((await e.c.call('ListContainers', {})).containers).toEqual([]);
-    expect(await readdir(join(e.d.state, 'containers'))).toEqual([]);
+    // Recovery removed what the start left (runc state, monitor, hung runc, conmon's cgroup); the container is CREATED.
+    const list = (await e.c.call('ListContainers', {})).containers as { id: string; state: string }[];
+    expect(list.map((c) => [c.id, c.state])).toEqual([[half, 'CONTAINER_CREATED']]);
     expect(await exists(join(e.d.state, 'runc', half))).toBe(false);
     expect(await exists(join(e.d.state, 'exits', half))).toBe(false);
     expect(await processesWith(join(e.d.state, 'containers', half))).toEqual([]);
     expect(await processesWith(`sleep ${HANG_SECONDS}`)).toEqual([]);
+    expect(await exists(join('/sys/fs/cgroup/memory/fune', `pod-${pod}`, `conmon-${half}`))).toBe(false);
+    expect(e.d.logs()).toContain('never started');
+    // It starts now, and once removed its name is free again.
+    await e.c.call('StartContainer', { container_id: half });
+    expect((await e.c.call('ContainerStatus', { container_id: half })).status.state).toBe('CONTAINER_RUNNING');
+    await e.c.call('RemoveContainer', { container_id: half });
     const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(half));
     expect(mounts).toEqual([]);
-    expect(await exists(join('/sys/fs/cgroup/memory/fune', `pod-${pod}`, `conmon-${half}`))).toBe(false);
-    expect(e.d.logs()).toContain('removing a half-created or orphaned container');
-    // The name is free again, and the pod still works.
     const again = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('half', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
     await e.c.call('StartContainer', { container_id: again });
     expect((await e.c.call('ContainerStatus', { container_id: again })).status.state).toBe('CONTAINER_RUNNING');
