@@ -427,20 +427,24 @@ export class ContainerService {
 
   /** cleanup removes what a container left on the host and its record (recovery uses it for half-made ones). */
   async cleanup(rec: ContainerRecord, t?: StepTimer): Promise<void> {
-    await Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
-    t?.mark('runc delete+monitor');
     // A start cut short (crash) may have moved conmon before its record said so.
     const pod = this.reg.sandboxes.get(rec.sandboxId);
     const monitorCgroup = rec.monitorCgroup ?? ((rec.phase === 'creating' || rec.pid === 0) && pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);
     const images = this.d.images;
+    // Independent chains at once: the runtime (runc, conmon, then conmon's cgroup), the rootfs mount (then the
+    // writable layer), conmon's exit file and socket link; the bundle goes once conmon's pid file in it was read
+    // and the mount point in it is free.
+    const runtime = Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
+    const unmounted = images ? images.unmountRootfs(rec.rootfs) : Promise.resolve();
     await Promise.all([
-      monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined,
-      images ? images.unmountRootfs(rec.rootfs).then(() => images.removeRootfs(rec.id)) : undefined,
+      runtime.then(() => (monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined)),
+      unmounted.then(() => images?.removeRootfs(rec.id)),
+      Promise.all([runtime, unmounted]).then(() => rm(rec.bundle, { recursive: true, force: true })),
+      this.d.conmon.removeArtifacts(rec.id),
     ]);
-    t?.mark('cgroup+rootfs');
-    await Promise.all([rm(rec.bundle, { recursive: true, force: true }), this.d.conmon.removeArtifacts(rec.id)]);
+    t?.mark('runtime+cgroup+rootfs+files');
     await this.reg.dropContainer(rec);
-    t?.mark('files+record');
+    t?.mark('record');
   }
 
   /** status is ContainerStatus; `verbose` adds the pid and OCI spec under info["info"], as containerd does. */
