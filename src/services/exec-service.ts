@@ -95,7 +95,7 @@ export class ExecService {
     // runc copies the exec's stdio through its own pipes and exits only at their EOF; a background child that
     // keeps them open would hold the call. Once the exec'd process itself is gone, wait the drain bound, then kill
     // what is left of its session so that runc can report the exit code.
-    const watchdog = this.watchMain(pidFile, c.bundleDir, () => runcDone).then(async (main) => {
+    const watchdog = this.watchMain(pidFile, c.bundleDir, () => runcDone, exited).then(async (main) => {
       if (!main || runcDone) return;
       await Promise.race([exited.catch(() => undefined), sleep(this.d.drainMs)]);
       if (!runcDone && !killing) {
@@ -129,9 +129,10 @@ export class ExecService {
   }
 
   /** watchMain waits until the exec'd process (named by the pid file) has exited, or runc has. */
-  private async watchMain(pidFile: string, bundle: string, runcDone: () => boolean): Promise<{ pid: number; ns: string } | undefined> {
-    // Most execs end well within the first moments: only then start reading /proc, off the common path.
-    for (let i = 0; i < 10 && !runcDone(); i++) await sleep(5);
+  private async watchMain(pidFile: string, bundle: string, runcDone: () => boolean, exited: Promise<unknown>): Promise<{ pid: number; ns: string } | undefined> {
+    // Most execs end well within the first moments: only then start reading /proc, off the common path. runc's
+    // exit ends the wait at once (a polling loop here would hold the answer up to its interval).
+    await Promise.race([exited.catch(() => undefined), sleep(50)]);
     if (runcDone()) return undefined;
     let pid = 0;
     const ns = await containerPidNs(bundle);
