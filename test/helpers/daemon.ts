@@ -47,7 +47,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
     env: { ...process.env, ...opts.env },
   });
   let log = '';
-  proc.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  proc.stderr.on('data', (b: Buffer) => (log += b.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const d: TestDaemon = {
     dir,

@@ -58,7 +58,7 @@ describe('fune images import (through the daemon)', () => {
 
     const img = criClient(d.socket, 'v1', 'ImageService');
     cleanups.push(async () => img.close());
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
+     
     const st = async (ref: string): Promise<{ id: string; repo_tags: string[]; uid: { value: string } }> => (await img.call('ImageStatus', { image: { image: ref } })).image;
     expect((await st('fune.test/a:1')).repo_tags.sort()).toEqual(['fune.test/a:1', 'fune.test/a:latest']);
     expect((await st('b:2')).id).toBe(b.config.digest);

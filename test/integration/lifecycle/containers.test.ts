@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-return -- CRI replies are untyped JSON here */
+ 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, rename, access } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- raw grpc-js stream */
+ 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';

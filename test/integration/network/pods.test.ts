@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-return -- CRI replies are untyped JSON here */
+ 
 // Pod networking through the CRI: a real daemon, real CNI plugins (bridge, host-local, portmap) on a test-unique
 // bridge and subnet, the busybox test image. Traffic goes only between the test's own pods and the bridge address
 // the test created.
