@@ -6,7 +6,7 @@ import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
-import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci } from '../oci/index.js';
+import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci, validateContainerResources } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { cgroupOomKilled, expandCgroupsPath, placeProcess, removeCgroup } from '../runtime/cgroups.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
@@ -110,6 +110,9 @@ export class ContainerService {
     const name = containerName(config.metadata, pod.config.metadata);
     const imageRef = config.image?.image ?? '';
     if (!imageRef) throw invalidArgument('container config image.image is required');
+    // Bad resources (cpusets such as 1--3, swap below memory, unified keys on cgroup v1, …) are refused before any
+    // name is reserved or anything is made; the full spec is built later, once the rootfs is there.
+    validateContainerResources(config.linux?.resources, this.d.host);
     const id = this.d.ids.newId();
     this.reg.containerNames.reserve(name, id);
     const rb = new Rollback(log);
