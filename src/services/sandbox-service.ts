@@ -5,7 +5,7 @@ import type { PodSandboxConfig, PodSandboxFilter } from '../domain/cri-types.js'
 import { filterSandboxes, type SandboxRecord } from '../domain/sandbox.js';
 import { sandboxName } from '../domain/names.js';
 import { failedPrecondition, invalidArgument, isKind } from '../errors/index.js';
-import { buildSandboxSpec, DEFAULT_INFRA_ARGS } from '../oci/index.js';
+import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
@@ -66,6 +66,9 @@ export class SandboxService {
     if (!config) throw invalidArgument('pod sandbox config is required');
     if (runtimeHandler && runtimeHandler !== 'runc') throw invalidArgument(`runtime handler ${JSON.stringify(runtimeHandler)} is not supported (only "runc" or "")`);
     const name = sandboxName(config.metadata);
+    // Sysctls that are not namespaced, or need a namespace the pod shares with the host, are refused before any
+    // name is reserved or anything (network namespace, CNI, files) is made.
+    podSysctls(config.linux?.sysctls, namespaceModes(config.linux?.security_context?.namespace_options));
     const id = this.d.ids.newId();
     const reg = this.d.registry;
     reg.sandboxNames.reserve(name, id);
