@@ -15,7 +15,7 @@ want_test=0
 RUNTIME_PKGS=(runc conmon catatonit containernetworking-plugins iptables iproute2 util-linux mount procps attr)
 # Test-only packages: a real registry, htpasswd for its auth, busybox to build test images from, zstd/tar for
 # crafted layers, jq for the scripts.
-TEST_PKGS=(docker-registry apache2-utils busybox-static busybox zstd tar jq curl)
+TEST_PKGS=(docker-registry apache2-utils busybox-static zstd tar jq curl)
 
 missing=()
 check() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || missing+=("$1"); }
