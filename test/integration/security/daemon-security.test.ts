@@ -133,10 +133,13 @@ describe('security contexts through the daemon', () => {
     const cases: [string, bigint][] = [['0', 64n * BigInt(MiB)], ['-1', V1_UNLIMITED], [String(96 * MiB), 96n * BigInt(MiB)]];
     for (const [swap, want] of cases) {
       const id = await create(pod, 'sleep 1000', { resources: { memory_limit_in_bytes: String(64 * MiB), memory_swap_limit_in_bytes: swap } });
+      // The container's cgroup exists once runc has created it, which fune does at StartContainer (as containerd).
+      await env.c.call('StartContainer', { container_id: id });
       const info = JSON.parse((await env.c.call('ContainerStatus', { container_id: id, verbose: true })).info.info);
       const dir = join('/sys/fs/cgroup/memory', info.runtimeSpec.linux.cgroupsPath);
       expect((await readFile(join(dir, 'memory.limit_in_bytes'), 'utf8')).trim()).toBe(String(64 * MiB));
       expect(BigInt((await readFile(join(dir, 'memory.memsw.limit_in_bytes'), 'utf8')).trim()), `swap ${swap}`).toBe(want);
+      await env.c.call('StopContainer', { container_id: id, timeout: 0 });
       await env.c.call('RemoveContainer', { container_id: id });
     }
     // and from inside: the container's own memory cgroup
