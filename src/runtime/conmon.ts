@@ -159,10 +159,13 @@ export class Conmon {
     return { pid: msg.data };
   }
 
-  /** killMonitor kills the conmon of a bundle (after a failed create). */
+  /**
+   * killMonitor kills the conmon of a bundle (after a failed create, or at removal). The pid in the bundle may
+   * be long gone and reused, so it is killed only while /proc says it is a conmon.
+   */
   async killMonitor(bundle: string): Promise<void> {
     const pid = Number((await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')).trim());
-    if (pid > 0) {
+    if (pid > 0 && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'conmon') {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
