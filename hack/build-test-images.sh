@@ -3,5 +3,5 @@
 # registry and/or write them as archives. See hack/build-test-images.ts for the images and flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx --no-install tsc -p tsconfig.build.json >/dev/null || true
+npx --no-install tsc -p tsconfig.json >/dev/null || true
 exec node dist/hack/build-test-images.js "$@"

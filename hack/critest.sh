@@ -38,7 +38,7 @@ conf_dir = "$HARNESS/containerd/net.d"
 bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 TOML
 
-npx --no-install tsc -p tsconfig.build.json
+npx --no-install tsc -p tsconfig.json
 nsenter --net="$NETNS" -- node --max-semi-space-size=1 --v8-pool-size=1 dist/src/main.js daemon --config "$work/config.toml" --root "$root" --state "$state" \
   --log-level "${LOG_LEVEL:-info}" 2>"$work/fune.log" &
 pid=$!

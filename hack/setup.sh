@@ -47,7 +47,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "fune set-up: building" >&2
-npx --no-install tsc -p tsconfig.build.json
+npx --no-install tsc -p tsconfig.json
 
 # The default pod network (hack/cni/10-fune.conflist), installed only where `[cni] conf_dir` holds no configuration.
 if [ "$(id -u)" = 0 ]; then

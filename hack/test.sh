@@ -8,8 +8,8 @@ bash hack/verify-proto.sh
 npx --no-install tsc -p tsconfig.json --noEmit
 npx --no-install eslint .
 if [ "$(id -u)" = 0 ]; then
-  npx --no-install vitest run
+  npx --no-install vitest run --config test/vitest.config.ts
 else
   echo "not root: running unit tests only (integration tests need root)" >&2
-  npx --no-install vitest run --project unit
+  npx --no-install vitest run --config test/vitest.config.ts --project unit
 fi

@@ -8,7 +8,7 @@
 #
 # Needs: the harness up (netns `criharness` + registry with the images: ../shared/harness/up.sh, then its
 # stop-containerd.sh), the Debian containerd, runc, conmon, catatonit and containernetworking-plugins packages, and
-# a fune build (this script runs `tsc -p tsconfig.build.json`). Root.
+# a fune build (this script runs `tsc -p tsconfig.json`). Root.
 #
 # Knobs: N=20 (rounds per runtime and pass), PODS=10, PASSES=1 (alternate the runtimes this many times and pool
 #        the samples, against drifting host load; memory is measured in the last pass), EXECS=1 (ExecSync calls
@@ -33,8 +33,8 @@ nsenter --net="$NETNS" -- curl -fsS -o /dev/null http://127.0.0.1:5000/v2/ || di
 for b in runc conmon catatonit; do command -v "$b" >/dev/null || die "$b is not installed"; done
 
 mkdir -p "$OUT"
-log "building (tsc -p tsconfig.build.json)"
-npx --no-install tsc -p tsconfig.build.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+log "building (tsc -p tsconfig.json)"
+npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
 [ -f dist/hack/bench/lifecycle.js ] && [ -f dist/src/main.js ] || die "build output missing (dist/hack/bench/lifecycle.js, dist/src/main.js)"
 DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/lifecycle.js run --rounds "$N" --execs "$EXECS"
   --stop-timeout "$STOP_TIMEOUT" --image "$IMAGE")

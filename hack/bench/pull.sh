@@ -27,8 +27,8 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 for b in containerd ctr docker-registry; do command -v "$b" >/dev/null || die "$b is not installed"; done
 
 mkdir -p "$OUT"
-log "building (tsc -p tsconfig.build.json)"
-npx --no-install tsc -p tsconfig.build.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+log "building (tsc -p tsconfig.json)"
+npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
 [ -f dist/hack/bench/pull.js ] && [ -f dist/src/main.js ] || die "build output missing"
 
 work=$(mktemp -d /tmp/fune-pullbench.XXXXXX)

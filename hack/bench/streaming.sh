@@ -35,8 +35,8 @@ for b in runc conmon catatonit; do command -v "$b" >/dev/null || die "$b is not 
 ctd_running() { [ -s "$CTD_PIDFILE" ] && [ -d "/proc/$(cat "$CTD_PIDFILE")" ]; }
 
 mkdir -p "$OUT"
-log "building (tsc -p tsconfig.build.json)"
-npx --no-install tsc -p tsconfig.build.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+log "building (tsc -p tsconfig.json)"
+npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
 [ -f dist/hack/bench/streaming.js ] && [ -f dist/src/main.js ] || die "build output missing"
 DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/streaming.js run --execs "$EXECS" --mib "$MIB" --reps "$REPS"
   --conns "$CONNS" --crictl "$CRICTL")

@@ -1,5 +1,5 @@
 // Golden config.json files for representative kubelet-made configs. Regenerate with
-//   UPDATE_GOLDEN=1 npx vitest run --project unit test/unit/oci/golden.test.ts
+//   UPDATE_GOLDEN=1 npm run test:unit -- test/unit/oci/golden.test.ts
 // and review the diff by hand against the OCI runtime spec (config.md, config-linux.md) before committing.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
