@@ -10,6 +10,7 @@
 # `stop-containerd.sh`), critest/crictl v1.26.1 in /opt/cri-tools/bin (v1.22.0 in /opt/cri-tools-v1.22/bin for
 # v1alpha2), built from cri-tools sources (not part of fune). Knobs are the harness's: FOCUS, SKIP, PARALLEL.
 set -euo pipefail
+. "$(dirname "$0")/harness-config.sh"
 cd "$(dirname "$0")/.."
 api=${1:-v1}
 out=${2:-$PWD/.tmp/critest-$api.txt}
@@ -22,21 +23,7 @@ work=$(mktemp -d /tmp/fune-critest.XXXXXX)
 id=$(basename "$work")
 root=/var/lib/$id state=/run/$id
 mkdir -p "$work/certs.d" "$(dirname "$out")"
-for host in registry.k8s.io gcr.io k8s.gcr.io public.ecr.aws docker.io; do
-  mkdir -p "$work/certs.d/$host"
-  cat >"$work/certs.d/$host/hosts.toml" <<TOML
-server = "http://127.0.0.1:5000"
-[host."http://127.0.0.1:5000"]
-  capabilities = ["pull", "resolve"]
-TOML
-done
-cat >"$work/config.toml" <<TOML
-[registry]
-config_path = "$work/certs.d"
-[cni]
-conf_dir = "$HARNESS/containerd/net.d"
-bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-TOML
+harness_fune_config "$work" "$HARNESS"
 
 npx --no-install tsc -p tsconfig.json
 nsenter --net="$NETNS" -- node --max-semi-space-size=1 --v8-pool-size=1 dist/src/main.js daemon --config "$work/config.toml" --root "$root" --state "$state" \

@@ -14,6 +14,7 @@
 #        the samples, against drifting host load; memory is measured in the last pass), EXECS=1 (ExecSync calls
 #        per round), STOP_TIMEOUT=10, RUNTIMES="containerd fune", IMAGE, OUT (results dir, default .tmp/bench), HARNESS, LOG_LEVEL (fune's).
 set -euo pipefail
+. "$(dirname "$0")/../harness-config.sh"
 cd "$(dirname "$0")/../.."
 HARNESS=${HARNESS:-$(cd ../shared/harness && pwd)}
 NETNS=/run/netns/criharness
@@ -99,18 +100,7 @@ for rt in $RUNTIMES; do
   esac
 done
 work=$(mktemp -d /tmp/fune-bench.XXXXXX)
-for host in registry.k8s.io gcr.io k8s.gcr.io public.ecr.aws docker.io; do
-  mkdir -p "$work/certs.d/$host"
-  printf 'server = "http://127.0.0.1:5000"\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n' \
-    >"$work/certs.d/$host/hosts.toml"
-done
-cat >"$work/config.toml" <<TOML
-[registry]
-config_path = "$work/certs.d"
-[cni]
-conf_dir = "$HARNESS/containerd/net.d"
-bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-TOML
+harness_fune_config "$work" "$HARNESS"
 : >"$OUT/fune.log"
 rm -f "$OUT"/*.json
 

@@ -14,6 +14,7 @@
 # Knobs: EXECS=30 MIB=256 REPS=3 CONNS=200 PASSES=1 RUNTIMES="containerd fune" OUT (default .tmp/bench-streaming)
 #        LOG_LEVEL (fune's), FUNE_NODE_ARGS (extra node flags for fune, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 set -euo pipefail
+. "$(dirname "$0")/../harness-config.sh"
 cd "$(dirname "$0")/../.."
 HARNESS=${HARNESS:-$(cd ../shared/harness && pwd)}
 NETNS=/run/netns/criharness
@@ -88,18 +89,7 @@ run_one() {
 }
 
 work=$(mktemp -d /tmp/fune-bench-streaming.XXXXXX)
-for host in registry.k8s.io gcr.io k8s.gcr.io public.ecr.aws docker.io; do
-  mkdir -p "$work/certs.d/$host"
-  printf 'server = "http://127.0.0.1:5000"\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n' \
-    >"$work/certs.d/$host/hosts.toml"
-done
-cat >"$work/config.toml" <<TOML
-[registry]
-config_path = "$work/certs.d"
-[cni]
-conf_dir = "$HARNESS/containerd/net.d"
-bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-TOML
+harness_fune_config "$work" "$HARNESS"
 : >"$OUT/fune.log"
 rm -f "$OUT"/*.json
 
