@@ -7,9 +7,16 @@ bash hack/setup.sh --test
 bash hack/verify-proto.sh
 npx --no-install tsc -p tsconfig.json --noEmit
 npx --no-install eslint .
-if [ "$(id -u)" = 0 ]; then
-  npx --no-install vitest run --config test/vitest.config.ts
-else
+projects=()
+if [ "$(id -u)" != 0 ]; then
   echo "not root: running unit tests only (integration tests need root)" >&2
-  npx --no-install vitest run --config test/vitest.config.ts --project unit
+  projects=(--project unit)
 fi
+mkdir -p .tmp
+status=0
+npx --no-install vitest run --config test/vitest.config.ts "${projects[@]}" \
+  --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
+# One plain closing line with the counts, whatever the runner printed above it.
+node -e 'const r = JSON.parse(require("fs").readFileSync(".tmp/vitest.json", "utf8"));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);' || true
+exit "$status"
