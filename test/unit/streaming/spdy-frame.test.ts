@@ -19,7 +19,7 @@ import {
 } from '../../../src/streaming/spdy-frame.js';
 import { HeaderCompressor, HeaderDecompressor, SPDY_DICTIONARY } from '../../../src/streaming/spdy-zlib.js';
 
-// Frames written by spdystream's Go framer (test/fixtures/spdy/gen/main.go.txt), in one connection's order.
+// Frames written by spdystream's Go framer (captured in test/fixtures/spdy), in one connection's order.
 const fixtures = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/spdy/go-frames.json'), 'utf8')) as { name: string; hex: string }[];
 const fx = (name: string) => Buffer.from(fixtures.find((f) => f.name === name)!.hex, 'hex');
 
