@@ -15,6 +15,7 @@
 #        per round), STOP_TIMEOUT=10, RUNTIMES="containerd fune", IMAGE, OUT (results dir, default .tmp/bench), HARNESS, LOG_LEVEL (fune's).
 set -euo pipefail
 . "$(dirname "$0")/../harness-config.sh"
+. "$(dirname "$0")/runtimes.sh"
 cd "$(dirname "$0")/../.."
 HARNESS=${HARNESS:-$(cd ../shared/harness && pwd)}
 NETNS=/run/netns/criharness
@@ -23,8 +24,6 @@ RUNTIMES=${RUNTIMES:-containerd fune}
 IMAGE=${IMAGE:-registry.k8s.io/e2e-test-images/busybox:1.29-2}
 OUT=${OUT:-$PWD/.tmp/bench}
 FUNE_ROOT=${FUNE_ROOT:-/var/lib/fune-bench} FUNE_STATE=${FUNE_STATE:-/run/fune-bench}
-CTD_SOCK=/run/containerd-anchor/containerd.sock
-CTD_PIDFILE=/run/cri-harness/containerd.pid
 
 die() { echo "lifecycle.sh: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -40,18 +39,7 @@ npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported 
 DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/lifecycle.js run --rounds "$N" --execs "$EXECS"
   --stop-timeout "$STOP_TIMEOUT" --image "$IMAGE")
 
-ctd_started= fune_pid= work=
-cleanup() {
-  if [ -n "$fune_pid" ] && [ -d "/proc/$fune_pid" ]; then
-    kill -TERM "$fune_pid" 2>/dev/null || true
-    for _ in $(seq 100); do [ -d "/proc/$fune_pid" ] || break; sleep 0.1; done
-    [ -d "/proc/$fune_pid" ] && kill -KILL "$fune_pid" 2>/dev/null || true
-  fi
-  [ -n "$ctd_started" ] && "$HARNESS/stop-containerd.sh" >/dev/null 2>&1 || true
-  [ -n "$work" ] && rm -rf "$work"
-  return 0
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 # run_one RUNTIME JSON PODS: start the runtime, run the driver, stop the runtime.
 run_one() {
@@ -59,33 +47,19 @@ run_one() {
   rm -f "$json"
   case "$rt" in
   containerd)
-    if [ -s "$CTD_PIDFILE" ] && [ -d "/proc/$(cat "$CTD_PIDFILE")" ]; then
-      die "the harness containerd is already running (pid $(cat "$CTD_PIDFILE")), started by someone else; stop it with $HARNESS/stop-containerd.sh or set RUNTIMES=fune"
-    fi
-    log "starting containerd ($HARNESS/start-containerd.sh)"
-    pid=$("$HARNESS/start-containerd.sh" 2>>"$OUT/containerd-start.log" | tail -n1)
+    ctd_running && die "the harness containerd is already running (pid $(cat "$CTD_PIDFILE")), started by someone else; stop it with $HARNESS/stop-containerd.sh or set RUNTIMES=fune"
+    pid=$(start_containerd)
     ctd_started=1
     "${DRIVER[@]}" --pods "$pods" --label containerd --socket "$CTD_SOCK" --daemon-pid "$pid" \
       --marker="-address $CTD_SOCK" --out "$json" || log "containerd run failed (exit $?)"
-    log "stopping containerd"
-    "$HARNESS/stop-containerd.sh" >/dev/null 2>&1 || true
-    ctd_started=
+    stop_containerd
     ;;
   fune)
-    if [ -s "$CTD_PIDFILE" ] && [ -d "/proc/$(cat "$CTD_PIDFILE")" ]; then
-      log "WARNING: the harness containerd (pid $(cat "$CTD_PIDFILE")) is running alongside fune"
-    fi
-    log "starting fune (root $FUNE_ROOT, state $FUNE_STATE, log $OUT/fune.log)"
-    nsenter --net="$NETNS" -- node --max-semi-space-size=1 --v8-pool-size=1 dist/src/main.js daemon --config "$work/config.toml" --root "$FUNE_ROOT" \
-      --state "$FUNE_STATE" --log-level "${LOG_LEVEL:-info}" 2>>"$OUT/fune.log" &
-    fune_pid=$!
-    for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
-    [ -d "/proc/$fune_pid" ] || die "fune exited at start-up, see $OUT/fune.log"
+    ctd_running && log "WARNING: the harness containerd (pid $(cat "$CTD_PIDFILE")) is running alongside fune"
+    start_fune
     "${DRIVER[@]}" --pods "$pods" --label fune --socket "$FUNE_STATE/fune.sock" --daemon-pid "$fune_pid" \
       --marker "$FUNE_STATE/" --marker "$FUNE_ROOT/" --out "$json" || log "fune run failed (exit $?)"
-    log "stopping fune (pid $fune_pid)"
-    kill -TERM "$fune_pid"; wait "$fune_pid" 2>/dev/null || true
-    fune_pid=
+    stop_fune
     left=$(pgrep -f -- "$FUNE_STATE/" || true)
     [ -z "$left" ] || log "WARNING: processes still refer to $FUNE_STATE after fune stopped: $(echo $left)"
     ;;
