@@ -10,7 +10,7 @@ export function containerStatusOf(c: ContainerRecord): Record<string, unknown> &
     started_at: c.startedAt,
     finished_at: c.finishedAt,
     exit_code: c.exitCode,
-    image: { image: c.image, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.image, runtime_handler: '' },
+    image: imageSpecOf(c),
     image_ref: c.imageRef,
     image_id: c.imageId,
     reason: c.reason,
@@ -23,13 +23,18 @@ export function containerStatusOf(c: ContainerRecord): Record<string, unknown> &
   };
 }
 
+/** imageSpecOf gives the CRI ImageSpec a container was created from, as Status and List report it. */
+function imageSpecOf(c: ContainerRecord): Record<string, unknown> {
+  return { image: c.image, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.image, runtime_handler: '' };
+}
+
 /** containerListItemOf builds a CRI Container (ListContainers entry) of a record. */
 export function containerListItemOf(c: ContainerRecord): Record<string, unknown> {
   return {
     id: c.id,
     pod_sandbox_id: c.sandboxId,
     metadata: c.config.metadata,
-    image: { image: c.image, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.image, runtime_handler: '' },
+    image: imageSpecOf(c),
     image_ref: c.imageRef,
     image_id: c.imageId,
     state: c.state,
