@@ -10,25 +10,17 @@ import { ImageStore, type ImageRecord } from './image-store.js';
 import { RootfsStore } from './rootfs.js';
 import { fetchImage, type PullProgress, type PullerDeps } from './pull.js';
 import type { Credentials } from './auth.js';
-import type { Transport } from './transport.js';
-import type { Platform } from './manifest.js';
 import { parseReference, formatReference } from './reference.js';
 import { SingleFlight, Mutex } from './single-flight.js';
 import { diskUsage, type Usage } from './disk-usage.js';
 
 /** ImageManagerDeps configure the image subsystem. */
-export interface ImageManagerDeps {
+export interface ImageManagerDeps extends Pick<PullerDeps, 'transport' | 'configPath' | 'platform' | 'stallMs' | 'deadlineMs' | 'concurrency'> {
   /** dir is fune's image directory (`<root>/image`). */
   dir: string;
   runner: ProcessRunner;
   special: SpecialFiles;
   mounter: Mounter;
-  transport: Transport;
-  configPath: string;
-  platform: Platform;
-  stallMs: number;
-  deadlineMs: number;
-  concurrency: number;
   /** chown applies owners from layers (root only). */
   chown: boolean;
   now: () => number;
