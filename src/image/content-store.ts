@@ -13,14 +13,12 @@ const TEE_BUFFER = 1 << 20;
 
 /** forward passes a chunk on; false means the reader is behind (wait for `drained`). */
 function forward(out: Writable, chunk: Buffer): boolean {
-  if (out.destroyed) throw new Error('the reader of the blob went away');
-  return out.write(chunk);
+  return out.destroyed ? true : out.write(chunk);
 }
 
-/** drained waits until a writable wants more, or fails when it was destroyed meanwhile. */
+/** drained waits until a writable wants more, or until it is gone. */
 async function drained(out: Writable): Promise<void> {
-  if (out.destroyed) throw new Error('the reader of the blob went away');
-  if (!out.writableNeedDrain) return;
+  if (out.destroyed || !out.writableNeedDrain) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       out.off('drain', done);
@@ -30,14 +28,14 @@ async function drained(out: Writable): Promise<void> {
     out.on('drain', done);
     out.on('close', done);
   });
-  if (out.destroyed) throw new Error('the reader of the blob went away');
 }
 
 /**
- * ContentStore keeps verified blobs by digest (`blobs/sha256/<hex>`). Downloads land in `ingest/` under a
- * temporary name, are hashed while written, fsynced, and renamed into place only when the digest and size match;
- * a crash leaves only temporary files, which `sweep` removes at start-up.
+ * IngestStream is a blob's bytes as they download; `verified` settles when the blob is checked and stored, and
+ * rejects with the reason when it is not.
  */
+export type IngestStream = PassThrough & { verified: Promise<void> };
+
 export class ContentStore {
   private readonly blobs: string;
   private readonly ingestDir: string;
@@ -108,13 +106,15 @@ export class ContentStore {
   /**
    * ingestStream downloads a blob into the store and passes its bytes on as they arrive, so a layer can be
    * unpacked while it downloads. The returned stream ends only once the blob is verified, synced and in place,
-   * and fails instead when it is not (nothing is stored then); destroying it cancels the download. It does not
-   * join other downloads of the digest: each writes its own temporary file, and a rename over an identical
-   * blob is harmless.
+   * and fails instead when it is not (nothing is stored then). When the reader goes away (say the layer's tar
+   * turned out broken), the download still runs to its end so that `verified` can tell whether the blob itself was
+   * bad, which is then the error worth reporting. It does not join other downloads of the digest: each writes its
+   * own temporary file, and a rename over an identical blob is harmless.
    */
-  ingestStream(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void): Readable {
-    const out = new PassThrough({ highWaterMark: TEE_BUFFER });
-    this.download(digest, size, openSource, onBytes, out).then(
+  ingestStream(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void): IngestStream {
+    const out = new PassThrough({ highWaterMark: TEE_BUFFER }) as IngestStream;
+    out.verified = this.download(digest, size, openSource, onBytes, out);
+    out.verified.then(
       () => out.end(),
       (e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))),
     );

@@ -3,7 +3,7 @@ import type { Logger } from '../log/index.js';
 import { RuntimeError, isKind } from '../errors/index.js';
 import type { Transport } from './transport.js';
 import type { Credentials } from './auth.js';
-import type { ContentStore } from './content-store.js';
+import type { ContentStore, IngestStream } from './content-store.js';
 import type { LayerStore } from './layer-store.js';
 import type { ImageRecord, LayerRef } from './image-store.js';
 import { resolveHosts } from './hosts.js';
@@ -132,14 +132,22 @@ async function run(d: PullerDeps, req: PullRequest, client: RegistryClient, sign
         };
         // A blob not stored yet is unpacked while it downloads; the layer is recorded only once the blob
         // verified (the stream fails otherwise) and the unpacked content hashed to the diff id.
+        let ingest: IngestStream | undefined;
         const source = async () => {
           if (await d.content.has(l.digest)) {
             onBytes(l.size);
             return createReadStream(d.content.path(l.digest));
           }
-          return d.content.ingestStream(l.digest, l.size, () => client.openBlob(l.digest), onBytes);
+          ingest = d.content.ingestStream(l.digest, l.size, () => client.openBlob(l.digest), onBytes);
+          return ingest;
         };
-        await d.layers.unpack(l.diffId, source, (m) => log.warn({ layer: l.digest }, m));
+        try {
+          await d.layers.unpack(l.diffId, source, (m) => log.warn({ layer: l.digest }, m));
+        } catch (e) {
+          // A corrupt blob usually breaks the tar first: its digest mismatch is the cause to report.
+          await ingest?.verified;
+          throw e;
+        }
       } else {
         progress.bytes += l.size;
       }
