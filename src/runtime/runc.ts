@@ -1,4 +1,6 @@
-import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { RuntimeError, type ErrorKind } from '../errors/index.js';
 import { tail, type ProcessRunner, type RunOptions } from '../sys/process-runner.js';
@@ -124,9 +126,50 @@ export class Runc {
     }
   }
 
-  /** start starts a created container. */
+  /**
+   * start starts a created container. A container made by `runc create` waits in `runc init`, blocked opening
+   * its exec FIFO (`<root>/<id>/exec.fifo`) for writing; `runc start` does nothing but open that FIFO, read the
+   * byte init writes, wait for end of file (init's descriptor closes on exec), and remove the FIFO (which is what
+   * makes runc report the container running). fune does the same in-process, which saves a runc process (10-20 ms
+   * of StartContainer). Whenever the FIFO is not there or gives no byte (init gone, or a runtime that works
+   * differently), `runc start` runs as before and has the last word, with its own error.
+   */
   async start(id: string, signal?: AbortSignal): Promise<void> {
+    if (await this.startThroughFifo(id, signal)) return;
     await this.call(id, ['start', id], { signal });
+  }
+
+  /** startThroughFifo is `runc start` done in-process (see start); false when it could not be done that way. */
+  private async startThroughFifo(id: string, signal?: AbortSignal): Promise<boolean> {
+    const fifo = join(this.d.root, id, 'exec.fifo');
+    // O_NONBLOCK: the open never waits for a writer. init, blocked in its open for writing, already counts as
+    // one, so reads give EAGAIN until its byte arrives and end of file once it has exec'd (or died).
+    const fh = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+    if (!fh) return false;
+    let got = 0;
+    try {
+      const buf = Buffer.alloc(16);
+      const deadline = Date.now() + this.timeoutMs;
+      for (let wait = 0; ; wait = Math.min(wait ? wait * 2 : 1, 50)) {
+        signal?.throwIfAborted();
+        try {
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+          wait = 0;
+          continue;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (Date.now() > deadline) throw new RuntimeError('DeadlineExceeded', `runc start ${id}: init did not take the start signal within ${this.timeoutMs} ms`);
+        await sleep(wait);
+      }
+    } finally {
+      await fh.close();
+    }
+    if (got === 0) return false;
+    await unlink(fifo).catch(() => undefined);
+    return true;
   }
 
   /** kill sends `sig` (a number) to the container's init, or with `all` to every process in it. */
