@@ -17,6 +17,8 @@ import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
+import { RootfsMounts } from './rootfs-mounts.js';
+import { Pending, settleAll } from './pending.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { StreamContainer } from './stream-runtime.js';
 
@@ -30,11 +32,23 @@ export class ContainerService {
   /** exitWaiters are woken when conmon writes the exit file of their container (StopContainer waits on them). */
   private readonly exitWaiters = new Map<string, Set<() => void>>();
   private emitting: Promise<void> = Promise.resolve();
+  /** mounts holds the rootfs mounts Create began and Start settles (undefined without an image service). */
+  private readonly mounts?: RootfsMounts;
+  /** placing holds conmon's moves into its cgroup, which StartContainer does not wait for. */
+  private readonly placing = new Pending(true);
 
   constructor(
     private readonly d: LifecycleDeps,
     private readonly sandboxes: SandboxService,
-  ) {}
+  ) {
+    if (d.images) this.mounts = new RootfsMounts(d.images);
+  }
+
+  /** unmountRootfs unmounts a container's rootfs once any mount Create began for it has landed. */
+  private async unmountRootfs(rec: ContainerRecord): Promise<void> {
+    await this.mounts?.quiet(rec.id);
+    await this.d.images?.unmountRootfs(rec.rootfs);
+  }
 
   private get reg() {
     return this.d.registry;
@@ -105,7 +119,8 @@ export class ContainerService {
   async create(podIdOrPrefix: string, config: ContainerConfig | null, signal: AbortSignal, log: Logger): Promise<string> {
     if (!config) throw invalidArgument('container config is required');
     const images = this.d.images;
-    if (!images) throw unimplemented('images are not available in this build');
+    const mounts = this.mounts;
+    if (!images || !mounts) throw unimplemented('images are not available in this build');
     const pod = await this.sandboxes.readyPod(podIdOrPrefix);
     const name = containerName(config.metadata, pod.config.metadata);
     const imageRef = config.image?.image ?? '';
@@ -129,27 +144,31 @@ export class ContainerService {
           state: 'CONTAINER_CREATED', createdAt: nowNs(this.d.clock), startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '',
           pid: 0, logPath, bundle, rootfs, stopSignal: stopSignalOf(config.stop_signal, img.config.stopSignal), mounts: config.mounts ?? [],
         };
-        await this.reg.saveContainer(rec);
-        t.mark('record');
-        rb.add('drop record', () => this.reg.dropContainer(rec));
-        await mkdir(rootfs, { recursive: true });
+        // In memory only until it is complete: a crash before the one record write below leaves a bundle and a
+        // writable layer that no record owns, and recovery's orphan sweep removes both.
+        this.reg.holdContainer(rec);
+        rb.add('forget container', () => this.reg.dropContainer(rec));
         rb.add('remove bundle', () => rm(bundle, { recursive: true, force: true }));
-        const plan = (await images.prepareRootfs(id, img.id)) as { upperdir?: string } | undefined;
-        if (plan?.upperdir) rec = { ...rec, upperDir: plan.upperdir };
         rb.add('remove rootfs', () => images.removeRootfs(id));
-        t.mark('prepare rootfs');
-        await images.mountRootfs(id, rootfs);
-        t.mark('mount rootfs');
-        rb.add('unmount rootfs', () => images.unmountRootfs(rootfs));
-        const [passwd, group, hostname] = await Promise.all([
-          readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
-          readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
+        // Independent steps at once (all of them end before any rollback runs): the mount point, the writable
+        // layer, the pod's hostname, the host facts the spec needs, the log directory.
+        const [, plan, hostname, host] = await settleAll([
+          mkdir(rootfs, { recursive: true }),
+          images.prepareRootfs(id, img.id) as Promise<{ upperdir?: string } | undefined>,
           readFile(pod.hostnamePath ?? '', 'utf8').catch(() => ''),
-        ]);
-        const host = await gatherContainerFacts(this.d.host, config, pod.config);
+          gatherContainerFacts(this.d.host, config, pod.config),
+          logPath ? mkdir(dirname(logPath), { recursive: true }) : undefined,
+        ] as const);
+        if (plan?.upperdir) rec = { ...rec, upperDir: plan.upperdir };
+        t.mark('rootfs, facts');
+        // StartContainer settles the mount; the spec does not need it once the image's user files are known.
+        mounts.begin(id, rootfs);
+        rb.add('unmount rootfs', () => this.unmountRootfs(rec));
+        const users = await mounts.userFiles(img.id, id, rootfs);
+        t.mark('user files');
         const spec = buildContainerSpec(
           {
-            id, config, image: img.config, passwd: parsePasswd(passwd), group: parseGroup(group), host, rootfs, seccompDefault: this.d.config.runtime.seccomp_default,
+            id, config, image: img.config, passwd: parsePasswd(users.passwd), group: parseGroup(users.group), host, rootfs, seccompDefault: this.d.config.runtime.seccomp_default,
             sandbox: {
               id: pod.id, config: pod.config, infraPid: pod.infraPid, netnsPath: pod.netnsPath, cgroupParent: pod.cgroupParent, hostname: hostname.trim(),
               resolvPath: pod.resolvPath, hostsPath: pod.hostsPath, hostnamePath: pod.hostnamePath, shmPath: pod.shmPath,
@@ -158,9 +177,9 @@ export class ContainerService {
           },
           (m) => log.warn({ containerId: id }, m),
         );
+        t.mark('build spec');
         await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-        if (logPath) await mkdir(dirname(logPath), { recursive: true });
-        t.mark('spec');
+        t.mark('write spec');
         // The container exists for the CRI from here on; conmon and `runc create` wait for StartContainer, as
         // containerd's task does.
         rec = { ...rec, phase: 'created' };
@@ -223,10 +242,14 @@ export class ContainerService {
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
       try {
+        await this.mounts?.settle(id);
+        t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
-        // Moving conmon (cgroup attach is slow on v1) overlaps `runc start`; cleanup removes the cgroup either way.
-        await Promise.all([created !== rec && created.monitorCgroup ? this.placeMonitor(created.monitorCgroup, rec.bundle, log) : undefined, this.d.runc.start(id, signal)]);
+        // Moving conmon (a cgroup attach takes milliseconds on v1) is not waited for: the container runs either way,
+        // and whatever removes the cgroup waits for the move first.
+        if (created !== rec && created.monitorCgroup) this.placing.begin(id, this.placeMonitor(created.monitorCgroup, rec.bundle, log));
+        await this.d.runc.start(id, signal);
         t.mark('runc start');
         next = { ...created, state: 'CONTAINER_RUNNING', startedAt };
       } catch (e) {
@@ -276,8 +299,8 @@ export class ContainerService {
     await Promise.all([
       this.d.conmon.removeArtifacts(rec.id),
       rm(join(rec.bundle, 'conmon.pid'), { force: true }),
-      monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined,
-      unmount ? this.d.images?.unmountRootfs(rec.rootfs) : undefined,
+      monitorCgroup ? this.placing.quiet(rec.id).then(() => removeCgroup(monitorCgroup, this.d.host.cgroupMode)) : undefined,
+      unmount ? this.unmountRootfs(rec) : undefined,
     ]);
   }
 
@@ -393,7 +416,7 @@ export class ContainerService {
    * and record stay until RemoveContainer.
    */
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
-    await Promise.all([this.d.runc.delete(rec.id, true), this.d.images?.unmountRootfs(rec.rootfs)]);
+    await Promise.all([this.d.runc.delete(rec.id, true), this.unmountRootfs(rec)]);
   }
 
   /** stopForPod kills every container of a pod (StopPodSandbox). */
@@ -438,9 +461,12 @@ export class ContainerService {
     // writable layer), conmon's exit file and socket link; the bundle goes once conmon's pid file in it was read
     // and the mount point in it is free.
     const runtime = Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
-    const unmounted = images ? images.unmountRootfs(rec.rootfs) : Promise.resolve();
+    const unmounted = this.unmountRootfs(rec);
     await Promise.all([
-      runtime.then(() => (monitorCgroup ? removeCgroup(monitorCgroup, this.d.host.cgroupMode) : undefined)),
+      runtime.then(async () => {
+        await this.placing.quiet(rec.id);
+        if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
+      }),
       unmounted.then(() => images?.removeRootfs(rec.id)),
       Promise.all([runtime, unmounted]).then(() => rm(rec.bundle, { recursive: true, force: true })),
       this.d.conmon.removeArtifacts(rec.id),

@@ -200,6 +200,11 @@ export class ImageService {
     return this.d.images.rootfs.unmount(target);
   }
 
+  /** rootfsOwners gives the ids (container or pod) that own a prepared rootfs. */
+  rootfsOwners(): string[] {
+    return this.d.images.rootfs.all().map((r) => r.containerId);
+  }
+
   /** removeRootfs deletes a container's writable layer (unmount it first); absent is fine. */
   async removeRootfs(containerId: string): Promise<void> {
     await this.d.images.lock.run(() => this.d.images.rootfs.remove(containerId));

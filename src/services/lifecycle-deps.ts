@@ -35,6 +35,8 @@ export interface ImagePort {
   mountRootfs(containerId: string, target: string): Promise<void>;
   unmountRootfs(target: string): Promise<void>;
   removeRootfs(containerId: string): Promise<void>;
+  /** rootfsOwners gives the ids (container or pod) that own a prepared rootfs, for the orphan sweep at start-up. */
+  rootfsOwners(): string[];
   /** pull fetches an image (the configured sandbox image when it is absent) and gives its id. */
   pull(spec: ImageSpec | null, auth: null, o: { signal: AbortSignal; log: Logger }): Promise<string>;
 }

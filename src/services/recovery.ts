@@ -107,4 +107,11 @@ async function sweepOrphans(d: LifecycleDeps): Promise<void> {
       await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
     }
   }
+  // A container's writable layer is prepared before its record is first written (CreateContainer persists the
+  // record once, at the end): a crash in between leaves a layer no record owns. Its mount went with the bundle.
+  for (const owner of d.images?.rootfsOwners() ?? []) {
+    if (known.has(owner)) continue;
+    d.log.info({ id: owner }, 'recovery: removing a writable layer no record owns');
+    await d.images?.removeRootfs(owner).catch(() => undefined);
+  }
 }

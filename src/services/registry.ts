@@ -35,6 +35,14 @@ export class Registry {
     this.containers.set(r.id, r);
   }
 
+  /**
+   * holdContainer makes a container being created visible in memory only (to its pod's removal, to id lookups);
+   * its record is written once it is complete, and a crash before that leaves nothing recovery needs a record for.
+   */
+  holdContainer(r: ContainerRecord): void {
+    this.containers.set(r.id, r);
+  }
+
   /** dropSandbox forgets a pod: record, name. */
   async dropSandbox(r: SandboxRecord): Promise<void> {
     await this.sandboxStore.delete(r.id);

@@ -1,6 +1,7 @@
 // Restart edge cases: a pod whose infra process died while fune was down, and a StartContainer cut short by a
 // daemon crash (runc create hangs in a wrapper; SIGKILL the daemon; restart): what the start left is removed
-// (processes, runc state, cgroups) and the container is CREATED again, ready to start.
+// (processes, runc state, cgroups) and the container is CREATED again, ready to start; and a CreateContainer cut
+// short before its record was written leaves nothing behind after a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { access, chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -103,5 +104,29 @@ describe('restart edge cases', () => {
     expect((await e.c.call('ContainerStatus', { container_id: again })).status.state).toBe('CONTAINER_RUNNING');
     await e.c.call('RemovePodSandbox', { pod_sandbox_id: pod });
     expect((await e.c.call('ListPodSandbox', {})).items).toEqual([]);
+  });
+
+  it('removes the bundle, rootfs mount and writable layer of a CreateContainer that crashed before its record was written', async () => {
+    const e = env!;
+    const config = podConfig('crashed-create', e.logDir);
+    const pod = (await e.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    const ctr = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('lost', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
+    // Let Create's background mount land: it is what a crash between the mount and the record write leaves.
+    const mountedAt = join(e.d.state, 'containers', ctr, 'rootfs');
+    for (let i = 0; i < 100 && !(await readFile('/proc/self/mountinfo', 'utf8')).includes(mountedAt); i++) await sleep(20);
+    const layer = join(e.d.root, 'image', 'rootfs', ctr);
+    expect(await exists(layer)).toBe(true);
+    // CreateContainer writes the container's one record last; a crash just before it leaves everything else.
+    await e.restart('SIGKILL', () => rm(join(e.d.root, 'containers', `${ctr}.json`)));
+    expect((await e.c.call('ListContainers', {})).containers.map((c: { id: string }) => c.id)).not.toContain(ctr);
+    expect(await exists(join(e.d.state, 'containers', ctr))).toBe(false);
+    expect(await exists(layer)).toBe(false);
+    expect(await exists(join(e.d.root, 'image', 'rootfs-records', `${ctr}.json`))).toBe(false);
+    expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(ctr)).toBe(false);
+    // The name is free again, and the pod works.
+    const again = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('lost', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
+    await e.c.call('StartContainer', { container_id: again });
+    expect((await e.c.call('ContainerStatus', { container_id: again })).status.state).toBe('CONTAINER_RUNNING');
+    await e.c.call('RemovePodSandbox', { pod_sandbox_id: pod });
   });
 });

@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ImagePort } from './lifecycle-deps.js';
+import { Pending } from './pending.js';
+
+/** UserFiles are an image's `/etc/passwd` and `/etc/group` (empty when absent), for resolving the user. */
+export interface UserFiles {
+  passwd: string;
+  group: string;
+}
+
+/** USER_FILES_CACHE bounds how many images' user files are kept, and USER_FILE_MAX the size of one kept file. */
+const USER_FILES_CACHE = 64;
+const USER_FILE_MAX = 256 * 1024;
+
+/**
+ * RootfsMounts takes the overlay mount of a container's root filesystem off CreateContainer's path: Create
+ * begins the mount and returns, StartContainer settles it before `runc create` needs it (containerd, too, mounts
+ * the snapshot only when the task is created). A mount that fails is reported by StartContainer, which records
+ * the container EXITED with StartError. Whatever unmounts a container's rootfs quiets its pending mount first, so
+ * that no mount lands after the unmount.
+ *
+ * The user files the spec needs come from the image, not the container: a new container's writable layer is
+ * empty, so the mounted rootfs shows the image's files. They are read from the first mounted rootfs of an image
+ * and kept by image id (an id is the digest of the image's config, which names its layers, so the content behind
+ * an id never changes).
+ */
+export class RootfsMounts {
+  private readonly pending = new Pending();
+  private readonly userFilesByImage = new Map<string, UserFiles>();
+
+  constructor(private readonly images: ImagePort) {}
+
+  /** begin starts mounting container `id`'s prepared rootfs at `target` and does not wait for it. */
+  begin(id: string, target: string): void {
+    this.pending.begin(id, this.images.mountRootfs(id, target));
+  }
+
+  /** settle waits for the mount begun for `id` and throws its error; with none pending it returns at once. */
+  settle(id: string): Promise<void> {
+    return this.pending.settle(id);
+  }
+
+  /** quiet waits for the mount begun for `id`, if any, ignoring its outcome (before an unmount). */
+  quiet(id: string): Promise<void> {
+    return this.pending.quiet(id);
+  }
+
+  /** userFiles gives image `imageId`'s user files, read from container `id`'s rootfs at `rootfs` on first use. */
+  async userFiles(imageId: string, id: string, rootfs: string): Promise<UserFiles> {
+    const kept = this.userFilesByImage.get(imageId);
+    if (kept) return kept;
+    await this.pending.wait(id);
+    const [passwd, group] = await Promise.all([
+      readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
+      readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
+    ]);
+    const files = { passwd, group };
+    if (passwd.length <= USER_FILE_MAX && group.length <= USER_FILE_MAX) {
+      if (this.userFilesByImage.size >= USER_FILES_CACHE) this.userFilesByImage.delete(this.userFilesByImage.keys().next().value!);
+      this.userFilesByImage.set(imageId, files);
+    }
+    return files;
+  }
+}
