@@ -8,7 +8,7 @@ import type { SpecialFiles } from '../sys/special-files.js';
 import { fsyncDir, writeFileAtomic, removeTreeAtomic, TMP_PREFIX } from '../store/atomic-file.js';
 import { RuntimeError, isErrno } from '../errors/index.js';
 import { unpackLayer } from './unpack.js';
-import { diskUsage } from './disk-usage.js';
+import { sharedFsWorker } from './fs-worker.js';
 import { SingleFlight } from './single-flight.js';
 
 /** LayerInfo is what layer.json records about an unpacked layer. */
@@ -124,7 +124,7 @@ export class LayerStore {
         await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
         const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning });
         if (res.diffId !== diffId) throw new RuntimeError('FailedPrecondition', `layer content has diff id ${res.diffId}, the image config says ${diffId}`);
-        const u = await diskUsage(join(tmp, 'diff'));
+        const u = await sharedFsWorker.du(join(tmp, 'diff'));
         const info: LayerInfo = { diffId, size: u.bytes, inodes: u.inodes, short: shortName(diffId) };
         // syncfs: the layer's data is on disk before the layer (and later the image) is recorded.
         await this.syncfs(tmp);

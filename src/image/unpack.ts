@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { open, mkdir, symlink, link, lchown, chmod, lutimes, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,8 @@ import * as tar from 'tar-stream';
 import type { SpecialFiles } from '../sys/special-files.js';
 import { RuntimeError } from '../errors/index.js';
 import { BatchWriter } from './batch-writer.js';
+import { FsBatch } from './fs-batch.js';
+import { sharedFsWorker, type FsWorker, type Owner } from './fs-worker.js';
 
 /** UnpackOptions tune one layer unpack. */
 export interface UnpackOptions {
@@ -18,6 +20,8 @@ export interface UnpackOptions {
   chown: boolean;
   /** onWarning hears about entries skipped on purpose (an xattr that cannot be carried, say). */
   onWarning?: (msg: string) => void;
+  /** worker runs the file system steps (default: the process's shared one). */
+  worker?: FsWorker;
 }
 
 /** UnpackResult is what an unpack produced. */
@@ -31,7 +35,7 @@ type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 const OPAQUE = '.wh..wh..opq';
 /** CHUNK is the size of the pieces a layer stream moves in; BUFFER how far decompression may run ahead of writes. */
-const CHUNK = 64 << 10;
+const CHUNK = 256 << 10;
 const BUFFER = 1 << 20;
 const WH = '.wh.';
 
@@ -164,14 +168,19 @@ export async function unpackLayer(blob: string | Readable, dest: string, o: Unpa
       }
     }
     await piping;
+    if (!failure) await u.finish();
   } catch (e) {
     ex.destroy();
     await piping.catch(() => {});
+    // No step of this unpack may still run once the caller removes the tree.
+    await u.settle();
     if (e instanceof RuntimeError) throw e;
     throw new RuntimeError('FailedPrecondition', `${what}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (failure) throw failure instanceof Error ? failure : new Error('layer stream failed', { cause: failure });
-  await u.finish();
+  if (failure) {
+    await u.settle();
+    throw failure instanceof Error ? failure : new Error('layer stream failed', { cause: failure });
+  }
   return { diffId: `sha256:${h.digest('hex')}`, entries: u.count };
 }
 
@@ -179,12 +188,15 @@ export async function unpackLayer(blob: string | Readable, dest: string, o: Unpa
 class Unpacker {
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
   private readonly dirMeta: { path: string; h: tar.Header }[] = [];
+  private readonly batch: FsBatch;
   count = 0;
 
   constructor(
     private readonly dest: string,
     private readonly o: UnpackOptions,
-  ) {}
+  ) {
+    this.batch = new FsBatch(o.worker ?? sharedFsWorker);
+  }
 
   /** parents makes sure every ancestor of `rel` is a real directory of this layer, creating missing ones. */
   private async parents(rel: string, create: boolean, name: string): Promise<void> {
@@ -197,7 +209,7 @@ class Unpacker {
       if (k === 'symlink') throw escapeError(name, `its parent ${cur} is a symlink`);
       if (k) throw escapeError(name, `its parent ${cur} is not a directory`);
       if (!create) throw escapeError(name, `its parent ${cur} is not in this layer`);
-      await mkdir(join(this.dest, cur), { mode: 0o755 });
+      await this.batch.add({ op: 'mkdir', path: join(this.dest, cur), mode: 0o755 });
       this.kinds.set(cur, 'dir');
     }
   }
@@ -206,25 +218,31 @@ class Unpacker {
   private async clear(rel: string, keepDir: boolean): Promise<void> {
     const k = this.kinds.get(rel);
     if (!k || (k === 'dir' && keepDir)) return;
+    await this.batch.sync();
     await rm(join(this.dest, rel), { recursive: true, force: true });
     for (const p of [...this.kinds.keys()]) if (p === rel || p.startsWith(`${rel}/`)) this.kinds.delete(p);
   }
 
-  /** needsChown tells whether an entry's owner differs from the one a new file gets (the daemon's). */
-  private needsChown(h: tar.Header): boolean {
-    return this.o.chown && ((h.uid ?? 0) !== OWN.uid || (h.gid ?? 0) !== OWN.gid);
+  /** owner gives the owner to set on an entry, or undefined when a new file already has it (the daemon's). */
+  private owner(h: tar.Header): Owner | undefined {
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    return this.o.chown && (uid !== OWN.uid || gid !== OWN.gid) ? [uid, gid] : undefined;
   }
 
-  private async meta(path: string, h: tar.Header, isLink: boolean): Promise<void> {
-    if (this.needsChown(h)) await lchown(path, h.uid ?? 0, h.gid ?? 0);
-    if (!isLink) await chmod(path, (h.mode ?? 0o644) & 0o7777);
-    const t = h.mtime ?? new Date(0);
-    await lutimes(path, t, t);
+  /** meta queues owner, mode (not for symlinks) and mtime of an entry. */
+  private meta(path: string, h: tar.Header, symlink: boolean): Promise<void> {
+    return this.batch.add({ op: 'meta', path, owner: this.owner(h), chmod: (h.mode ?? 0o644) & 0o7777, mtime: mtimeOf(h), symlink });
   }
 
+  /** xattrs sets the entry's PAX xattrs; they go through SpecialFiles, so the queued steps are done first. */
   private async xattrs(path: string, h: tar.Header): Promise<void> {
-    for (const [k, v] of Object.entries((h.pax ?? {}) as Record<string, string>)) {
-      if (!k.startsWith('SCHILY.xattr.')) continue;
+    const pax = (h.pax ?? {}) as Record<string, string>;
+    const names = Object.keys(pax).filter((k) => k.startsWith('SCHILY.xattr.'));
+    if (!names.length) return;
+    await this.batch.sync();
+    for (const k of names) {
+      const v = pax[k]!;
       const name = k.slice('SCHILY.xattr.'.length);
       if (v.includes('\uFFFD')) {
         this.o.onWarning?.(`xattr ${name} of ${h.name} is not valid UTF-8 in the PAX header; skipped`);
@@ -232,6 +250,12 @@ class Unpacker {
       }
       await this.o.special.setXattr(path, name, Buffer.from(v, 'utf8'));
     }
+  }
+
+  /** mknod makes a device, fifo or whiteout through SpecialFiles, once the queued steps are done. */
+  private async mknod(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {
+    await this.batch.sync();
+    await this.o.special.mknod(path, type, major, minor, mode);
   }
 
   async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
@@ -243,11 +267,12 @@ class Unpacker {
     if (base.startsWith(WH)) {
       const parent = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
       if (base === OPAQUE) {
+        await this.batch.sync();
         await this.o.special.setXattr(join(this.dest, parent), 'trusted.overlay.opaque', Buffer.from('y'));
       } else if (!base.startsWith(`${WH}${WH}`)) {
         const target = parent ? `${parent}/${base.slice(WH.length)}` : base.slice(WH.length);
         await this.clear(target, false);
-        await this.o.special.mknod(join(this.dest, target), 'c', 0, 0, 0);
+        await this.mknod(join(this.dest, target), 'c', 0, 0, 0);
         this.kinds.set(target, 'other');
       }
       return;
@@ -256,7 +281,7 @@ class Unpacker {
       case 'directory': {
         if (rel === '') return;
         await this.clear(rel, true);
-        if (!this.kinds.has(rel)) await mkdir(abs, { mode: 0o755 });
+        if (!this.kinds.has(rel)) await this.batch.add({ op: 'mkdir', path: abs, mode: 0o755 });
         this.kinds.set(rel, 'dir');
         this.dirMeta.push({ path: abs, h });
         await this.xattrs(abs, h);
@@ -267,31 +292,21 @@ class Unpacker {
       case undefined:
       case null: {
         await this.clear(rel, false);
-        // Metadata goes through the open descriptor, and owner and mode only when creation did not already
-        // give them: few round trips per file, which is what unpacking many small files costs.
+        // Owner and mode are set only when creation does not already give them: few calls per file, which is
+        // what unpacking many small files costs. Small files travel in batches to the file system worker.
         const mode = (h.mode ?? 0o644) & 0o7777;
         const plain = (mode & ~0o777) === 0 && (mode & OWN.umask) === 0;
-        const fh = await open(abs, 'wx', plain ? mode : 0o600);
-        try {
-          const w = new BatchWriter(fh);
-          for await (const c of body) await w.add(c);
-          await w.flush();
-          if (this.needsChown(h)) await fh.chown(h.uid ?? 0, h.gid ?? 0);
-          if (!plain) await fh.chmod(mode);
-          const t = h.mtime ?? new Date(0);
-          await fh.utimes(t, t);
-        } finally {
-          await fh.close();
-        }
+        const op = { op: 'file' as const, path: abs, mode: plain ? mode : 0o600, owner: this.owner(h), chmod: plain ? undefined : mode, mtime: mtimeOf(h) };
+        if (FsBatch.fits(h.size ?? 0)) await this.batch.addFile(op, h.size ?? 0, body);
+        else await this.bigFile(op, body);
         this.kinds.set(rel, 'file');
         await this.xattrs(abs, h);
         return;
       }
       case 'symlink': {
         await this.clear(rel, false);
-        await symlink(h.linkname ?? '', abs);
+        await this.batch.add({ op: 'symlink', path: abs, target: h.linkname ?? '', owner: this.owner(h), mtime: mtimeOf(h) });
         this.kinds.set(rel, 'symlink');
-        await this.meta(abs, h, true);
         return;
       }
       case 'link': {
@@ -302,7 +317,7 @@ class Unpacker {
         if (k === 'dir') throw escapeError(h.name, 'hard link to a directory');
         if (src === rel) return;
         await this.clear(rel, false);
-        await link(join(this.dest, src), abs);
+        await this.batch.add({ op: 'link', path: abs, src: join(this.dest, src) });
         this.kinds.set(rel, k);
         return;
       }
@@ -311,7 +326,7 @@ class Unpacker {
       case 'fifo': {
         await this.clear(rel, false);
         const t = h.type === 'fifo' ? 'p' : h.type === 'block-device' ? 'b' : 'c';
-        await this.o.special.mknod(abs, t, h.devmajor ?? 0, h.devminor ?? 0, h.mode ?? 0o644);
+        await this.mknod(abs, t, h.devmajor ?? 0, h.devminor ?? 0, h.mode ?? 0o644);
         this.kinds.set(rel, 'other');
         await this.meta(abs, h, false);
         return;
@@ -321,11 +336,38 @@ class Unpacker {
     }
   }
 
+  /** bigFile streams a file too large for a batch straight to disk, once the queued steps are done. */
+  private async bigFile(op: { path: string; mode: number; owner?: Owner; chmod?: number; mtime: number }, body: AsyncIterable<Buffer>): Promise<void> {
+    await this.batch.sync();
+    const fh = await open(op.path, 'wx', op.mode);
+    try {
+      const w = new BatchWriter(fh);
+      for await (const c of body) await w.add(c);
+      await w.flush();
+      if (op.owner) await fh.chown(op.owner[0], op.owner[1]);
+      if (op.chmod !== undefined) await fh.chmod(op.chmod);
+      await fh.utimes(op.mtime, op.mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** finish applies directory modes, owners and mtimes, last, so that adding children did not disturb them. */
   async finish(): Promise<void> {
     for (let i = this.dirMeta.length - 1; i >= 0; i--) {
       const { path, h } = this.dirMeta[i]!;
       await this.meta(path, h, false);
     }
+    await this.batch.sync();
   }
+
+  /** settle waits until no step of this unpack runs any more (after a failure). */
+  settle(): Promise<void> {
+    return this.batch.settle();
+  }
+}
+
+/** mtimeOf gives an entry's mtime in seconds (the epoch when the header has none). */
+function mtimeOf(h: tar.Header): number {
+  return (h.mtime?.getTime() ?? 0) / 1000;
 }
