@@ -11,7 +11,7 @@
 #
 # Needs: root, the Debian packages containerd and docker-registry, a fune build (this script runs tsc).
 # Knobs: N=5 (rounds), LAYERS=6, MB=80, RUNTIMES="fune containerd", OUT (default .tmp/bench-pull), LOG_LEVEL (fune's),
-#        FUNE_NODE_ARGS (node flags for fune, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+#        FUNE_NODE_ARGS (node flags for fune added to the shipped ones, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-5} LAYERS=${LAYERS:-6} MB=${MB:-80}
@@ -114,8 +114,9 @@ config_path = "$work/certs.d"
 [cni]
 conf_dir = "$work/net.d"
 TOML
+  # The node flags of the shipped start (package.json, the binary's shebang), plus FUNE_NODE_ARGS.
   # shellcheck disable=SC2086 # FUNE_NODE_ARGS is a list of node flags, e.g. "--cpu-prof --cpu-prof-dir=DIR"
-  node ${FUNE_NODE_ARGS:-} dist/src/main.js daemon --config "$work/fune.toml" --root "$FUNE_ROOT" --state "$FUNE_STATE" \
+  node --max-semi-space-size=1 --v8-pool-size=1 ${FUNE_NODE_ARGS:-} dist/src/main.js daemon --config "$work/fune.toml" --root "$FUNE_ROOT" --state "$FUNE_STATE" \
     --log-level "${LOG_LEVEL:-info}" 2>"$OUT/fune.log" &
   fune_pid=$!
   for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
