@@ -113,6 +113,33 @@ describe('unpackLayer', () => {
     expect(await readFile(join(dest, 'a'), 'utf8')).toBe('two');
   });
 
+  it('writes files too large for a batch directly, in order with the batched entries around them', async () => {
+    const big = 'b'.repeat((1 << 20) + 12345);
+    const { dest, res, diffId } = await unpack([
+      { name: 'd/small1', body: 's1' },
+      { name: 'd/sub/big', body: big, mode: 0o750 },
+      { name: 'd/sub/small2', body: 's2' },
+      { name: 'd/sub/hl', type: 'link', linkname: 'd/sub/big' },
+      { name: 'd/sub/', type: 'directory', mode: 0o711 },
+    ]);
+    expect(res.diffId).toBe(diffId);
+    expect(await readFile(join(dest, 'd/sub/big'), 'utf8')).toBe(big);
+    expect((await stat(join(dest, 'd/sub/big'))).mode & 0o777).toBe(0o750);
+    expect((await stat(join(dest, 'd/sub/big'))).mtimeMs).toBe(1_000_000_000_000);
+    expect((await stat(join(dest, 'd/sub/hl'))).ino).toBe((await stat(join(dest, 'd/sub/big'))).ino);
+    expect(await readFile(join(dest, 'd/sub/small2'), 'utf8')).toBe('s2');
+    expect((await stat(join(dest, 'd/sub'))).mode & 0o777).toBe(0o711);
+  });
+
+  it('reports a file system failure of a batched step as the layer failing', async () => {
+    const raw = await tarOf([{ name: 'a', body: 'x' }]);
+    const blob = join(dir, 'blob');
+    await writeFile(blob, raw);
+    const dest = join(dir, 'layer');
+    await (await import('node:fs/promises')).mkdir(join(dest, 'a'), { recursive: true });
+    await expect(unpackLayer(blob, dest, { special: fakeSpecial().s, chown: false })).rejects.toThrow(/EEXIST/);
+  });
+
   const escapes: [string, E[]][] = [
     ['dot-dot', [{ name: '../evil', body: 'x' }]],
     ['nested dot-dot', [{ name: 'a/../../evil', body: 'x' }]],
