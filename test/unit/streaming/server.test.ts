@@ -156,6 +156,51 @@ describe('remotecommand over SPDY', () => {
     await until(() => runtime.killed === 1 && server.connections === 0);
   });
 
+  it('exec without a terminal starts while the client opens its streams; its output and status follow them', async () => {
+    const { client } = await connect(server.issue(exec(['echo', 'early'])));
+    const error = client.open({ streamtype: 'error' });
+    await until(() => runtime.started === 1 && server.openStreams === 1);
+    const stdout = client.open({ streamtype: 'stdout' });
+    await until(() => server.openStreams === 2);
+    expect(error.text()).toBe('');
+    const stderr = client.open({ streamtype: 'stderr' });
+    await Promise.all([stdout.done(), stderr.done(), error.done()]);
+    expect({ out: stdout.text(), err: stderr.text(), status: JSON.parse(error.text()).status }).toEqual({ out: 'early', err: '', status: 'Success' });
+  });
+
+  it('exec with a terminal waits for all its streams before it starts', async () => {
+    const { client } = await connect(server.issue(exec(['echo', 'x'], { tty: true, stderr: false })));
+    const error = client.open({ streamtype: 'error' });
+    const out = client.open({ streamtype: 'stdout' });
+    await until(() => server.openStreams === 2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(runtime.started).toBe(0);
+    client.open({ streamtype: 'resize' }).write('{"Width":80,"Height":24}\n');
+    await error.done();
+    expect(runtime.started).toBe(1);
+    expect(out.text()).toBe('x');
+  });
+
+  it('kills a command started early when the client leaves before opening all its streams', async () => {
+    const { client } = await connect(server.issue(exec(['sleep'])));
+    client.open({ streamtype: 'error' });
+    await until(() => runtime.started === 1 && server.openStreams === 1);
+    client.close();
+    await until(() => runtime.killed === 1 && server.connections === 0 && server.openStreams === 0);
+  });
+
+  it('a command that fails before the client has opened its streams reports on the error stream once they are open', async () => {
+    const { client } = await connect(server.issue(exec(['fail'])));
+    const error = client.open({ streamtype: 'error' });
+    await until(() => runtime.started === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(client.closed).toBe(false);
+    const stdout = client.open({ streamtype: 'stdout' });
+    const stderr = client.open({ streamtype: 'stderr' });
+    await Promise.all([stdout.done(), stderr.done(), error.done()]);
+    expect(JSON.parse(error.text())).toMatchObject({ status: 'Failure', reason: 'InternalError' });
+  });
+
   it('idle timeout counts data, not PINGs, and echoes PINGs', async () => {
     const { client } = await connect(server.issue(exec(['sleep'], { stdin: true })));
     client.open({ streamtype: 'error' });
