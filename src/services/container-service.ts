@@ -23,8 +23,9 @@ import type { SandboxService } from './sandbox-service.js';
 import type { StreamContainer } from './stream-runtime.js';
 
 /**
- * ContainerService runs containers under conmon: CreateContainer resolves the image, mounts its rootfs, builds
- * the OCI spec in oci/ and writes the bundle; StartContainer has conmon run `runc create`, then runs `runc start`;
+ * ContainerService runs containers under conmon: CreateContainer resolves the image, prepares its writable layer,
+ * builds the OCI spec in oci/ and writes the bundle; StartContainer mounts the rootfs, has conmon run `runc
+ * create`, then starts the container (see Runc.start);
  * exits are learnt from conmon's exit files (watched, and read again whenever a record is looked at).
  */
 export class ContainerService {
@@ -32,7 +33,7 @@ export class ContainerService {
   /** exitWaiters are woken when conmon writes the exit file of their container (StopContainer waits on them). */
   private readonly exitWaiters = new Map<string, Set<() => void>>();
   private emitting: Promise<void> = Promise.resolve();
-  /** mounts holds the rootfs mounts Create began and Start settles (undefined without an image service). */
+  /** mounts mounts containers' rootfs and keeps images' user files (undefined without an image service). */
   private readonly mounts?: RootfsMounts;
   /** placing holds conmon's moves into its cgroup, which StartContainer does not wait for. */
   private readonly placing = new Pending(true);
@@ -44,7 +45,7 @@ export class ContainerService {
     if (d.images) this.mounts = new RootfsMounts(d.images);
   }
 
-  /** unmountRootfs unmounts a container's rootfs once any mount Create began for it has landed. */
+  /** unmountRootfs unmounts a container's rootfs once a mount in flight for it has landed. */
   private async unmountRootfs(rec: ContainerRecord): Promise<void> {
     await this.mounts?.quiet(rec.id);
     await this.d.images?.unmountRootfs(rec.rootfs);
@@ -161,8 +162,7 @@ export class ContainerService {
         ] as const);
         if (plan?.upperdir) rec = { ...rec, upperDir: plan.upperdir };
         t.mark('rootfs, facts');
-        // StartContainer settles the mount; the spec does not need it once the image's user files are known.
-        mounts.begin(id, rootfs);
+        // StartContainer mounts the rootfs; Create mounts it only to read the user files of an image not seen yet.
         rb.add('unmount rootfs', () => this.unmountRootfs(rec));
         const users = await mounts.userFiles(img.id, id, rootfs);
         t.mark('user files');
@@ -242,7 +242,7 @@ export class ContainerService {
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
       try {
-        await this.mounts?.settle(id);
+        await this.mounts?.ensure(id, rec.rootfs);
         t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);

@@ -14,16 +14,17 @@ const USER_FILES_CACHE = 64;
 const USER_FILE_MAX = 256 * 1024;
 
 /**
- * RootfsMounts takes the overlay mount of a container's root filesystem off CreateContainer's path: Create
- * begins the mount and returns, StartContainer settles it before `runc create` needs it (containerd, too, mounts
- * the snapshot only when the task is created). A mount that fails is reported by StartContainer, which records
- * the container EXITED with StartError. Whatever unmounts a container's rootfs quiets its pending mount first, so
- * that no mount lands after the unmount.
+ * RootfsMounts takes the overlay mount of a container's root filesystem off CreateContainer's path: the mount
+ * happens in StartContainer, before `runc create` needs it, as containerd mounts a snapshot only when the task is
+ * created. A mount that fails is reported by StartContainer, which records the container EXITED with StartError.
+ * (mount(8) is a process, and starting one blocks Node's event loop for milliseconds: fork copies the daemon's
+ * page tables.)
  *
  * The user files the spec needs come from the image, not the container: a new container's writable layer is
- * empty, so the mounted rootfs shows the image's files. They are read from the first mounted rootfs of an image
- * and kept by image id (an id is the digest of the image's config, which names its layers, so the content behind
- * an id never changes).
+ * empty, so the mounted rootfs shows the image's files. They are read from the first container of an image, whose
+ * rootfs Create mounts for that, and kept by image id (an id is the digest of the image's config, which names its
+ * layers, so the content behind an id never changes). Whatever unmounts a container's rootfs quiets a mount in
+ * flight first, so that no mount lands after the unmount.
  */
 export class RootfsMounts {
   private readonly pending = new Pending();
@@ -31,14 +32,10 @@ export class RootfsMounts {
 
   constructor(private readonly images: ImagePort) {}
 
-  /** begin starts mounting container `id`'s prepared rootfs at `target` and does not wait for it. */
-  begin(id: string, target: string): void {
-    this.pending.begin(id, this.images.mountRootfs(id, target));
-  }
-
-  /** settle waits for the mount begun for `id` and throws its error; with none pending it returns at once. */
-  settle(id: string): Promise<void> {
-    return this.pending.settle(id);
+  /** ensure mounts container `id`'s prepared rootfs at `target`, or waits for a mount in flight; mounted is fine. */
+  async ensure(id: string, target: string): Promise<void> {
+    await this.pending.settle(id);
+    await this.images.mountRootfs(id, target);
   }
 
   /** quiet waits for the mount begun for `id`, if any, ignoring its outcome (before an unmount). */
@@ -50,6 +47,7 @@ export class RootfsMounts {
   async userFiles(imageId: string, id: string, rootfs: string): Promise<UserFiles> {
     const kept = this.userFilesByImage.get(imageId);
     if (kept) return kept;
+    this.pending.begin(id, this.images.mountRootfs(id, rootfs));
     await this.pending.wait(id);
     const [passwd, group] = await Promise.all([
       readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
