@@ -21,6 +21,18 @@ export class AuthorityFixingSocket extends Duplex {
   private readonly decoder = hpack.decompressor.create({ table: { maxSize: 4096 } });
   private readonly encoder = hpack.compressor.create({ table: { maxSize: 4096 } });
   private hpackError: Error | undefined;
+  /**
+   * passthrough is set by the connection's first header block when its `:authority` is valid (every client but
+   * the old Go ones): from then on the client's bytes go through untouched, with no HPACK work. A client keeps one
+   * authority for a connection, so the first block decides for all.
+   */
+  private passthrough = false;
+  /** Bytes for the client, gathered over one turn of the event loop and written with one system call. */
+  private outQ: Buffer[] = [];
+  private outLen = 0;
+  private flushScheduled = false;
+  private heldCb: ((e?: Error | null) => void) | undefined;
+  private sockFull = false;
 
   constructor(private readonly sock: Socket) {
     super();
@@ -44,11 +56,44 @@ export class AuthorityFixingSocket extends Duplex {
     this.sock.resume();
   }
 
+  /**
+   * _write queues bytes for the client. Node's http2 writes a response as several small pieces (HEADERS, DATA,
+   * trailers, WINDOW_UPDATE), each of which would be a system call of its own and a wake-up of the client; they
+   * leave together at the end of the event loop's turn instead. The callback waits only when much is queued or
+   * the socket pushes back.
+   */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.sock.write(chunk, cb);
+    this.outQ.push(chunk);
+    this.outLen += chunk.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+    if (this.outLen < OUT_QUEUE_MAX && !this.sockFull) cb();
+    else this.heldCb = cb;
   }
 
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.outQ.length === 0 || this.sock.destroyed) return;
+    const data = this.outQ.length === 1 ? this.outQ[0]! : Buffer.concat(this.outQ, this.outLen);
+    this.outQ = [];
+    this.outLen = 0;
+    const release = () => {
+      this.sockFull = false;
+      const cb = this.heldCb;
+      this.heldCb = undefined;
+      cb?.();
+    };
+    if (this.sock.write(data)) release();
+    else {
+      this.sockFull = true;
+      this.sock.once('drain', release);
+    }
+  };
+
   override _final(cb: (e?: Error | null) => void): void {
+    this.flush();
     this.sock.end(cb);
   }
 
@@ -66,8 +111,12 @@ export class AuthorityFixingSocket extends Duplex {
       this.prefaceLeft -= n;
       chunk = chunk.subarray(n);
     }
+    if (this.passthrough) {
+      out.push(chunk);
+      return out.length === 1 ? out[0]! : Buffer.concat(out);
+    }
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    while (this.buf.length >= 9) {
+    while (!this.passthrough && this.buf.length >= 9) {
       const len = this.buf.readUIntBE(0, 3);
       if (len > MAX_FRAME) throw new Error(`HTTP/2 frame of ${len} bytes is too large`);
       if (this.buf.length < 9 + len) break;
@@ -76,6 +125,10 @@ export class AuthorityFixingSocket extends Duplex {
       const type = frame[3]!;
       if (type === HEADERS || type === CONTINUATION || this.pending) out.push(...this.headerFrame(frame, type));
       else out.push(frame);
+    }
+    if (this.passthrough && this.buf.length) {
+      out.push(this.buf);
+      this.buf = Buffer.alloc(0);
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
@@ -103,19 +156,35 @@ export class AuthorityFixingSocket extends Duplex {
     if (!(flags & END_HEADERS)) return [];
     const { flags: first, fragments } = this.pending;
     this.pending = undefined;
-    return encodeHeaderFrames(streamId, first & END_STREAM, this.reencode(Buffer.concat(fragments)));
+    const block = Buffer.concat(fragments);
+    const fields = this.decode(block);
+    const authority = fields.find((f) => f.name === ':authority');
+    if (this.first) {
+      this.first = false;
+      if (!authority || VALID_AUTHORITY.test(authority.value)) {
+        // The block goes on as the client encoded it, so the server's HPACK context stays the client's.
+        this.passthrough = true;
+        return encodeHeaderFrames(streamId, first & END_STREAM, block);
+      }
+    }
+    if (authority && !VALID_AUTHORITY.test(authority.value)) authority.value = 'localhost';
+    return encodeHeaderFrames(streamId, first & END_STREAM, this.encode(fields));
   }
 
-  private reencode(block: Buffer): Buffer {
+  private first = true;
+
+  /** decode reads a header block with the client's HPACK context. */
+  private decode(block: Buffer): HeaderField[] {
     this.decoder.write(block);
     this.decoder.execute();
     if (this.hpackError) throw this.hpackError;
     const fields: HeaderField[] = [];
-    for (let f = this.decoder.read() as HeaderField | null; f; f = this.decoder.read() as HeaderField | null) {
-      const field = { name: f.name, value: f.value, neverIndex: f.neverIndex };
-      if (field.name === ':authority' && !VALID_AUTHORITY.test(field.value)) field.value = 'localhost';
-      fields.push(field);
-    }
+    for (let f = this.decoder.read() as HeaderField | null; f; f = this.decoder.read() as HeaderField | null) fields.push({ name: f.name, value: f.value, neverIndex: f.neverIndex });
+    return fields;
+  }
+
+  /** encode writes header fields with our HPACK context towards the server. */
+  private encode(fields: HeaderField[]): Buffer {
     this.encoder.write(fields);
     const chunks: Buffer[] = [];
     for (let c = this.encoder.read() as Buffer | null; c; c = this.encoder.read() as Buffer | null) chunks.push(c);
@@ -132,6 +201,8 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 const OUT_FRAME = 16_384; // the server's SETTINGS_MAX_FRAME_SIZE: Node keeps the protocol default
+/** OUT_QUEUE_MAX is how many bytes for the client may be queued before a writer waits. */
+const OUT_QUEUE_MAX = 256 * 1024;
 /** VALID_AUTHORITY is what nghttp2 accepts in :authority (RFC 3986 authority characters). */
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]*$/;
 

@@ -62,6 +62,27 @@ describe('the :authority fix for Go clients on unix sockets', () => {
     }
   });
 
+  it('passes a connection whose first call has a valid :authority through untouched, big responses included', async () => {
+    const big = 'v'.repeat(3 * 1024 * 1024);
+    const server = buildCriServer(new Map([['Version', unary('Version', 'trace', async () => ({ runtime_name: 'fune', runtime_version: big }))]]), nullLogger(), { ready: true });
+    const path = join(mkdtempSync(join(tmpdir(), 'fune-h2-')), 'fune.sock');
+    l = await listen(server, path);
+    const session = http2.connect('http://localhost', { createConnection: () => connect(path) });
+    try {
+      // Several calls at once: their responses (3 MiB each, over the 256 KiB write queue) share the connection.
+      const rs = await Promise.all(Array.from({ length: 4 }, (_, i) => grpcCall(session, 'localhost', { 'x-call': String(i), 'x-same': 'h'.repeat(200) })));
+      for (const r of rs) {
+        expect(r.status).toBe('0');
+        expect(r.body.length).toBeGreaterThan(big.length);
+        expect(r.body.includes('fune')).toBe(true);
+      }
+      // The client's HPACK encoder now answers with dynamic-table indexes, which reach the server as they are.
+      for (let i = 0; i < 3; i++) expect((await grpcCall(session, 'localhost', { 'x-same': 'h'.repeat(200) })).status).toBe('0');
+    } finally {
+      session.close();
+    }
+  });
+
   it('drops a connection that sends garbage instead of HTTP/2 frames, and keeps serving others', async () => {
     const server = buildCriServer(new Map([['Version', unary('Version', 'trace', async () => ({ runtime_name: 'fune' }))]]), nullLogger(), { ready: true });
     const path = join(mkdtempSync(join(tmpdir(), 'fune-h2-')), 'fune.sock');
