@@ -33,11 +33,20 @@ export class AuthorityFixingSocket extends Duplex {
   private flushScheduled = false;
   private heldCb: ((e?: Error | null) => void) | undefined;
   private sockFull = false;
+  private dropSettingsAck: boolean;
 
-  constructor(private readonly sock: Socket) {
+  /**
+   * `initial` are bytes already read from `sock` (see routeConnection); with `dropSettingsAck`, the client's
+   * first SETTINGS acknowledgement is dropped, since it acknowledges a frame the server behind never sent.
+   */
+  constructor(
+    private readonly sock: Socket,
+    o: { initial?: Buffer; dropSettingsAck?: boolean } = {},
+  ) {
     super();
+    this.dropSettingsAck = o.dropSettingsAck ?? false;
     this.decoder.on('error', (e: Error) => (this.hpackError = e));
-    sock.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       let out: Buffer;
       try {
         out = this.transform(chunk);
@@ -46,7 +55,10 @@ export class AuthorityFixingSocket extends Duplex {
         return;
       }
       if (out.length && !this.push(out)) sock.pause();
-    });
+    };
+    if (o.initial?.length) onData(o.initial);
+    sock.on('data', onData);
+    sock.resume();
     sock.on('end', () => this.push(null));
     sock.on('error', (e) => this.destroy(e));
     sock.on('close', () => this.destroy());
@@ -111,18 +123,22 @@ export class AuthorityFixingSocket extends Duplex {
       this.prefaceLeft -= n;
       chunk = chunk.subarray(n);
     }
-    if (this.passthrough) {
+    if (this.passthrough && !this.dropSettingsAck) {
       out.push(chunk);
       return out.length === 1 ? out[0]! : Buffer.concat(out);
     }
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    while (!this.passthrough && this.buf.length >= 9) {
+    while ((!this.passthrough || this.dropSettingsAck) && this.buf.length >= 9) {
       const len = this.buf.readUIntBE(0, 3);
       if (len > MAX_FRAME) throw new Error(`HTTP/2 frame of ${len} bytes is too large`);
       if (this.buf.length < 9 + len) break;
       const frame = this.buf.subarray(0, 9 + len);
       this.buf = this.buf.subarray(9 + len);
       const type = frame[3]!;
+      if (this.dropSettingsAck && type === SETTINGS && frame[4]! & ACK) {
+        this.dropSettingsAck = false;
+        continue;
+      }
       if (type === HEADERS || type === CONTINUATION || this.pending) out.push(...this.headerFrame(frame, type));
       else out.push(frame);
     }
@@ -195,6 +211,8 @@ export class AuthorityFixingSocket extends Duplex {
 const PREFACE_LEN = 24;
 const MAX_FRAME = 16 * 1024 * 1024;
 const HEADERS = 0x1;
+const SETTINGS = 0x4;
+const ACK = 0x1;
 const CONTINUATION = 0x9;
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;
@@ -205,6 +223,11 @@ const OUT_FRAME = 16_384; // the server's SETTINGS_MAX_FRAME_SIZE: Node keeps th
 const OUT_QUEUE_MAX = 256 * 1024;
 /** VALID_AUTHORITY is what nghttp2 accepts in :authority (RFC 3986 authority characters). */
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]*$/;
+
+/** isValidAuthority tells whether nghttp2 accepts `value` as an `:authority`. */
+export function isValidAuthority(value: string): boolean {
+  return VALID_AUTHORITY.test(value);
+}
 
 function frameHeader(len: number, type: number, flags: number, streamId: number): Buffer {
   const h = Buffer.alloc(9);

@@ -4,7 +4,7 @@ import { connect, createServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
 import { isErrno } from '../errors/index.js';
-import { AuthorityFixingSocket } from './h2-authority.js';
+import { routeConnection } from './h2-route.js';
 import { unimplementedHandler, wrapStream, wrapUnary, type Readiness } from './instrument.js';
 import { loadCriServices } from './protos.js';
 import type { AnyRpc, ApiVersion } from './rpc.js';
@@ -71,13 +71,13 @@ export interface CriListener {
 }
 
 /**
- * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the grpc-js server through
- * an AuthorityFixingSocket, so that Go clients that name the socket path as `:authority` are served too.
+ * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the grpc-js server, through
+ * an AuthorityFixingSocket for the Go clients that name the socket path as `:authority` (see routeConnection).
  */
 export async function listen(server: Server, path: string): Promise<CriListener> {
   await prepareSocketPath(path);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const socket = createServer((conn) => injector.injectConnection(new AuthorityFixingSocket(conn)));
+  const socket = createServer((conn) => routeConnection(conn, (s) => injector.injectConnection(s)));
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.listen(path, () => {

@@ -1,0 +1,126 @@
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import hpack, { type HeaderField } from 'hpack.js';
+import { AuthorityFixingSocket, isValidAuthority } from './h2-authority.js';
+
+/** ROUTE_WAIT_MS is how long a connection may stay silent before it is routed through the fixer anyway. */
+const ROUTE_WAIT_MS = 1000;
+const PREFACE_LEN = 24;
+const MAX_FRAME = 16 * 1024 * 1024;
+const SETTINGS = 0x4;
+const HEADERS = 0x1;
+const CONTINUATION = 0x9;
+const ACK = 0x1;
+const END_HEADERS = 0x4;
+const PADDED = 0x8;
+const PRIORITY = 0x20;
+/** EMPTY_SETTINGS is a SETTINGS frame that changes nothing: a valid server preface. */
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
+
+/**
+ * routeConnection hands a new CRI connection to grpc-js the cheapest way that works for its client. Most clients
+ * (grpc-js, kubelets from 1.26, crictl) send a valid `:authority`: their socket goes to Node's http2 as it is, so
+ * reads and writes stay in native code. Old Go clients send the socket path, which nghttp2 refuses: their
+ * connection goes through an AuthorityFixingSocket, which rewrites it.
+ *
+ * To tell them apart, the first header block must be read before http2 sees the connection, and Go clients send
+ * none until the server's preface arrives. So this sends an empty SETTINGS frame as the preface at once, reads the
+ * client's frames until both its first header block and its acknowledgement of that SETTINGS frame are in, drops
+ * the acknowledgement (http2 never sent that frame) and gives http2 every other byte, in order, behind its own
+ * SETTINGS (a second SETTINGS frame from a server is ordinary HTTP/2). A connection that stays silent for a second,
+ * or sends what cannot be parsed, goes through the fixer, which copes with anything.
+ */
+export function routeConnection(conn: Socket, handover: (s: Duplex) => void, waitMs = ROUTE_WAIT_MS): void {
+  const kept: Buffer[] = [];
+  let buf: Buffer = Buffer.alloc(0);
+  let prefaceLeft = PREFACE_LEN;
+  let acked = false;
+  let authority: string | undefined | null; // undefined: no header block yet; null: a block without one
+  let block: Buffer[] | undefined;
+  let done = false;
+
+  const finish = (native: boolean) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    conn.removeListener('data', onData);
+    conn.removeListener('error', onError);
+    conn.pause();
+    const rest = Buffer.concat([...kept, buf]);
+    if (native) {
+      if (rest.length) conn.unshift(rest);
+      handover(conn);
+    } else {
+      handover(new AuthorityFixingSocket(conn, { initial: rest, dropSettingsAck: !acked }));
+    }
+  };
+  const consume = (chunk: Buffer) => {
+    if (prefaceLeft > 0) {
+      const n = Math.min(prefaceLeft, chunk.length);
+      kept.push(chunk.subarray(0, n));
+      prefaceLeft -= n;
+      chunk = chunk.subarray(n);
+    }
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    while (buf.length >= 9) {
+      const len = buf.readUIntBE(0, 3);
+      if (len > MAX_FRAME) throw new Error('frame too large');
+      if (buf.length < 9 + len) break;
+      const frame = buf.subarray(0, 9 + len);
+      buf = buf.subarray(9 + len);
+      const type = frame[3]!;
+      const flags = frame[4]!;
+      if (!acked && type === SETTINGS && flags & ACK) {
+        acked = true; // the acknowledgement of our SETTINGS: http2 must not see it
+        continue;
+      }
+      kept.push(frame);
+      if (authority === undefined) headerFrame(frame, type, flags);
+    }
+    if (authority !== undefined && acked) finish(authority === null || isValidAuthority(authority));
+  };
+  const headerFrame = (frame: Buffer, type: number, flags: number) => {
+    let payload = frame.subarray(9);
+    if (type === HEADERS) {
+      let pad = 0;
+      if (flags & PADDED) {
+        pad = payload[0]!;
+        payload = payload.subarray(1);
+      }
+      if (flags & PRIORITY) payload = payload.subarray(5);
+      if (pad > payload.length) throw new Error('bad padding');
+      block = [payload.subarray(0, payload.length - pad)];
+    } else if (type === CONTINUATION && block) {
+      block.push(payload);
+    } else {
+      return;
+    }
+    if (flags & END_HEADERS) authority = authorityOf(Buffer.concat(block));
+  };
+  const onData = (chunk: Buffer) => {
+    try {
+      consume(chunk);
+    } catch {
+      finish(false);
+    }
+  };
+  const onError = () => {
+    if (!done) conn.destroy();
+  };
+  const timer = setTimeout(() => finish(false), waitMs);
+  conn.on('data', onData);
+  conn.on('error', onError);
+  conn.write(EMPTY_SETTINGS);
+}
+
+/** authorityOf decodes a connection's first header block and gives its `:authority` (null when it has none). */
+function authorityOf(block: Buffer): string | null {
+  const decoder = hpack.decompressor.create({ table: { maxSize: 4096 } });
+  let failed: Error | undefined;
+  decoder.on('error', (e: Error) => (failed = e));
+  decoder.write(block);
+  decoder.execute();
+  if (failed) throw failed;
+  for (let f = decoder.read() as HeaderField | null; f; f = decoder.read() as HeaderField | null) if (f.name === ':authority') return f.value;
+  return null;
+}
