@@ -13,6 +13,8 @@ want_test=0
 # Run-time packages: the OCI runtime, the container monitor, the infra process, CNI plugins, and the tools
 # fune calls for networking and mounts.
 RUNTIME_PKGS=(runc conmon catatonit containernetworking-plugins iptables iproute2 util-linux mount procps attr)
+# node-pty (TTY exec) has no prebuilt binary for Linux: npm builds it with node-gyp, which needs these.
+RUNTIME_PKGS+=(g++ make python3)
 # Test-only packages: a real registry, htpasswd for its auth, busybox to build test images from, zstd/tar for
 # crafted layers, jq for the scripts.
 TEST_PKGS=(docker-registry apache2-utils busybox-static zstd tar jq curl)
