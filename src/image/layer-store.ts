@@ -1,11 +1,11 @@
-import { mkdir, readdir, rename, rm, symlink, readFile, readlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, symlink, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import { runChecked } from '../sys/process-runner.js';
 import type { SpecialFiles } from '../sys/special-files.js';
-import { fsyncDir, writeFileAtomic, removeTreeAtomic, TMP_PREFIX } from '../store/atomic-file.js';
+import { fsyncDir, removeTreeAtomic, TMP_PREFIX } from '../store/atomic-file.js';
 import { RuntimeError, isErrno } from '../errors/index.js';
 import { unpackLayer } from './unpack.js';
 import { sharedFsWorker } from './fs-worker.js';
@@ -126,9 +126,11 @@ export class LayerStore {
         if (res.diffId !== diffId) throw new RuntimeError('FailedPrecondition', `layer content has diff id ${res.diffId}, the image config says ${diffId}`);
         const u = await sharedFsWorker.du(join(tmp, 'diff'));
         const info: LayerInfo = { diffId, size: u.bytes, inodes: u.inodes, short: shortName(diffId) };
-        // syncfs: the layer's data is on disk before the layer (and later the image) is recorded.
+        // The record goes in while the directory still has its temporary name, and one syncfs puts it on disk
+        // with the layer's files; only then does the rename publish the layer (a crash before leaves a
+        // temporary directory, which start-up removes).
+        await writeFile(join(tmp, 'layer.json'), JSON.stringify(info), { flag: 'wx', mode: 0o644 });
         await this.syncfs(tmp);
-        await writeFileAtomic(join(tmp, 'layer.json'), JSON.stringify(info));
         await rename(tmp, join(this.layersDir, hex(diffId)));
         await fsyncDir(this.layersDir);
         const link = join(this.linksDir, info.short);
