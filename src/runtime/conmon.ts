@@ -116,11 +116,22 @@ export class Conmon {
     this.timeoutMs = d.timeoutMs ?? 60_000;
   }
 
+  private dirs?: Promise<unknown>;
+
+  /** dirsMade makes the directories conmon writes into, once per daemon (again after a failure). */
+  private async dirsMade(): Promise<void> {
+    this.dirs ??= Promise.all([this.d.exitDir, this.d.socketDir, this.d.runcLogDir].map((dir) => mkdir(dir, { recursive: true })));
+    try {
+      await this.dirs;
+    } catch (e) {
+      this.dirs = undefined;
+      throw e;
+    }
+  }
+
   /** create has conmon run `runc create` and gives the container's pid once it exists (not yet started). */
   async create(c: ConmonCreate, signal?: AbortSignal): Promise<{ pid: number }> {
-    await mkdir(this.d.exitDir, { recursive: true });
-    await mkdir(this.d.socketDir, { recursive: true });
-    await mkdir(this.d.runcLogDir, { recursive: true });
+    await this.dirsMade();
     const errLog = await open(join(c.bundle, 'conmon.log'), 'a');
     const args = conmonArgs(this.d, c);
     let child;
