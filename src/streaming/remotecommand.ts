@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { exitCodeStatus, internalErrorStatus, successStatus } from './status.js';
-import type { AttachRequestInfo, ExecRequestInfo, StreamIO, StreamRuntime, TerminalSize } from './types.js';
+import type { AttachRequestInfo, ExecRequestInfo, StreamRuntime, TerminalSize } from './types.js';
 
 /** CommandStreams are the client's streams of one exec or attach, whatever the framing. */
 export interface CommandStreams {
@@ -19,9 +19,7 @@ export type Outcome = { kind: 'exit'; code: number } | { kind: 'error'; message:
 /**
  * runCommand hands the client's streams to the runtime, waits for the command (or attach) to end, then ends stdout
  * and stderr and waits until their last bytes are handed to the connection, so a status written afterwards
- * follows all output. With `o.pending` the command starts before the client has opened all its streams: the caller
- * fills `streams` in before `pending.ready` resolves (the runtime reads them only then), and the output is ended only
- * once they are all there or the client has gone. `o.beforeFinish` runs when the command is over, before the ends.
+ * follows all output. `beforeFinish` runs when the command is over, just before those ends.
  */
 export async function runCommand(
   req: ExecRequestInfo | AttachRequestInfo,
@@ -29,26 +27,11 @@ export async function runCommand(
   streams: CommandStreams,
   signal: AbortSignal,
   log: Logger,
-  o: { pending?: StreamIO['pending']; beforeFinish?: () => void } = {},
+  beforeFinish?: () => void,
 ): Promise<Outcome> {
   let last: TerminalSize | undefined;
   streams.resize.on('resize', (s: TerminalSize) => (last = s));
-  const io: StreamIO = {
-    tty: req.tty,
-    get stdin() {
-      return streams.stdin;
-    },
-    get stdout() {
-      return streams.stdout;
-    },
-    get stderr() {
-      return streams.stderr;
-    },
-    resize: streams.resize,
-    signal,
-    terminalSize: () => last,
-    pending: o.pending,
-  };
+  const io = { tty: req.tty, ...streams, signal, terminalSize: () => last };
   let outcome: Outcome;
   try {
     if (req.kind === 'exec') outcome = { kind: 'exit', code: (await runtime.exec(req.containerId, req.cmd, io)).exitCode };
@@ -60,8 +43,7 @@ export async function runCommand(
     log.debug({ err, containerId: req.containerId }, `${req.kind} failed`);
     outcome = { kind: 'error', message: errorMessage(err) };
   }
-  if (o.pending) await o.pending.ready.catch(() => undefined);
-  o.beforeFinish?.();
+  beforeFinish?.();
   await Promise.all([finish(streams.stdout), finish(streams.stderr)]);
   return outcome;
 }

@@ -7,13 +7,6 @@ export interface TerminalSize {
   height: number;
 }
 
-/** StreamSet names the client streams of one exec or attach. */
-export interface StreamSet {
-  stdin: boolean;
-  stdout: boolean;
-  stderr: boolean;
-}
-
 /**
  * StreamIO is what a client connection hands the runtime for exec and attach. The runtime reads `stdin` until it
  * ends (the client closed its stdin) and writes `stdout`/`stderr`; the protocol side ends those after the runtime's
@@ -29,13 +22,6 @@ export interface StreamIO {
   /** terminalSize gives the last size the client sent, if any (one may arrive before the runtime listens). */
   terminalSize(): TerminalSize | undefined;
   signal: AbortSignal;
-  /**
-   * pending, when set, says that the client is still opening its streams (SPDY opens them one round trip each):
-   * the runtime may start the command at once, with pipes for the streams `want` names, but must leave
-   * stdin/stdout/stderr alone until `ready` resolves (they are set by then); the pipes hold the output meanwhile.
-   * `ready` rejects when the client goes away first, after `signal` has fired.
-   */
-  pending?: { want: StreamSet; ready: Promise<void> };
 }
 
 /** ExecResult is how an exec'd process ended: its exit code (0–255). */

@@ -7,13 +7,8 @@ import type { StreamIO, StreamRuntime, TerminalSize } from '../../../src/streami
 export class FakeRuntime implements StreamRuntime {
   killed = 0;
   resizes: TerminalSize[] = [];
-  /** started counts commands begun, before or after the client's streams were all there. */
-  started = 0;
   async exec(_id: string, cmd: readonly string[], io: StreamIO) {
-    this.started++;
     io.resize.on('resize', (s: TerminalSize) => this.resizes.push(s));
-    // A real process may start early; the fake touches the streams only once they are all there.
-    if (io.pending && cmd[0] !== 'sleep') await io.pending.ready;
     const [c, ...args] = cmd;
     switch (c) {
       case 'echo':
