@@ -19,7 +19,6 @@ export class AuthorityFixingSocket extends Duplex {
   private prefaceLeft = PREFACE_LEN;
   private pending: { streamId: number; flags: number; fragments: Buffer[] } | undefined;
   private readonly decoder = hpack.decompressor.create({ table: { maxSize: 4096 } });
-  private readonly encoder = hpack.compressor.create({ table: { maxSize: 4096 } });
   private hpackError: Error | undefined;
   /**
    * passthrough is set by the connection's first header block when its `:authority` is valid (every client but
@@ -199,13 +198,33 @@ export class AuthorityFixingSocket extends Duplex {
     return fields;
   }
 
-  /** encode writes header fields with our HPACK context towards the server. */
+  /**
+   * encode writes header fields towards the server as HPACK literals that are never added to the dynamic table
+   * (so the server's table stays empty and needs no state here), fields the client marked never-indexed as such.
+   */
   private encode(fields: HeaderField[]): Buffer {
-    this.encoder.write(fields);
-    const chunks: Buffer[] = [];
-    for (let c = this.encoder.read() as Buffer | null; c; c = this.encoder.read() as Buffer | null) chunks.push(c);
-    return Buffer.concat(chunks);
+    const parts: Buffer[] = [];
+    for (const f of fields) {
+      parts.push(Buffer.from([f.neverIndex ? 0x10 : 0x00]), hpackString(f.name), hpackString(f.value));
+    }
+    return Buffer.concat(parts);
   }
+}
+
+/** hpackInt encodes `n` as an HPACK integer with an `bits`-bit prefix, the prefix's other bits set to `flags`. */
+function hpackInt(n: number, bits: number, flags: number): number[] {
+  const max = (1 << bits) - 1;
+  if (n < max) return [flags | n];
+  const out = [flags | max];
+  for (n -= max; n >= 128; n = Math.floor(n / 128)) out.push((n % 128) + 128);
+  out.push(n);
+  return out;
+}
+
+/** hpackString encodes a string literal without Huffman coding. */
+function hpackString(s: string): Buffer {
+  const b = Buffer.from(s, 'latin1');
+  return Buffer.concat([Buffer.from(hpackInt(b.length, 7, 0)), b]);
 }
 
 const PREFACE_LEN = 24;
