@@ -32,6 +32,9 @@ export function buildCriServer(table: RpcTable, log: Logger, readiness: Readines
   const server = new Server({
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
+    // grpc-js keeps channelz records of every connection and call unless told not to; fune exposes no channelz
+    // service, so they would only cost time on each connection (about 0.4 ms of CPU per crictl run).
+    'grpc.enable_channelz': 0,
   });
   for (const apiVersion of ['v1', 'v1alpha2'] as const) {
     const defs = loadCriServices(apiVersion);
