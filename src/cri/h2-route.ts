@@ -45,6 +45,7 @@ export function routeConnection(conn: Socket, handover: (s: Duplex) => void, wai
     clearTimeout(timer);
     conn.removeListener('data', onData);
     conn.removeListener('error', onError);
+    conn.removeListener('close', onClose);
     conn.pause();
     const rest = Buffer.concat([...kept, buf]);
     if (native) {
@@ -107,9 +108,15 @@ export function routeConnection(conn: Socket, handover: (s: Duplex) => void, wai
   const onError = () => {
     if (!done) conn.destroy();
   };
+  // A client gone before the choice leaves nothing to hand over.
+  const onClose = () => {
+    done = true;
+    clearTimeout(timer);
+  };
   const timer = setTimeout(() => finish(false), waitMs);
   conn.on('data', onData);
   conn.on('error', onError);
+  conn.on('close', onClose);
   conn.write(EMPTY_SETTINGS);
 }
 

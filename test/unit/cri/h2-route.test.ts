@@ -26,8 +26,9 @@ const frame = (type: number, flags: number, stream: number, payload: Buffer) => 
 };
 
 /** goStyleCalls makes `n` Version calls the way grpc-go does and gives each call's grpc-status. */
-async function goStyleCalls(path: string, authority: string, n: number): Promise<string[]> {
+async function goStyleCalls(path: string, authority: string, n: number, silentMs = 0): Promise<string[]> {
   const sock: Socket = connect(path);
+  if (silentMs) await new Promise((r) => setTimeout(r, silentMs));
   const enc = hpack.compressor.create({ table: { maxSize: 4096 } });
   const dec = hpack.decompressor.create({ table: { maxSize: 4096 } });
   let buf = Buffer.alloc(0);
@@ -93,4 +94,15 @@ describe('routeConnection', () => {
       expect(await goStyleCalls(path, authority || path, 3)).toEqual(['0', '0', '0']);
     });
   }
+
+  it('serves a connection that stayed silent past the wait (through the fixer), and shrugs off one that left early', async () => {
+    const server = buildCriServer(new Map([['Version', unary('Version', 'trace', async () => ({ runtime_name: 'fune' }))]]), nullLogger(), { ready: true });
+    const path = join(mkdtempSync(join(tmpdir(), 'fune-route-')), 'fune.sock');
+    l = await listen(server, path);
+    const early = connect(path);
+    early.on('error', () => {});
+    early.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    expect(await goStyleCalls(path, 'localhost', 2, 1200)).toEqual(['0', '0']);
+    expect(await goStyleCalls(path, path, 1)).toEqual(['0']);
+  });
 });
