@@ -186,7 +186,6 @@ export class ContainerService {
         await this.reg.saveContainer(rec);
         t.mark('record');
         t.done({ containerId: id });
-        mounts.soon(id, rootfs);
         this.emit('CONTAINER_CREATED_EVENT', rec);
         log.info({ containerId: id, podSandboxId: pod.id, name }, 'container created');
         return id;

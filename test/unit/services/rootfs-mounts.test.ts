@@ -18,43 +18,25 @@ function fakeImages(ms = 5, fail = false) {
   } as unknown as ImagePort;
   return { images, calls, overlapped: () => overlapped };
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('RootfsMounts', () => {
-  it('soon mounts after a moment; ensure then waits for that mount instead of starting another alongside', async () => {
-    const f = fakeImages(20);
+  it('reads the user files of an image once, from the rootfs of its first container, and keeps them by image id', async () => {
+    const f = fakeImages(1);
     const m = new RootfsMounts(f.images);
-    m.soon('c', '/r');
-    expect(f.calls).toEqual([]);
-    await sleep(5);
-    expect(f.calls).toEqual(['c']);
-    await m.ensure('c', '/r');
+    const first = await m.userFiles('img', 'c1', '/nonexistent/rootfs');
+    expect(f.calls).toEqual(['c1']);
+    expect(first).toEqual({ passwd: '', group: '' });
+    expect(await m.userFiles('img', 'c2', '/nonexistent/rootfs')).toBe(first);
+    expect(f.calls).toEqual(['c1']);
+    // ensure waits for the mount userFiles began rather than mounting alongside it.
+    await m.ensure('c1', '/r');
     expect(f.overlapped()).toBe(false);
   });
 
-  it('an ensure that comes before the timer cancels it and mounts itself, once', async () => {
-    const f = fakeImages();
-    const m = new RootfsMounts(f.images);
-    m.soon('c', '/r');
-    await m.ensure('c', '/r');
-    await sleep(10);
-    expect(f.calls).toEqual(['c']);
-  });
-
-  it('a background mount that failed fails the ensure that waits for it', async () => {
+  it('a mount begun for the user files that failed fails the create, and quiet swallows it before an unmount', async () => {
     const f = fakeImages(1, true);
     const m = new RootfsMounts(f.images);
-    m.soon('c', '/r');
-    await sleep(10);
-    await expect(m.ensure('c', '/r')).rejects.toThrow('mount failed');
-  });
-
-  it('quiet cancels a mount not begun yet, so nothing lands after an unmount', async () => {
-    const f = fakeImages();
-    const m = new RootfsMounts(f.images);
-    m.soon('c', '/r');
-    await m.quiet('c');
-    await sleep(10);
-    expect(f.calls).toEqual([]);
+    await expect(m.userFiles('img', 'c1', '/r')).rejects.toThrow('mount failed');
+    await expect(m.quiet('c1')).resolves.toBeUndefined();
   });
 });
