@@ -16,11 +16,6 @@ export class Pending {
     if (this.forgetWhenDone) void done.then(() => this.work.get(id) === p && this.work.delete(id));
   }
 
-  /** has tells whether work for `id` is recorded. */
-  has(id: string): boolean {
-    return this.work.has(id);
-  }
-
   /** wait waits for `id`'s work (throwing its error) and leaves it recorded. */
   async wait(id: string): Promise<void> {
     await this.work.get(id);
