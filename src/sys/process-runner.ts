@@ -1,6 +1,5 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { RuntimeError, type ErrorKind } from '../errors/index.js';
-import { Launcher } from './launcher.js';
 
 export type { ChildProcess, SpawnOptions } from 'node:child_process';
 
@@ -41,25 +40,17 @@ export interface ProcessRunner {
 
 const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
-/** launcher starts programs through a process started ahead of time where it can (see Launcher). */
-const launcher = new Launcher((cmd, args, opts) => nodeSpawn(cmd, args, opts));
-
-/** startProcess starts a program through the launcher, or with a plain spawn. */
-function startProcess(cmd: string, args: readonly string[], opts: SpawnOptions): ChildProcess {
-  return launcher.take(cmd, args, { ...opts, env: opts.env ?? process.env }) ?? nodeSpawn(cmd, [...args], opts);
-}
-
 /** nodeProcessRunner runs programs for real. */
 export const nodeProcessRunner: ProcessRunner = {
-  spawn: (cmd, args, opts = {}) => startProcess(cmd, args, opts),
+  spawn: (cmd, args, opts = {}) => nodeSpawn(cmd, [...args], opts),
   run(cmd, args, opts = {}) {
     return new Promise((resolve, reject) => {
       const max = opts.maxOutput ?? DEFAULT_MAX_OUTPUT;
-      const child = startProcess(cmd, args, {
+      const child = nodeSpawn(cmd, [...args], {
         env: opts.env ?? process.env,
         cwd: opts.cwd,
         stdio: ['pipe', 'pipe', 'pipe'],
-      }) as ChildProcess & { stdin: NonNullable<ChildProcess['stdin']>; stdout: NonNullable<ChildProcess['stdout']>; stderr: NonNullable<ChildProcess['stderr']> };
+      });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let outLen = 0;
