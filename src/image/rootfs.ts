@@ -80,9 +80,9 @@ export class RootfsStore {
     if (existing) return this.plan(existing);
     const rec: RootfsRecord = { containerId, imageId, diffIds };
     const p = this.plan(rec);
-    await mkdir(p.upperdir, { recursive: true, mode: 0o755 });
-    await mkdir(p.workdir, { recursive: true, mode: 0o700 });
-    await this.records.put(containerId, rec);
+    // At once: a record without its directories (a crash in between) is an orphan the owner's recovery removes,
+    // since the container's own record is written after this.
+    await Promise.all([mkdir(p.upperdir, { recursive: true, mode: 0o755 }), mkdir(p.workdir, { recursive: true, mode: 0o700 }), this.records.put(containerId, rec)]);
     this.byId.set(containerId, rec);
     return p;
   }

@@ -178,13 +178,12 @@ export class ContainerService {
           (m) => log.warn({ containerId: id }, m),
         );
         t.mark('build spec');
-        await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-        t.mark('write spec');
         // The container exists for the CRI from here on; conmon and `runc create` wait for StartContainer, as
-        // containerd's task does.
+        // containerd's task does. The spec and the record are written at once: a crash between the two leaves a
+        // record whose bundle has no spec, which recovery records EXITED (the call never answered).
         rec = { ...rec, phase: 'created' };
-        await this.reg.saveContainer(rec);
-        t.mark('record');
+        await settleAll([writeFile(join(bundle, 'config.json'), JSON.stringify(spec)), this.reg.saveContainer(rec)] as const);
+        t.mark('spec+record');
         t.done({ containerId: id });
         this.emit('CONTAINER_CREATED_EVENT', rec);
         log.info({ containerId: id, podSandboxId: pod.id, name }, 'container created');
