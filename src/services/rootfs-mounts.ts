@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { ImagePort } from './lifecycle-deps.js';
 import { Pending } from './pending.js';
 
@@ -52,8 +52,8 @@ export class RootfsMounts {
     this.pending.begin(id, this.images.mountRootfs(id, rootfs));
     await this.pending.wait(id);
     const [passwd, group] = await Promise.all([
-      readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
-      readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
+      readInside(rootfs, 'etc/passwd'),
+      readInside(rootfs, 'etc/group'),
     ]);
     const files = { passwd, group };
     if (passwd.length <= USER_FILE_MAX && group.length <= USER_FILE_MAX) {
@@ -61,5 +61,20 @@ export class RootfsMounts {
       this.userFilesByImage.set(imageId, files);
     }
     return files;
+  }
+}
+
+/**
+ * readInside reads `rel` under `rootfs` as text, or '' when it is absent or resolves outside the rootfs: the
+ * rootfs is read from the host, where an image's absolute symlink (`/etc/passwd -> /etc/shadow`) would name a
+ * host file.
+ */
+export async function readInside(rootfs: string, rel: string): Promise<string> {
+  try {
+    const [root, real] = await Promise.all([realpath(rootfs), realpath(join(rootfs, rel))]);
+    if (!real.startsWith(root + sep)) return '';
+    return await readFile(real, 'utf8');
+  } catch {
+    return '';
   }
 }

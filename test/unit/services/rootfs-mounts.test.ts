@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { RootfsMounts } from '../../../src/services/rootfs-mounts.js';
+import { mkdtemp, mkdir, writeFile, symlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RootfsMounts, readInside } from '../../../src/services/rootfs-mounts.js';
 import type { ImagePort } from '../../../src/services/lifecycle-deps.js';
 
 /** fakeImages counts mountRootfs calls; each mount takes `ms` and fails when `fail` is set. */
@@ -38,5 +41,26 @@ describe('RootfsMounts', () => {
     const m = new RootfsMounts(f.images);
     await expect(m.userFiles('img', 'c1', '/r')).rejects.toThrow('mount failed');
     await expect(m.quiet('c1')).resolves.toBeUndefined();
+  });
+});
+
+describe('readInside', () => {
+  it('reads files of the rootfs, through symlinks that stay inside it, and never a host file', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'fune-readinside-'));
+    try {
+      await mkdir(join(root, 'etc'));
+      await mkdir(join(root, 'usr/lib'), { recursive: true });
+      await writeFile(join(root, 'usr/lib/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+      await symlink('../usr/lib/passwd', join(root, 'etc/passwd'));
+      expect(await readInside(root, 'etc/passwd')).toBe('root:x:0:0::/root:/bin/sh\n');
+      // An absolute link resolves on the host, outside the rootfs.
+      await writeFile(join(tmpdir(), `fune-host-secret-${process.pid}`), 'host secret');
+      await symlink(join(tmpdir(), `fune-host-secret-${process.pid}`), join(root, 'etc/group'));
+      expect(await readInside(root, 'etc/group')).toBe('');
+      expect(await readInside(root, 'etc/shadow')).toBe('');
+      await rm(join(tmpdir(), `fune-host-secret-${process.pid}`));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
