@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import hpack, { type HeaderField } from 'hpack.js';
+import { ACK, CONTINUATION, END_HEADERS, END_STREAM, HEADERS, MAX_FRAME, PREFACE_LEN, SETTINGS, headersFragment } from './h2-frames.js';
 
 /**
  * Go's CRI clients (crictl, kubelets before 1.26) dial the unix socket with its path as the HTTP/2 `:authority`
@@ -151,20 +152,11 @@ export class AuthorityFixingSocket extends Duplex {
   private headerFrame(frame: Buffer, type: number): Buffer[] {
     const flags = frame[4]!;
     const streamId = frame.readUInt32BE(5) & 0x7fffffff;
-    let payload = frame.subarray(9);
     if (type === HEADERS) {
       if (this.pending) throw new Error('HTTP/2 HEADERS frame inside an unfinished header block');
-      let pad = 0;
-      if (flags & PADDED) {
-        pad = payload[0]!;
-        payload = payload.subarray(1);
-      }
-      if (flags & PRIORITY) payload = payload.subarray(5);
-      if (pad > payload.length) throw new Error('HTTP/2 HEADERS padding longer than the frame');
-      payload = payload.subarray(0, payload.length - pad);
-      this.pending = { streamId, flags, fragments: [payload] };
+      this.pending = { streamId, flags, fragments: [headersFragment(frame)] };
     } else if (type === CONTINUATION && this.pending && this.pending.streamId === streamId) {
-      this.pending.fragments.push(payload);
+      this.pending.fragments.push(frame.subarray(9));
     } else {
       throw new Error('HTTP/2 frame interleaved with an unfinished header block');
     }
@@ -227,16 +219,6 @@ function hpackString(s: string): Buffer {
   return Buffer.concat([Buffer.from(hpackInt(b.length, 7, 0)), b]);
 }
 
-const PREFACE_LEN = 24;
-const MAX_FRAME = 16 * 1024 * 1024;
-const HEADERS = 0x1;
-const SETTINGS = 0x4;
-const ACK = 0x1;
-const CONTINUATION = 0x9;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
 const OUT_FRAME = 16_384; // the server's SETTINGS_MAX_FRAME_SIZE: Node keeps the protocol default
 /** OUT_QUEUE_MAX is how many bytes for the client may be queued before a writer waits. */
 const OUT_QUEUE_MAX = 256 * 1024;

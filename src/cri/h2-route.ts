@@ -2,18 +2,10 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import hpack, { type HeaderField } from 'hpack.js';
 import { AuthorityFixingSocket, isValidAuthority } from './h2-authority.js';
+import { ACK, CONTINUATION, END_HEADERS, HEADERS, MAX_FRAME, PREFACE_LEN, SETTINGS, headersFragment } from './h2-frames.js';
 
 /** ROUTE_WAIT_MS is how long a connection may stay silent before it is routed through the fixer anyway. */
 const ROUTE_WAIT_MS = 1000;
-const PREFACE_LEN = 24;
-const MAX_FRAME = 16 * 1024 * 1024;
-const SETTINGS = 0x4;
-const HEADERS = 0x1;
-const CONTINUATION = 0x9;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
 /** EMPTY_SETTINGS is a SETTINGS frame that changes nothing: a valid server preface. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
 
@@ -81,18 +73,10 @@ export function routeConnection(conn: Socket, handover: (s: Duplex) => void, wai
     if (authority !== undefined && acked) finish(authority === null || isValidAuthority(authority));
   };
   const headerFrame = (frame: Buffer, type: number, flags: number) => {
-    let payload = frame.subarray(9);
     if (type === HEADERS) {
-      let pad = 0;
-      if (flags & PADDED) {
-        pad = payload[0]!;
-        payload = payload.subarray(1);
-      }
-      if (flags & PRIORITY) payload = payload.subarray(5);
-      if (pad > payload.length) throw new Error('bad padding');
-      block = [payload.subarray(0, payload.length - pad)];
+      block = [headersFragment(frame)];
     } else if (type === CONTINUATION && block) {
-      block.push(payload);
+      block.push(frame.subarray(9));
     } else {
       return;
     }
