@@ -17,7 +17,7 @@ import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
-import { RootfsMounts } from './rootfs-mounts.js';
+import { ImageUserFiles } from './user-files.js';
 import { Pending, settleAll } from './pending.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { StreamContainer } from './stream-runtime.js';
@@ -33,22 +33,16 @@ export class ContainerService {
   /** exitWaiters are woken when conmon writes the exit file of their container (StopContainer waits on them). */
   private readonly exitWaiters = new Map<string, Set<() => void>>();
   private emitting: Promise<void> = Promise.resolve();
-  /** mounts mounts containers' rootfs and keeps images' user files (undefined without an image service). */
-  private readonly mounts?: RootfsMounts;
+  /** userFiles keeps images' /etc/passwd and /etc/group (undefined without an image service). */
+  private readonly userFiles?: ImageUserFiles;
   /** placing holds conmon's moves into its cgroup, which StartContainer does not wait for. */
-  private readonly placing = new Pending(true);
+  private readonly placing = new Pending();
 
   constructor(
     private readonly d: LifecycleDeps,
     private readonly sandboxes: SandboxService,
   ) {
-    if (d.images) this.mounts = new RootfsMounts(d.images);
-  }
-
-  /** unmountRootfs unmounts a container's rootfs once a mount in flight for it has landed. */
-  private async unmountRootfs(rec: ContainerRecord): Promise<void> {
-    await this.mounts?.quiet(rec.id);
-    await this.d.images?.unmountRootfs(rec.rootfs);
+    if (d.images) this.userFiles = new ImageUserFiles(d.images);
   }
 
   private get reg() {
@@ -120,8 +114,8 @@ export class ContainerService {
   async create(podIdOrPrefix: string, config: ContainerConfig | null, signal: AbortSignal, log: Logger): Promise<string> {
     if (!config) throw invalidArgument('container config is required');
     const images = this.d.images;
-    const mounts = this.mounts;
-    if (!images || !mounts) throw unimplemented('images are not available in this build');
+    const userFiles = this.userFiles;
+    if (!images || !userFiles) throw unimplemented('images are not available in this build');
     const pod = await this.sandboxes.readyPod(podIdOrPrefix);
     const name = containerName(config.metadata, pod.config.metadata);
     const imageRef = config.image?.image ?? '';
@@ -163,8 +157,8 @@ export class ContainerService {
         if (plan?.upperdir) rec = { ...rec, upperDir: plan.upperdir };
         t.mark('rootfs, facts');
         // StartContainer mounts the rootfs; Create mounts it only to read the user files of an image not seen yet.
-        rb.add('unmount rootfs', () => this.unmountRootfs(rec));
-        const users = await mounts.userFiles(img.id, id, rootfs);
+        rb.add('unmount rootfs', () => images.unmountRootfs(rootfs));
+        const users = await userFiles.get(img.id, id, rootfs);
         t.mark('user files');
         const spec = buildContainerSpec(
           {
@@ -241,7 +235,7 @@ export class ContainerService {
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
       try {
-        await this.mounts?.ensure(id, rec.rootfs);
+        await this.d.images?.mountRootfs(id, rec.rootfs);
         t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
@@ -299,7 +293,7 @@ export class ContainerService {
       this.d.conmon.removeArtifacts(rec.id),
       rm(join(rec.bundle, 'conmon.pid'), { force: true }),
       monitorCgroup ? this.placing.quiet(rec.id).then(() => removeCgroup(monitorCgroup, this.d.host.cgroupMode)) : undefined,
-      unmount ? this.unmountRootfs(rec) : undefined,
+      unmount ? this.d.images?.unmountRootfs(rec.rootfs) : undefined,
     ]);
   }
 
@@ -415,7 +409,7 @@ export class ContainerService {
    * and record stay until RemoveContainer.
    */
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
-    await Promise.all([this.d.runc.delete(rec.id, true), this.unmountRootfs(rec)]);
+    await Promise.all([this.d.runc.delete(rec.id, true), this.d.images?.unmountRootfs(rec.rootfs)]);
   }
 
   /** stopForPod kills every container of a pod (StopPodSandbox). */
@@ -460,7 +454,7 @@ export class ContainerService {
     // writable layer), conmon's exit file and socket link; the bundle goes once conmon's pid file in it was read
     // and the mount point in it is free.
     const runtime = Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
-    const unmounted = this.unmountRootfs(rec);
+    const unmounted = images ? images.unmountRootfs(rec.rootfs) : Promise.resolve();
     await Promise.all([
       runtime.then(async () => {
         await this.placing.quiet(rec.id);

@@ -1,40 +1,21 @@
 /**
- * Pending holds work a call began for an id without waiting for it (a rootfs mount, moving a monitor into its
- * cgroup), for a later call that needs it done: settle waits and throws its error, quiet waits and ignores it.
- * With `forgetWhenDone`, finished work leaves the map by itself (for work whose outcome nobody needs).
+ * Pending holds work a call began for an id without waiting for it (moving a monitor into its cgroup), for a later
+ * call that must not overtake it: quiet waits for it and ignores its outcome. Finished work leaves by itself.
  */
 export class Pending {
   private readonly work = new Map<string, Promise<void>>();
 
-  constructor(private readonly forgetWhenDone = false) {}
-
   /** begin records `p` as the work in flight for `id`. */
   begin(id: string, p: Promise<void>): void {
-    // Observed by settle or quiet; until then a failure must not count as an unhandled rejection.
+    // A failure is nobody's to report, and must not count as an unhandled rejection.
     const done = p.catch(() => undefined);
-    this.work.set(id, p);
-    if (this.forgetWhenDone) void done.then(() => this.work.get(id) === p && this.work.delete(id));
-  }
-
-  /** wait waits for `id`'s work (throwing its error) and leaves it recorded. */
-  async wait(id: string): Promise<void> {
-    await this.work.get(id);
-  }
-
-  /** settle waits for `id`'s work and throws its error; with none in flight it returns at once. */
-  async settle(id: string): Promise<void> {
-    const p = this.work.get(id);
-    if (!p) return;
-    this.work.delete(id);
-    await p;
+    this.work.set(id, done);
+    void done.then(() => this.work.get(id) === done && this.work.delete(id));
   }
 
   /** quiet waits for `id`'s work, if any, ignoring its outcome. */
   async quiet(id: string): Promise<void> {
-    const p = this.work.get(id);
-    if (!p) return;
-    this.work.delete(id);
-    await p.catch(() => undefined);
+    await this.work.get(id);
   }
 }
 

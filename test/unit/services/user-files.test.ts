@@ -2,45 +2,41 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, writeFile, symlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RootfsMounts, readInside } from '../../../src/services/rootfs-mounts.js';
+import { ImageUserFiles, readInside } from '../../../src/services/user-files.js';
 import type { ImagePort } from '../../../src/services/lifecycle-deps.js';
 
-/** fakeImages counts mountRootfs calls; each mount takes `ms` and fails when `fail` is set. */
-function fakeImages(ms = 5, fail = false) {
+/** fakeImages counts mountRootfs calls; each mount fails when `fail` is set. */
+function fakeImages(fail = false) {
   const calls: string[] = [];
-  let inFlight = 0;
-  let overlapped = false;
   const images = {
     async mountRootfs(id: string) {
       calls.push(id);
-      if (++inFlight > 1) overlapped = true;
-      await new Promise((r) => setTimeout(r, ms));
-      inFlight--;
+      await new Promise((r) => setTimeout(r, 1));
       if (fail) throw new Error('mount failed');
     },
   } as unknown as ImagePort;
-  return { images, calls, overlapped: () => overlapped };
+  return { images, calls };
 }
 
-describe('RootfsMounts', () => {
+describe('ImageUserFiles', () => {
   it('reads the user files of an image once, from the rootfs of its first container, and keeps them by image id', async () => {
-    const f = fakeImages(1);
-    const m = new RootfsMounts(f.images);
-    const first = await m.userFiles('img', 'c1', '/nonexistent/rootfs');
+    const f = fakeImages();
+    const u = new ImageUserFiles(f.images);
+    const first = await u.get('img', 'c1', '/nonexistent/rootfs');
     expect(f.calls).toEqual(['c1']);
     expect(first).toEqual({ passwd: '', group: '' });
-    expect(await m.userFiles('img', 'c2', '/nonexistent/rootfs')).toBe(first);
+    expect(await u.get('img', 'c2', '/nonexistent/rootfs')).toBe(first);
     expect(f.calls).toEqual(['c1']);
-    // ensure waits for the mount userFiles began rather than mounting alongside it.
-    await m.ensure('c1', '/r');
-    expect(f.overlapped()).toBe(false);
+    await u.get('other', 'c3', '/nonexistent/rootfs');
+    expect(f.calls).toEqual(['c1', 'c3']);
   });
 
-  it('a mount begun for the user files that failed fails the create, and quiet swallows it before an unmount', async () => {
-    const f = fakeImages(1, true);
-    const m = new RootfsMounts(f.images);
-    await expect(m.userFiles('img', 'c1', '/r')).rejects.toThrow('mount failed');
-    await expect(m.quiet('c1')).resolves.toBeUndefined();
+  it('fails with the mount when the rootfs of the first container cannot be mounted, and keeps nothing', async () => {
+    const f = fakeImages(true);
+    const u = new ImageUserFiles(f.images);
+    await expect(u.get('img', 'c1', '/r')).rejects.toThrow('mount failed');
+    await expect(u.get('img', 'c2', '/r')).rejects.toThrow('mount failed');
+    expect(f.calls).toEqual(['c1', 'c2']);
   });
 });
 
