@@ -142,7 +142,9 @@ export class AuthorityFixingSocket extends Duplex {
       if (type === HEADERS || type === CONTINUATION || this.pending) out.push(...this.headerFrame(frame, type));
       else out.push(frame);
     }
-    if (this.passthrough && this.buf.length) {
+    // Once nothing is left to look for, what remains of a frame goes on as it is (while the acknowledgement is
+    // still awaited, frames must stay whole for the parse above).
+    if (this.passthrough && !this.dropSettingsAck && this.buf.length) {
       out.push(this.buf);
       this.buf = Buffer.alloc(0);
     }

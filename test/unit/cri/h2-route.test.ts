@@ -4,8 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import hpack, { type HeaderField } from 'hpack.js';
+import { AuthorityFixingSocket } from '../../../src/cri/h2-authority.js';
 import { buildCriServer, listen, shutdown, type CriListener } from '../../../src/cri/server.js';
 import { unary } from '../../../src/cri/rpc.js';
 import { nullLogger } from '../../../src/log/index.js';
@@ -104,5 +105,41 @@ describe('routeConnection', () => {
     early.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     expect(await goStyleCalls(path, 'localhost', 2, 1200)).toEqual(['0', '0']);
     expect(await goStyleCalls(path, path, 1)).toEqual(['0']);
+  });
+});
+
+describe('AuthorityFixingSocket', () => {
+  it('keeps frames whole while it still waits for the SETTINGS acknowledgement to drop, after a valid first block', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'fune-fixer-')), 's.sock');
+    const got: Buffer[] = [];
+    const srv = createServer((conn) => {
+      const enc = hpack.compressor.create({ table: { maxSize: 4096 } });
+      enc.write([{ name: ':method', value: 'POST' }, { name: ':authority', value: 'localhost' }]);
+      const block: Buffer[] = [];
+      for (let c = enc.read() as Buffer | null; c; c = enc.read() as Buffer | null) block.push(c);
+      const initial = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(1, 4, 1, Buffer.concat(block))]);
+      const fixer = new AuthorityFixingSocket(conn, { initial, dropSettingsAck: true });
+      fixer.on('data', (b: Buffer) => got.push(b));
+    });
+    await new Promise<void>((r) => srv.listen(path, r));
+    const c = connect(path);
+    // Its payload holds, right where the cut falls, bytes that read like a SETTINGS acknowledgement.
+    const payload = Buffer.alloc(100, 7);
+    Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0]).copy(payload, 11);
+    const data = frame(0, 0, 1, payload);
+    const tick = () => new Promise((r) => setTimeout(r, 30));
+    await tick();
+    c.write(data.subarray(0, 20)); // a frame cut in two, before the acknowledgement
+    await tick();
+    c.write(data.subarray(20));
+    await tick();
+    c.write(Buffer.concat([frame(4, 1, 0, Buffer.alloc(0)), frame(0, 1, 1, Buffer.from('end'))]));
+    await tick();
+    c.destroy();
+    srv.close();
+    const out = Buffer.concat(got);
+    const afterHeaders = out.subarray(out.indexOf(data.subarray(0, 9)));
+    // The DATA frame arrives whole, the acknowledgement does not arrive at all, the last frame follows.
+    expect(afterHeaders).toEqual(Buffer.concat([data, frame(0, 1, 1, Buffer.from('end'))]));
   });
 });
