@@ -83,7 +83,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness);
     listener = await listen(server, config.grpc.address);
   } catch (e) {
-    server?.forceShutdown();
+    server?.grpc.forceShutdown();
     await streaming?.stop();
     await releaseLock();
     throw e;

@@ -1,7 +1,5 @@
-import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import hpack, { type HeaderField } from 'hpack.js';
-import { AuthorityFixingSocket, isValidAuthority } from './h2-authority.js';
 import { ACK, CONTINUATION, END_HEADERS, HEADERS, MAX_FRAME, PREFACE_LEN, SETTINGS, headersFragment } from './h2-frames.js';
 
 /** ROUTE_WAIT_MS is how long a connection may stay silent before it is routed through the fixer anyway. */
@@ -9,20 +7,30 @@ const ROUTE_WAIT_MS = 1000;
 /** EMPTY_SETTINGS is a SETTINGS frame that changes nothing: a valid server preface. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
 
+/** Routes are where routeConnection can send a connection. */
+export interface Routes {
+  /** native gets the socket for Node's http2 and grpc-js; bytes already read were put back with unshift. */
+  native(conn: Socket): void;
+  /** direct gets the socket and every byte read from it so far, preface included, for a DirectConnection. */
+  direct(conn: Socket, initial: Buffer): void;
+}
+
 /**
- * routeConnection hands a new CRI connection to grpc-js the cheapest way that works for its client. Most clients
- * (grpc-js, kubelets from 1.26, crictl) send a valid `:authority`: their socket goes to Node's http2 as it is, so
- * reads and writes stay in native code. Old Go clients send the socket path, which nghttp2 refuses: their
- * connection goes through an AuthorityFixingSocket, which rewrites it.
+ * routeConnection hands a new CRI connection to the server that can take its client. Clients that send a valid
+ * `:authority` (grpc-js, kubelets from 1.26) go to Node's http2 and grpc-js, with the socket as it is so that reads
+ * and writes stay in native code. Go clients that send the socket path (crictl, kubelets before 1.26) would get a
+ * stream-level PROTOCOL_ERROR from nghttp2, which checks the authority's characters and has no switch to stop (the
+ * same bug hit Rust's h2: hyperium/h2#487; kubernetes/kubernetes#112597 moved kubelets to "localhost"). Their
+ * connections go to a DirectConnection (h2-direct.ts), which serves gRPC on the socket itself.
  *
  * To tell them apart, the first header block must be read before http2 sees the connection, and Go clients send
- * none until the server's preface arrives. So this sends an empty SETTINGS frame as the preface at once, reads the
- * client's frames until both its first header block and its acknowledgement of that SETTINGS frame are in, drops
- * the acknowledgement (http2 never sent that frame) and gives http2 every other byte, in order, behind its own
- * SETTINGS (a second SETTINGS frame from a server is ordinary HTTP/2). A connection that stays silent for a second,
- * or sends what cannot be parsed, goes through the fixer, which copes with anything.
+ * none until the server's preface arrives. So this sends an empty SETTINGS frame as the preface at once and reads
+ * the client's frames until both its first header block and its acknowledgement of that SETTINGS frame are in. For
+ * http2 it drops the acknowledgement (http2 never sent that frame) and puts every other byte back, in order, behind
+ * http2's own SETTINGS (a second SETTINGS frame from a server is ordinary HTTP/2). A connection that stays silent for
+ * a second, or sends what cannot be parsed, goes to the direct server, which answers broken input with GOAWAY.
  */
-export function routeConnection(conn: Socket, handover: (s: Duplex) => void, waitMs = ROUTE_WAIT_MS): void {
+export function routeConnection(conn: Socket, routes: Routes, waitMs = ROUTE_WAIT_MS): void {
   const kept: Buffer[] = [];
   let buf: Buffer = Buffer.alloc(0);
   let prefaceLeft = PREFACE_LEN;
@@ -42,9 +50,10 @@ export function routeConnection(conn: Socket, handover: (s: Duplex) => void, wai
     const rest = Buffer.concat([...kept, buf]);
     if (native) {
       if (rest.length) conn.unshift(rest);
-      handover(conn);
+      routes.native(conn);
     } else {
-      handover(new AuthorityFixingSocket(conn, { initial: rest, dropSettingsAck: !acked }));
+      // The direct server ignores SETTINGS acknowledgements, so whether ours was dropped does not matter to it.
+      routes.direct(conn, rest);
     }
   };
   const consume = (chunk: Buffer) => {
@@ -70,7 +79,10 @@ export function routeConnection(conn: Socket, handover: (s: Duplex) => void, wai
       kept.push(frame);
       if (authority === undefined) headerFrame(frame, type, flags);
     }
-    if (authority !== undefined && acked) finish(authority === null || isValidAuthority(authority));
+    if (authority === undefined) return;
+    const native = authority === null || isValidAuthority(authority);
+    // http2 must not see our SETTINGS acknowledged; the direct server does not mind, so it need not wait for it.
+    if (acked || !native) finish(native);
   };
   const headerFrame = (frame: Buffer, type: number, flags: number) => {
     if (type === HEADERS) {
@@ -102,6 +114,14 @@ export function routeConnection(conn: Socket, handover: (s: Duplex) => void, wai
   conn.on('error', onError);
   conn.on('close', onClose);
   conn.write(EMPTY_SETTINGS);
+}
+
+/** VALID_AUTHORITY is what nghttp2 accepts in :authority (RFC 3986 authority characters). */
+const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]*$/;
+
+/** isValidAuthority tells whether nghttp2 accepts `value` as an `:authority`. */
+export function isValidAuthority(value: string): boolean {
+  return VALID_AUTHORITY.test(value);
 }
 
 /** authorityOf decodes a connection's first header block and gives its `:authority` (null when it has none). */

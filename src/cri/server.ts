@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import { connect, createServer, type Server as NetServer } from 'node:net';
+import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { DirectConnection, type DirectMethod } from './h2-direct.js';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
 import { isErrno } from '../errors/index.js';
@@ -23,14 +24,28 @@ function implement(def: ServiceDefinition, table: RpcTable, deps: { log: Logger;
   return impl;
 }
 
+/** MAX_RECEIVE is the largest request message accepted. */
+const MAX_RECEIVE = 16 * 1024 * 1024;
+
+/**
+ * CriServer is the CRI served two ways: by grpc-js, and by the direct server (h2-direct.ts) for the clients whose
+ * `:authority` Node's http2 refuses. Both run the same handlers.
+ */
+export interface CriServer {
+  grpc: Server;
+  /** methods maps each gRPC path (`/runtime.v1.RuntimeService/Version`) to its handler and codecs. */
+  methods: ReadonlyMap<string, DirectMethod>;
+}
+
 /**
  * buildCriServer registers RuntimeService and ImageService of both `runtime.v1` and `runtime.v1alpha2` on one
  * grpc-js server. Both packages share field numbers for every shared message, so the same verbs serve both; fields
  * that only v1 has are simply not encoded for v1alpha2 clients.
  */
-export function buildCriServer(table: RpcTable, log: Logger, readiness: Readiness): Server {
+export function buildCriServer(table: RpcTable, log: Logger, readiness: Readiness): CriServer {
+  const methods = new Map<string, DirectMethod>();
   const server = new Server({
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.max_receive_message_length': MAX_RECEIVE,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     // grpc-js keeps channelz records of every connection and call unless told not to; fune exposes no channelz
     // service, so they would only cost time on each connection (about 0.4 ms of CPU per crictl run).
@@ -39,10 +54,20 @@ export function buildCriServer(table: RpcTable, log: Logger, readiness: Readines
   for (const apiVersion of ['v1', 'v1alpha2'] as const) {
     const defs = loadCriServices(apiVersion);
     const deps = { log, readiness, apiVersion };
-    server.addService(defs.runtime, implement(defs.runtime, table, deps));
-    server.addService(defs.image, implement(defs.image, table, deps));
+    for (const def of [defs.runtime, defs.image]) {
+      const impl = implement(def, table, deps);
+      server.addService(def, impl);
+      for (const [name, m] of Object.entries(def)) {
+        methods.set(m.path, {
+          responseStream: m.responseStream,
+          deserialize: m.requestDeserialize,
+          serialize: m.responseSerialize as (v: unknown) => Buffer,
+          handler: impl[name] as DirectMethod['handler'],
+        });
+      }
+    }
   }
-  return server;
+  return { grpc: server, methods };
 }
 
 /**
@@ -71,16 +96,25 @@ export async function prepareSocketPath(path: string): Promise<void> {
 export interface CriListener {
   server: Server;
   socket: NetServer;
+  /** direct are the open connections of the direct server. */
+  direct: Set<DirectConnection>;
 }
 
 /**
- * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the grpc-js server, through
- * an AuthorityFixingSocket for the Go clients that name the socket path as `:authority` (see routeConnection).
+ * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the grpc-js server, or to
+ * the direct server for the Go clients that name the socket path as `:authority` (see routeConnection).
  */
-export async function listen(server: Server, path: string): Promise<CriListener> {
+export async function listen(server: CriServer, path: string): Promise<CriListener> {
   await prepareSocketPath(path);
-  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const socket = createServer((conn) => routeConnection(conn, (s) => injector.injectConnection(s)));
+  const injector = server.grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  const direct = new Set<DirectConnection>();
+  const routes = {
+    native: (conn: Socket) => injector.injectConnection(conn),
+    direct: (conn: Socket, initial: Buffer) => {
+      direct.add(new DirectConnection(conn, initial, server.methods, { maxMessage: MAX_RECEIVE }, (c) => direct.delete(c)));
+    },
+  };
+  const socket = createServer((conn) => routeConnection(conn, routes));
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.listen(path, () => {
@@ -89,20 +123,27 @@ export async function listen(server: Server, path: string): Promise<CriListener>
     });
   });
   await chmod(path, 0o660);
-  return { server, socket };
+  return { server: server.grpc, socket, direct };
 }
 
 /** shutdown stops accepting connections, lets in-flight calls finish within `timeoutMs`, then cuts the rest. */
 export async function shutdown(l: CriListener, timeoutMs: number): Promise<void> {
   l.socket.close();
+  for (const c of l.direct) c.shutdown();
+  const directDone = async () => {
+    while (l.direct.size > 0) await new Promise((r) => setTimeout(r, 10));
+  };
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       l.server.forceShutdown();
+      for (const c of l.direct) c.destroy();
       resolve();
     }, timeoutMs);
     l.server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
+      void directDone().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   });
 }

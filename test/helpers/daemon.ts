@@ -109,10 +109,18 @@ export interface CriClient {
 }
 
 /** criClient connects to a socket's RuntimeService or ImageService of one API version. */
-export function criClient(socket: string, version: 'v1' | 'v1alpha2' = 'v1', service: 'RuntimeService' | 'ImageService' = 'RuntimeService'): CriClient {
+export function criClient(
+  socket: string,
+  version: 'v1' | 'v1alpha2' = 'v1',
+  service: 'RuntimeService' | 'ImageService' = 'RuntimeService',
+  opts: { authority?: string } = {},
+): CriClient {
   const runtime = (pkg(version).runtime as grpc.GrpcObject)[version] as grpc.GrpcObject;
   const Ctor = runtime[service] as grpc.ServiceClientConstructor;
-  const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure());
+  // With `authority` set to the socket path, the client speaks as Go's old CRI clients do: fune serves it with its
+  // direct server instead of grpc-js (src/cri/h2-route.ts).
+  const options = opts.authority ? { 'grpc.default_authority': opts.authority } : {};
+  const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure(), options);
   return {
     raw: client,
     call(method, req = {}, opts = {}) {

@@ -2,101 +2,108 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Server } from '@grpc/grpc-js';
-import { buildCriServer, listen } from '../../../src/cri/server.js';
+import { buildCriServer, listen, shutdown, type CriListener } from '../../../src/cri/server.js';
 import { unary, type AnyRpc, type CallContext } from '../../../src/cri/rpc.js';
 import { notFound } from '../../../src/errors/index.js';
 import { nullLogger } from '../../../src/log/index.js';
 import { criClient, failure, grpc } from '../../helpers/daemon.js';
 
-let server: Server | undefined;
-afterEach(() => server?.forceShutdown());
+let l: CriListener | undefined;
+afterEach(async () => {
+  if (l) await shutdown(l, 100);
+  l = undefined;
+});
 
 async function serve(rpcs: AnyRpc[], ready = true) {
   const readiness = { ready };
-  server = buildCriServer(new Map(rpcs.map((r) => [r.name, r])), nullLogger(), readiness);
+  const server = buildCriServer(new Map(rpcs.map((r) => [r.name, r])), nullLogger(), readiness);
   const socket = join(mkdtempSync(join(tmpdir(), 'fune-wrap-')), 's.sock');
-  await listen(server, socket);
+  l = await listen(server, socket);
   return { socket, readiness };
 }
 
-describe('the RPC wrapper', () => {
-  it('answers UNAVAILABLE until recovery has finished, then serves', async () => {
-    const { socket, readiness } = await serve([unary('Version', 'trace', async () => ({ runtime_name: 'x' }))], false);
-    const c = criClient(socket);
-    try {
-      const f = await failure(c.call('Version'));
-      expect(f.code).toBe(grpc.status.UNAVAILABLE);
-      expect(f.details).toMatch(/recovery/);
-      readiness.ready = true;
-      expect((await c.call('Version')).runtime_name).toBe('x');
-    } finally {
-      c.close();
-    }
-  });
+for (const path of ['grpc-js', 'direct'] as const) {
+  const client = (socket: string, version: 'v1' | 'v1alpha2' = 'v1') =>
+    criClient(socket, version, 'RuntimeService', path === 'direct' ? { authority: socket } : {});
 
-  it('hands the call deadline to the handler as an AbortSignal', async () => {
-    let seen: CallContext | undefined;
-    let abortedAfter = -1;
-    const { socket } = await serve([
-      unary('Version', 'trace', async (_req, ctx) => {
-        seen = ctx;
-        const t0 = Date.now();
-        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
-        abortedAfter = Date.now() - t0;
-        return {};
-      }),
-    ]);
-    const c = criClient(socket);
-    try {
-      const f = await failure(c.call('Version', {}, { deadlineMs: 300 }));
-      expect(f.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(seen?.signal.aborted).toBe(true);
-      expect(abortedAfter).toBeGreaterThanOrEqual(200);
-      expect(abortedAfter).toBeLessThan(2000);
-      expect(seen?.apiVersion).toBe('v1');
-    } finally {
-      c.close();
-    }
-  });
+  describe(`the RPC wrapper, served by ${path}`, () => {
+    it('answers UNAVAILABLE until recovery has finished, then serves', async () => {
+      const { socket, readiness } = await serve([unary('Version', 'trace', async () => ({ runtime_name: 'x' }))], false);
+      const c = client(socket);
+      try {
+        const f = await failure(c.call('Version'));
+        expect(f.code).toBe(grpc.status.UNAVAILABLE);
+        expect(f.details).toMatch(/recovery/);
+        readiness.ready = true;
+        expect((await c.call('Version')).runtime_name).toBe('x');
+      } finally {
+        c.close();
+      }
+    });
 
-  it('maps typed errors to their code and unexpected ones to INTERNAL, never UNKNOWN', async () => {
-    const { socket } = await serve([
-      unary('ContainerStatus', 'trace', async () => {
-        throw notFound('container "abc" does not exist');
-      }),
-      unary('Version', 'trace', async () => {
-        throw new TypeError('cannot read properties of undefined');
-      }),
-      unary('Status', 'trace', async () => {
-        throw Object.assign(new Error('looks like a status'), { code: 'ENOENT' });
-      }),
-    ]);
-    const c = criClient(socket);
-    try {
-      expect(await failure(c.call('ContainerStatus', { container_id: 'abc' }))).toEqual({
-        code: grpc.status.NOT_FOUND,
-        details: 'container "abc" does not exist',
-      });
-      const v = await failure(c.call('Version'));
-      expect(v.code).toBe(grpc.status.INTERNAL);
-      expect(v.details).toContain('cannot read properties of undefined');
-      expect((await failure(c.call('Status'))).code).toBe(grpc.status.INTERNAL);
-      const u = await failure(c.call('CheckpointContainer', { container_id: 'abc' }));
-      expect(u.code).toBe(grpc.status.UNIMPLEMENTED);
-    } finally {
-      c.close();
-    }
-  });
+    it('hands the call deadline to the handler as an AbortSignal', async () => {
+      let seen: CallContext | undefined;
+      let abortedAfter = -1;
+      const { socket } = await serve([
+        unary('Version', 'trace', async (_req, ctx) => {
+          seen = ctx;
+          const t0 = Date.now();
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+          abortedAfter = Date.now() - t0;
+          return {};
+        }),
+      ]);
+      const c = client(socket);
+      try {
+        const f = await failure(c.call('Version', {}, { deadlineMs: 300 }));
+        expect(f.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(seen?.signal.aborted).toBe(true);
+        expect(abortedAfter).toBeGreaterThanOrEqual(200);
+        expect(abortedAfter).toBeLessThan(2000);
+        expect(seen?.apiVersion).toBe('v1');
+      } finally {
+        c.close();
+      }
+    });
 
-  it('serves the same verb under runtime.v1alpha2 with that api version', async () => {
-    const { socket } = await serve([unary('Version', 'trace', async (_r, ctx) => ({ runtime_api_version: ctx.apiVersion }))]);
-    const c = criClient(socket, 'v1alpha2');
-    try {
-      expect((await c.call('Version')).runtime_api_version).toBe('v1alpha2');
-    } finally {
-      c.close();
-    }
+    it('maps typed errors to their code and unexpected ones to INTERNAL, never UNKNOWN', async () => {
+      const { socket } = await serve([
+        unary('ContainerStatus', 'trace', async () => {
+          throw notFound('container "abc" does not exist');
+        }),
+        unary('Version', 'trace', async () => {
+          throw new TypeError('cannot read properties of undefined');
+        }),
+        unary('Status', 'trace', async () => {
+          throw Object.assign(new Error('looks like a status'), { code: 'ENOENT' });
+        }),
+      ]);
+      const c = client(socket);
+      try {
+        expect(await failure(c.call('ContainerStatus', { container_id: 'abc' }))).toEqual({
+          code: grpc.status.NOT_FOUND,
+          details: 'container "abc" does not exist',
+        });
+        const v = await failure(c.call('Version'));
+        expect(v.code).toBe(grpc.status.INTERNAL);
+        expect(v.details).toContain('cannot read properties of undefined');
+        expect((await failure(c.call('Status'))).code).toBe(grpc.status.INTERNAL);
+        const u = await failure(c.call('CheckpointContainer', { container_id: 'abc' }));
+        expect(u.code).toBe(grpc.status.UNIMPLEMENTED);
+      } finally {
+        c.close();
+      }
+    });
+
+    it('serves the same verb under runtime.v1alpha2 with that api version', async () => {
+      const { socket } = await serve([unary('Version', 'trace', async (_r, ctx) => ({ runtime_api_version: ctx.apiVersion }))]);
+      const c = client(socket, 'v1alpha2');
+      try {
+        expect((await c.call('Version')).runtime_api_version).toBe('v1alpha2');
+      } finally {
+        c.close();
+      }
+    });
   });
-});
+}
