@@ -47,6 +47,8 @@ export interface StreamResult {
   directMs: number[];
   connPerS?: number;
   connCpuS?: number;
+  /** execCpuS is the daemon's CPU time over the timed execs (not the warm-up one). */
+  execCpuS?: number;
   load?: [number, number];
   error?: string;
 }
@@ -228,13 +230,16 @@ async function run(o: Opts): Promise<StreamResult> {
     res.load = [loadavg()[0]!, 0];
 
     // (1) crictl exec CTR true
+    let execCpu0 = 0;
     for (let i = 0; i <= o.execs; i++) {
+      if (i === 1) execCpu0 = cpuSeconds(o.daemonPid);
       const t0 = now();
       const r = await runCrictl(o, ['exec', cid, 'true']);
       const ms = now() - t0;
       if (r.code !== 0) throw new Error(`crictl exec true: exit ${r.code}: ${r.out}`);
       if (i > 0) res.execMs.push(ms);
     }
+    res.execCpuS = cpuSeconds(o.daemonPid) - execCpu0;
     log(o, `exec: median ${median(res.execMs).toFixed(1)} ms over ${o.execs}`);
 
     // (2) port-forward: one crictl, one SPDY connection, a local port per remote port.
@@ -301,6 +306,7 @@ function report(rs: StreamResult[]): void {
   const n = (a ?? b)!;
   line(`crictl exec true, median ms (n=${n.execMs.length})`, (r) => median(r.execMs), 1, 'lower');
   line('crictl exec true, p90 ms', (r) => p90(r.execMs), 1, '');
+  line('  daemon CPU ms per exec', (r) => (r.execCpuS !== undefined && r.execMs.length ? (r.execCpuS * 1000) / r.execMs.length : undefined), 2, '');
   line(`port-forward download ${mib} MiB, MB/s (median of ${n.downMBs.length})`, (r) => median(r.downMBs), 0, 'higher');
   line(`port-forward upload ${mib} MiB, MB/s (median of ${n.upMBs.length})`, (r) => median(r.upMBs), 0, 'higher');
   line('  daemon CPU s per download', (r) => median(r.downCpuS), 2, '');
@@ -328,6 +334,7 @@ async function main(): Promise<number> {
       for (const k of ['execMs', 'downMBs', 'upMBs', 'downCpuS', 'upCpuS', 'connMs', 'directMs'] as const) p[k] = [...p[k], ...r[k]];
       p.connPerS = p.connPerS !== undefined && r.connPerS !== undefined ? (p.connPerS + r.connPerS) / 2 : (p.connPerS ?? r.connPerS);
       p.connCpuS = (p.connCpuS ?? 0) + (r.connCpuS ?? 0);
+      p.execCpuS = (p.execCpuS ?? 0) + (r.execCpuS ?? 0);
       p.error = p.error ?? r.error;
     }
     report([...pooled.values()]);
