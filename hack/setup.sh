@@ -3,7 +3,7 @@
 #   1. installs the Debian/Ubuntu packages fune needs at run time (and, with --test, those its tests need),
 #      skipping what is already present;
 #   2. installs npm dependencies when node_modules is missing or older than the lockfile;
-#   3. builds the TypeScript sources into dist/.
+#   3. builds the native posix_spawn addon (hack/build-native.sh) and the TypeScript sources into dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # `npm ci`; `npm install` still installs exactly the locked versions.
   npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null
 fi
+
+# The posix_spawn addon behind ProcessRunner (optional: without it programs start through child_process).
+bash hack/build-native.sh
 
 echo "fune set-up: building" >&2
 npx --no-install tsc -p tsconfig.json

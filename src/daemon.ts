@@ -10,7 +10,7 @@ import { NetworkService } from './services/network-service.js';
 import { NetnsManager, NETNS_DIR_NAME } from './network/netns.js';
 import { CniConfLoader } from './network/cni-config.js';
 import { CniInvoker } from './network/cni-invoke.js';
-import { nodeProcessRunner } from './sys/process-runner.js';
+import { nodeProcessRunner, spawnerInUse } from './sys/process-runner.js';
 import { buildCriServer, listen, shutdown, type CriListener } from './cri/server.js';
 import { buildRpcTable } from './cri/table.js';
 import { createImageParts } from './services/image-setup.js';
@@ -89,6 +89,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     throw e;
   }
   log.info({ socket: config.grpc.address, cgroupDriver, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
+  log.debug({ spawner: spawnerInUse().why }, 'helper programs start through this spawner');
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.
   await imageParts.init(log.child({ component: 'image' }));

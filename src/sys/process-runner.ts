@@ -1,5 +1,7 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { isMainThread } from 'node:worker_threads';
 import { RuntimeError, type ErrorKind } from '../errors/index.js';
+import { fastSpawn, loadSpawnAddon, type FastChild, type SpawnAddon } from './fast-spawn.js';
 
 export type { ChildProcess, SpawnOptions } from 'node:child_process';
 
@@ -40,48 +42,100 @@ export interface ProcessRunner {
 
 const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
-/** nodeProcessRunner runs programs for real. */
-export const nodeProcessRunner: ProcessRunner = {
-  spawn: (cmd, args, opts = {}) => nodeSpawn(cmd, [...args], opts),
-  run(cmd, args, opts = {}) {
-    return new Promise((resolve, reject) => {
-      const max = opts.maxOutput ?? DEFAULT_MAX_OUTPUT;
-      const child = nodeSpawn(cmd, [...args], {
-        env: opts.env ?? process.env,
-        cwd: opts.cwd,
-        stdio: ['pipe', 'pipe', 'pipe'],
+/**
+ * The members of ChildProcess that fune's callers use (with the EventEmitter methods); FastChild must provide them
+ * all (checked below). It has no IPC channel: 'ipc' stdio always goes to child_process.
+ */
+type UsedOfChild = Pick<ChildProcess, 'pid' | 'stdin' | 'stdout' | 'stderr' | 'stdio' | 'exitCode' | 'signalCode' | 'killed' | 'kill' | 'ref' | 'unref' | 'spawnfile' | 'spawnargs'>;
+
+/**
+ * createProcessRunner makes a runner that starts programs through the posix_spawn addon when it is given and the
+ * options are ones it serves (env, cwd, detached, stdio of 'pipe'/'ignore'/'inherit'/fd numbers), else through
+ * child_process.spawn. Node's spawn forks the whole daemon and holds the event loop until the child has exec'd;
+ * posix_spawn (clone with CLONE_VM|CLONE_VFORK) copies no page tables.
+ */
+export function createProcessRunner(addon: SpawnAddon | null): ProcessRunner {
+  const start = (cmd: string, args: readonly string[], opts: SpawnOptions): ChildProcess => {
+    // The daemon's own environment is handed over as C's environ (process.env writes through to it on the main
+    // thread), which spares copying it into strings for every start.
+    const env = opts.env ?? process.env;
+    const fast: FastChild | undefined = addon ? fastSpawn(addon, cmd, args, { ...opts, env: env === process.env && isMainThread ? null : env }) : undefined;
+    if (!fast) return nodeSpawn(cmd, [...args], opts);
+    const used: UsedOfChild = fast;
+    return used as ChildProcess;
+  };
+  return {
+    spawn: (cmd, args, opts = {}) => start(cmd, args, opts),
+    run(cmd, args, opts = {}) {
+      return new Promise((resolve, reject) => {
+        const max = opts.maxOutput ?? DEFAULT_MAX_OUTPUT;
+        const child = start(cmd, args, {
+          env: opts.env ?? process.env,
+          cwd: opts.cwd,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let outLen = 0;
+        let errLen = 0;
+        let timedOut = false;
+        const stdout = child.stdout!;
+        const stderr = child.stderr!;
+        const stdin = child.stdin!;
+        stdout.on('data', (b: Buffer) => {
+          if (outLen < max) out.push(b.subarray(0, max - outLen));
+          outLen += b.length;
+        });
+        stderr.on('data', (b: Buffer) => {
+          if (errLen < max) err.push(b.subarray(0, max - errLen));
+          errLen += b.length;
+        });
+        const kill = () => child.kill('SIGKILL');
+        const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
+        opts.signal?.addEventListener('abort', kill, { once: true });
+        stdin.on('error', () => {}); // the program may exit before reading its input
+        child.on('error', (e) => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', kill);
+          reject(e);
+        });
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', kill);
+          resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut });
+        });
+        stdin.end(opts.input ?? undefined);
       });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let outLen = 0;
-      let errLen = 0;
-      let timedOut = false;
-      child.stdout.on('data', (b: Buffer) => {
-        if (outLen < max) out.push(b.subarray(0, max - outLen));
-        outLen += b.length;
-      });
-      child.stderr.on('data', (b: Buffer) => {
-        if (errLen < max) err.push(b.subarray(0, max - errLen));
-        errLen += b.length;
-      });
-      const kill = () => child.kill('SIGKILL');
-      const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
-      opts.signal?.addEventListener('abort', kill, { once: true });
-      child.stdin.on('error', () => {}); // the program may exit before reading its input
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', kill);
-        reject(e);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', kill);
-        resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut });
-      });
-      child.stdin.end(opts.input ?? undefined);
-    });
-  },
-};
+    },
+  };
+}
+
+let addonState: { addon: SpawnAddon | null; why: string } | undefined;
+
+/**
+ * spawnerInUse loads the addon once and says which spawner the default runner uses, and why. FUNE_SPAWNER=
+ * child_process (or posix_spawn) overrides the default, for side-by-side measurements and as an escape hatch.
+ */
+export function spawnerInUse(): { addon: SpawnAddon | null; why: string } {
+  if (!addonState) {
+    const choice = process.env.FUNE_SPAWNER ?? 'posix_spawn';
+    if (choice === 'child_process') addonState = { addon: null, why: 'child_process.spawn (FUNE_SPAWNER=child_process)' };
+    else {
+      try {
+        addonState = { addon: loadSpawnAddon(), why: 'posix_spawn addon' };
+      } catch (e) {
+        addonState = { addon: null, why: `child_process.spawn: ${(e as Error).message}` };
+      }
+    }
+  }
+  return addonState;
+}
+
+/**
+ * nodeProcessRunner runs programs for real: through the posix_spawn addon when it was built (and not switched off),
+ * else through child_process.
+ */
+export const nodeProcessRunner: ProcessRunner = createProcessRunner(spawnerInUse().addon);
 
 /** tail gives the last `n` characters of a buffer as trimmed text, for error messages. */
 export function tail(buf: Buffer | string, n = 2000): string {

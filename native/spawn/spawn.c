@@ -1,0 +1,394 @@
+/*
+ * fune_spawn: start a program with posix_spawn(3) instead of libuv's fork(2).
+ *
+ * Node's child_process.spawn forks the whole daemon (its page tables are copied) and holds the event loop until the
+ * child has exec'd. glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): the child borrows the parent's memory
+ * until it execs, so the cost no longer grows with the daemon's size.
+ *
+ * The exit is learnt without threads: a pidfd (pidfd_open, Linux >= 5.3) is watched with a uv_poll on Node's loop,
+ * and the child is reaped with waitid(P_PIDFD). libuv's SIGCHLD handler waitpid()s only the pids of its own
+ * process handles, so it never reaps these children.
+ *
+ * JS side: src/sys/fast-spawn.ts. Exports:
+ *   probe() -> 0 | -errno                 whether pidfds work here
+ *   spawn(file, argv, envp|null, cwd|null, stdio, setsid, onexit)
+ *        -> [handle, pid, parentFd0, parentFd1, ...] | -errno
+ *        stdio[i]: -1 = /dev/null (fds 0-2; higher fds are left closed), -2 = a pipe (the child reads fd 0 and
+ *        writes the others; the parent's end, close-on-exec, is returned at its index, else -1), n >= 0 = fd n.
+ *        onexit(code, signo) is called once, after the child was reaped.
+ *   kill(handle, signo) -> 0 | -errno     (-ESRCH once reaped)
+ *   ref(handle, bool)                     whether the watch keeps the loop alive
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+extern char **environ;
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref onexit;
+  napi_async_context actx;
+  pid_t pid;
+  int pidfd;
+  int reaped;
+  int closed;  /* the uv handle is closed */
+  int js_gone; /* the JS handle was collected */
+} child_t;
+
+static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+static int pidfd_send_signal_(int fd, int sig) { return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0); }
+
+#define CHECK(call)                                                                                                \
+  do {                                                                                                             \
+    if ((call) != napi_ok) {                                                                                       \
+      napi_throw_error(env, NULL, "fune_spawn: " #call " failed");                                                \
+      return NULL;                                                                                                 \
+    }                                                                                                              \
+  } while (0)
+
+static void maybe_free(child_t *c) {
+  if (c->closed && c->js_gone) free(c);
+}
+
+static void on_close(uv_handle_t *h) {
+  child_t *c = (child_t *)h;
+  close(c->pidfd);
+  c->pidfd = -1;
+  c->closed = 1;
+  maybe_free(c);
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  child_t *c = data;
+  c->js_gone = 1;
+  maybe_free(c);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  child_t *c = (child_t *)h;
+  siginfo_t si;
+  int r;
+  memset(&si, 0, sizeof si);
+  do r = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0 && si.si_pid == 0) return; /* not exited yet */
+  int code = -1, signo = 0;
+  if (r == 0) {
+    if (si.si_code == CLD_EXITED) code = si.si_status;
+    else signo = si.si_status;
+  }
+  c->reaped = 1;
+  uv_poll_stop(&c->poll);
+  uv_close((uv_handle_t *)&c->poll, on_close);
+
+  napi_env env = c->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[2], result;
+  if (napi_get_reference_value(env, c->onexit, &cb) == napi_ok && cb != NULL) {
+    napi_get_global(env, &recv);
+    napi_create_int32(env, code, &argv[0]);
+    napi_create_int32(env, signo, &argv[1]);
+    if (napi_make_callback(env, c->actx, recv, cb, 2, argv, &result) != napi_ok) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value err;
+        napi_get_and_clear_last_exception(env, &err);
+        napi_fatal_exception(env, err);
+      }
+    }
+  }
+  napi_delete_reference(env, c->onexit);
+  c->onexit = NULL;
+  napi_async_destroy(env, c->actx);
+  c->actx = NULL;
+  napi_close_handle_scope(env, scope);
+}
+
+/* utf8 copies a JS string into a malloc'd C string (NULL on failure). */
+static char *utf8(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s && napi_get_value_string_utf8(env, v, s, len + 1, &len) != napi_ok) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void free_strv(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+/* strv copies a JS array of strings into a NULL-terminated vector. */
+static char **strv(napi_env env, napi_value arr) {
+  uint32_t n;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
+  char **v = calloc(n + 1, sizeof *v);
+  if (!v) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok || !(v[i] = utf8(env, e))) {
+      free_strv(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/* spawn_at tries one path; the search over PATH is ours because the environment given may hold another PATH. */
+static int spawn_search(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+                        char **argv, char **envp) {
+  if (strchr(file, '/')) return posix_spawn(pid, file, fa, at, argv, envp);
+  const char *path = NULL;
+  for (char **e = envp; *e; e++)
+    if (strncmp(*e, "PATH=", 5) == 0) {
+      path = *e + 5;
+      break;
+    }
+  if (!path) path = "/usr/bin:/bin";
+  size_t flen = strlen(file);
+  char *buf = malloc(strlen(path) + flen + 3);
+  if (!buf) return ENOMEM;
+  int err = ENOENT;
+  const char *p = path;
+  for (;;) {
+    const char *end = strchr(p, ':');
+    size_t dlen = end ? (size_t)(end - p) : strlen(p);
+    if (dlen == 0) {
+      memcpy(buf, file, flen + 1);
+    } else {
+      memcpy(buf, p, dlen);
+      buf[dlen] = '/';
+      memcpy(buf + dlen + 1, file, flen + 1);
+    }
+    int r;
+    if (access(buf, X_OK) != 0) r = errno;
+    else r = posix_spawn(pid, buf, fa, at, argv, envp);
+    if (r == 0) {
+      free(buf);
+      return 0;
+    }
+    if (r == EACCES) err = EACCES;
+    else if (r != ENOENT && r != ENOTDIR) {
+      free(buf);
+      return r;
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  free(buf);
+  return err;
+}
+
+#define MAX_FDS 64
+
+static napi_value js_spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "fune_spawn.spawn: 7 arguments expected");
+    return NULL;
+  }
+  napi_valuetype t;
+  char *file = utf8(env, a[0]);
+  char **argv = strv(env, a[1]);
+  char **envp = NULL, *cwd = NULL;
+  CHECK(napi_typeof(env, a[2], &t));
+  if (t != napi_null && t != napi_undefined) envp = strv(env, a[2]);
+  CHECK(napi_typeof(env, a[3], &t));
+  if (t == napi_string) cwd = utf8(env, a[3]);
+  uint32_t n = 0;
+  int spec[MAX_FDS];
+  napi_get_array_length(env, a[4], &n);
+  bool setsid_ = false;
+  napi_get_value_bool(env, a[5], &setsid_);
+  napi_value result = NULL;
+  int err = 0;
+  if (!file || !argv || n > MAX_FDS) {
+    err = EINVAL;
+    goto out_strings;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, a[4], i, &e);
+    if (napi_get_value_int32(env, e, &spec[i]) != napi_ok) {
+      err = EINVAL;
+      goto out_strings;
+    }
+  }
+
+  int parent[MAX_FDS], src[MAX_FDS], owned[MAX_FDS];
+  for (uint32_t i = 0; i < n; i++) parent[i] = src[i] = owned[i] = -1;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    if (spec[i] == -2) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) < 0) {
+        err = errno;
+        break;
+      }
+      parent[i] = i == 0 ? p[1] : p[0];
+      src[i] = owned[i] = i == 0 ? p[0] : p[1];
+    } else if (spec[i] >= 0) {
+      src[i] = spec[i];
+    }
+    /* A source below n could be overwritten by the dup2 to a lower target before it is read: move it up. */
+    if (src[i] >= 0 && src[i] < (int)n) {
+      int hi = fcntl(src[i], F_DUPFD_CLOEXEC, (int)n);
+      if (hi < 0) {
+        err = errno;
+        break;
+      }
+      if (owned[i] >= 0) close(owned[i]);
+      src[i] = owned[i] = hi;
+    }
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  pid_t pid = 0;
+  if (!err) {
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    for (uint32_t i = 0; i < n && !err; i++) {
+      if (src[i] >= 0) err = posix_spawn_file_actions_adddup2(&fa, src[i], (int)i);
+      else if (i < 3) err = posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
+    }
+    if (!err && cwd) err = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    if (!err) err = posix_spawnattr_setsigmask(&at, &none);
+    if (!err) err = posix_spawnattr_setsigdefault(&at, &all);
+    if (!err)
+      err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (setsid_ ? POSIX_SPAWN_SETSID : 0));
+    if (!err) err = spawn_search(&pid, file, &fa, &at, argv, envp ? envp : environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (owned[i] >= 0) close(owned[i]);
+
+  int pidfd = -1;
+  if (!err) {
+    pidfd = pidfd_open_(pid);
+    if (pidfd < 0) {
+      /* Cannot watch it: do not leave it running unwatched. */
+      err = errno;
+      kill(pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  if (err) {
+    for (uint32_t i = 0; i < n; i++)
+      if (parent[i] >= 0) close(parent[i]);
+    napi_create_int32(env, -err, &result);
+    goto out_strings;
+  }
+
+  child_t *c = calloc(1, sizeof *c);
+  uv_loop_t *loop;
+  napi_value handle, name, v;
+  if (!c || napi_get_uv_event_loop(env, &loop) != napi_ok) abort();
+  c->env = env;
+  c->pid = pid;
+  c->pidfd = pidfd;
+  napi_create_reference(env, a[6], 1, &c->onexit);
+  napi_create_string_utf8(env, "funeSpawn", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &c->actx);
+  if (uv_poll_init(loop, &c->poll, pidfd) != 0 || uv_poll_start(&c->poll, UV_READABLE, on_readable) != 0) abort();
+  napi_create_external(env, c, handle_finalize, NULL, &handle);
+  napi_create_array_with_length(env, n + 2, &result);
+  napi_set_element(env, result, 0, handle);
+  napi_create_int32(env, pid, &v);
+  napi_set_element(env, result, 1, v);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_create_int32(env, parent[i], &v);
+    napi_set_element(env, result, i + 2, v);
+  }
+
+out_strings:
+  free(file);
+  free(cwd);
+  free_strv(argv);
+  free_strv(envp);
+  return result;
+}
+
+static child_t *unwrap(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_get_value_external(env, v, &p);
+  return p;
+}
+
+static napi_value js_kill(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2], r;
+  int32_t sig = SIGTERM;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  child_t *c = argc > 0 ? unwrap(env, a[0]) : NULL;
+  if (argc > 1) napi_get_value_int32(env, a[1], &sig);
+  int res = -ESRCH;
+  if (c && !c->reaped) res = pidfd_send_signal_(c->pidfd, sig) == 0 ? 0 : -errno;
+  napi_create_int32(env, res, &r);
+  return r;
+}
+
+static napi_value js_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  bool on = true;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  child_t *c = argc > 0 ? unwrap(env, a[0]) : NULL;
+  if (argc > 1) napi_get_value_bool(env, a[1], &on);
+  if (c && !c->reaped) {
+    if (on) uv_ref((uv_handle_t *)&c->poll);
+    else uv_unref((uv_handle_t *)&c->poll);
+  }
+  return NULL;
+}
+
+static napi_value js_probe(napi_env env, napi_callback_info info) {
+  napi_value r;
+  int fd = pidfd_open_(getpid());
+  int res = fd < 0 ? -errno : 0;
+  if (fd >= 0) close(fd);
+  napi_create_int32(env, res, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"probe", NULL, js_probe, NULL, NULL, NULL, napi_default, NULL},
+      {"spawn", NULL, js_spawn, NULL, NULL, NULL, napi_default, NULL},
+      {"kill", NULL, js_kill, NULL, NULL, NULL, napi_default, NULL},
+      {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
