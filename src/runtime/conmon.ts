@@ -1,4 +1,4 @@
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -208,6 +208,9 @@ export class Conmon {
   /** readExit reads container `id`'s exit file, or undefined when the container has not exited (as far as conmon knows). */
   async readExit(id: string): Promise<ExitInfo | undefined> {
     const p = this.exitFilePath(id);
+    // Every exec, attach and status asks this of a running container, whose exit file does not exist: one stat()
+    // in the state directory answers in microseconds, where the thread-pool read below costs two round trips.
+    if (!existsSync(p)) return undefined;
     try {
       const [text, st] = await Promise.all([readFile(p, 'utf8'), stat(p, { bigint: true })]);
       const code = Number.parseInt(text.trim(), 10);
