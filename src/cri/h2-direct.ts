@@ -3,8 +3,10 @@ import type { Socket } from 'node:net';
 import { status, type handleServerStreamingCall, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import hpack, { type HeaderField } from 'hpack.js';
 import {
-  ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PADDED, PING, PREFACE, PRIORITY_FRAME, PUSH_PROMISE,
-  RST_STREAM, SETTINGS, WINDOW_UPDATE, headersFragment,
+  ACK, COMPRESSION_ERROR, CONTINUATION, DATA, EMPTY, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR,
+  FRAME_SIZE_ERROR, GOAWAY, HEADERS, NO_ERROR, PADDED, PING, PREFACE, PRIORITY_FRAME, PROTOCOL_ERROR, PUSH_PROMISE,
+  REFUSED_STREAM, RST_STREAM, SETTINGS, WINDOW_UPDATE, encodeBlock, frameHeader, frameOf, goaway, headerFrames,
+  headersFragment, parseTimeout, percentEncode, rstStream, windowUpdate,
 } from './h2-frames.js';
 
 /**
@@ -37,15 +39,6 @@ const QUEUED_HIGH = 256 * 1024;
 const MAX_WINDOW = 2 ** 31 - 1;
 /** MAX_UNREAD is how many bytes may wait in the socket for a client that does not read before it is cut off. */
 const MAX_UNREAD = 16 * 1024 * 1024;
-
-/** HTTP/2 error codes (RFC 9113 §7). */
-const NO_ERROR = 0x0;
-const PROTOCOL_ERROR = 0x1;
-const FLOW_CONTROL_ERROR = 0x3;
-const FRAME_SIZE_ERROR = 0x6;
-const REFUSED_STREAM = 0x7;
-const COMPRESSION_ERROR = 0x9;
-const ENHANCE_YOUR_CALM = 0xb;
 
 class ConnectionError extends Error {
   constructor(
@@ -568,75 +561,6 @@ export class DirectConnection {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
-
-function frameHeader(len: number, type: number, flags: number, streamId: number): Buffer {
-  const h = Buffer.allocUnsafe(9);
-  h.writeUIntBE(len, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return h;
-}
-
-function frameOf(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  return Buffer.concat([frameHeader(payload.length, type, flags, streamId), payload]);
-}
-
-function windowUpdate(streamId: number, inc: number): Buffer {
-  const p = Buffer.allocUnsafe(4);
-  p.writeUInt32BE(inc, 0);
-  return frameOf(WINDOW_UPDATE, 0, streamId, p);
-}
-
-function rstStream(streamId: number, code: number): Buffer {
-  const p = Buffer.allocUnsafe(4);
-  p.writeUInt32BE(code, 0);
-  return frameOf(RST_STREAM, 0, streamId, p);
-}
-
-function goaway(lastStreamId: number, code: number, debug = ''): Buffer {
-  const p = Buffer.alloc(8);
-  p.writeUInt32BE(lastStreamId, 0);
-  p.writeUInt32BE(code, 4);
-  return frameOf(GOAWAY, 0, 0, Buffer.concat([p, Buffer.from(debug.slice(0, 200))]));
-}
-
-/** headerFrames writes a header block as HEADERS plus the CONTINUATION frames it needs. */
-function headerFrames(streamId: number, endStream: number, block: Buffer, maxFrame: number): Buffer[] {
-  const out: Buffer[] = [];
-  let off = 0;
-  do {
-    const part = block.subarray(off, off + maxFrame);
-    off += part.length;
-    const first = out.length === 0;
-    const flags = (first ? endStream : 0) | (off >= block.length ? END_HEADERS : 0);
-    out.push(frameHeader(part.length, first ? HEADERS : CONTINUATION, flags, streamId), part);
-  } while (off < block.length);
-  return out;
-}
-
-/** hpackInt encodes `n` as an HPACK integer with an `bits`-bit prefix, the prefix's other bits set to `flags`. */
-export function hpackInt(n: number, bits: number, flags: number): number[] {
-  const max = (1 << bits) - 1;
-  if (n < max) return [flags | n];
-  const out = [flags | max];
-  for (n -= max; n >= 128; n = Math.floor(n / 128)) out.push((n % 128) + 128);
-  out.push(n);
-  return out;
-}
-
-/** encodeBlock encodes header fields as HPACK literals never added to the dynamic table, without Huffman coding. */
-export function encodeBlock(fields: readonly (readonly [string, string])[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, value] of fields) {
-    const n = Buffer.from(name, 'latin1');
-    const v = Buffer.from(value, 'latin1');
-    parts.push(Buffer.from([0x00, ...hpackInt(n.length, 7, 0)]), n, Buffer.from(hpackInt(v.length, 7, 0)), v);
-  }
-  return Buffer.concat(parts);
-}
-
 const RESPONSE_HEADERS = encodeBlock([
   [':status', '200'],
   ['content-type', 'application/grpc'],
@@ -646,20 +570,4 @@ function trailerFields(code: number, message: string): [string, string][] {
   const f: [string, string][] = [['grpc-status', String(code)]];
   if (message) f.push(['grpc-message', percentEncode(message)]);
   return f;
-}
-
-/** percentEncode writes a grpc-message value: UTF-8, with bytes outside printable ASCII and `%` as %XX. */
-export function percentEncode(s: string): string {
-  let out = '';
-  for (const b of Buffer.from(s, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  return out;
-}
-
-const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
-
-/** parseTimeout turns a grpc-timeout header (`100m`, `5S`) into an absolute deadline in ms; Infinity when malformed. */
-export function parseTimeout(v: string): number {
-  const m = /^(\d{1,8})([HMSmun])$/.exec(v);
-  if (!m) return Infinity;
-  return Date.now() + Number(m[1]) * TIMEOUT_UNITS[m[2]!]!;
 }

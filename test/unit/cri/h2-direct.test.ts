@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { buildCriServer, listen, shutdown, type CriListener } from '../../../src/cri/server.js';
-import { encodeBlock, parseTimeout, percentEncode } from '../../../src/cri/h2-direct.js';
+import { encodeBlock, parseTimeout, percentEncode } from '../../../src/cri/h2-frames.js';
 import { unary, type AnyRpc } from '../../../src/cri/rpc.js';
 import { nullLogger } from '../../../src/log/index.js';
 import { frame, grpcMessage, PREFACE, rawClient } from '../../helpers/h2-raw.js';
