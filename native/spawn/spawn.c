@@ -67,7 +67,7 @@ static void maybe_free(child_t *c) {
 
 static void on_close(uv_handle_t *h) {
   child_t *c = (child_t *)h;
-  close(c->pidfd);
+  if (c->pidfd >= 0) close(c->pidfd);
   c->pidfd = -1;
   c->closed = 1;
   maybe_free(c);
@@ -155,7 +155,10 @@ static char **strv(napi_env env, napi_value arr) {
   return v;
 }
 
-/* spawn_at tries one path; the search over PATH is ours because the environment given may hold another PATH. */
+/*
+ * spawn_search is execvp's search over PATH, done here because the PATH that counts is the child's (as libuv does),
+ * which posix_spawnp would not use.
+ */
 static int spawn_search(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
                         char **argv, char **envp) {
   if (strchr(file, '/')) return posix_spawn(pid, file, fa, at, argv, envp);
@@ -310,16 +313,35 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   }
 
   child_t *c = calloc(1, sizeof *c);
-  uv_loop_t *loop;
+  uv_loop_t *loop = NULL;
   napi_value handle, name, v;
-  if (!c || napi_get_uv_event_loop(env, &loop) != napi_ok) abort();
+  int uverr = !c ? UV_ENOMEM : napi_get_uv_event_loop(env, &loop) != napi_ok ? UV_EINVAL : uv_poll_init(loop, &c->poll, pidfd);
+  if (uverr == 0 && (uverr = uv_poll_start(&c->poll, UV_READABLE, on_readable)) != 0) {
+    /* Initialised but not started: close it; the close callback closes the pidfd and frees c. */
+    c->js_gone = 1;
+    c->pidfd = -1;
+    uv_close((uv_handle_t *)&c->poll, on_close);
+    c = NULL;
+  } else if (uverr != 0) {
+    free(c);
+  }
+  if (uverr != 0) {
+    /* The child cannot be watched: do not leave it running unreaped. */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    for (uint32_t i = 0; i < n; i++)
+      if (parent[i] >= 0) close(parent[i]);
+    napi_create_int32(env, uverr, &result);
+    goto out_strings;
+  }
   c->env = env;
   c->pid = pid;
   c->pidfd = pidfd;
   napi_create_reference(env, a[6], 1, &c->onexit);
   napi_create_string_utf8(env, "funeSpawn", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &c->actx);
-  if (uv_poll_init(loop, &c->poll, pidfd) != 0 || uv_poll_start(&c->poll, UV_READABLE, on_readable) != 0) abort();
   napi_create_external(env, c, handle_finalize, NULL, &handle);
   napi_create_array_with_length(env, n + 2, &result);
   napi_set_element(env, result, 0, handle);

@@ -1,5 +1,5 @@
 import { spawn as nodeSpawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, realpathSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -185,7 +185,10 @@ describe('posix_spawn addon', () => {
     await expect(err2).resolves.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('reaps every child it started: no zombie stays in /proc', async () => {
+  it('reaps every child it started and leaks no fd: no zombie stays in /proc', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    await closed(start('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })); // warm-up (lazily opened fds)
+    const before = fds();
     const pids: number[] = [];
     await Promise.all(
       Array.from({ length: 20 }, async () => {
@@ -195,6 +198,8 @@ describe('posix_spawn addon', () => {
       }),
     );
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(fds()).toBe(before);
   });
 
   it('is not reaped by libuv while child_process children exit at the same time', async () => {
