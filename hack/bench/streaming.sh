@@ -4,8 +4,10 @@
 # Like lifecycle.sh: starts the harness's containerd (../shared/harness/start-containerd.sh), runs the driver
 # (dist/hack/bench/streaming.js, see streaming.ts) against it, stops it; then the same with fune (node
 # dist/src/main.js daemon) on private dirs with hosts.toml mirrors to the harness registry and the harness CNI
-# config. Both run in the `criharness` netns, one after the other, never at the same time. Prints one table:
-#   - `crictl exec CTR true` wall time (EXECS runs, median / p90),
+# config. Both run in the `criharness` netns. Prints one table:
+#   - `crictl exec CTR true` wall time (EXECS runs per pass, median / p90), measured with both runtimes up at once on
+#     host-network pods, one exec each in alternation (`streaming.js exec`), so that load from elsewhere on the host
+#     falls on both alike,
 #   - port-forward download and upload of MIB MiB each through one local TCP connection (MB/s, REPS times each),
 #   - port-forward connection rate (CONNS sequential short HTTP connections through the same forward).
 #
@@ -37,7 +39,8 @@ mkdir -p "$OUT"
 log "building (tsc -p tsconfig.json)"
 npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
 [ -f dist/hack/bench/streaming.js ] && [ -f dist/src/main.js ] || die "build output missing"
-DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/streaming.js run --execs "$EXECS" --mib "$MIB" --reps "$REPS"
+# Port-forward runs one runtime at a time (their pods share the harness bridge); exec is measured by exec_phase.
+DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/streaming.js run --execs 0 --mib "$MIB" --reps "$REPS"
   --conns "$CONNS" --crictl "$CRICTL")
 
 trap bench_cleanup EXIT
@@ -64,6 +67,34 @@ run_one() {
   esac
 }
 
+# exec_phase PASS: every runtime of RUNTIMES up at once, EXECS alternating `crictl exec` rounds on host-network pods.
+exec_phase() {
+  local pass=$1 rt targets=() pid
+  for rt in $RUNTIMES; do
+    case "$rt" in
+    containerd)
+      ctd_running && die "the harness containerd is already running (pid $(cat "$CTD_PIDFILE")), started by someone else"
+      pid=$(start_containerd)
+      ctd_started=1
+      targets+=(--target "containerd=$CTD_SOCK=$pid")
+      ;;
+    fune)
+      # shellcheck disable=SC2086
+      start_fune ${FUNE_NODE_ARGS:-}
+      targets+=(--target "fune=$FUNE_STATE/fune.sock=$fune_pid")
+      ;;
+    *) die "unknown runtime $rt (containerd | fune)" ;;
+    esac
+  done
+  mkdir -p "$OUT/exec-$pass"
+  nsenter --net="$NETNS" -- node dist/hack/bench/streaming.js exec "${targets[@]}" --execs "$EXECS" --crictl "$CRICTL" \
+    --out-dir "$OUT/exec-$pass" || log "interleaved exec run failed (exit $?)"
+  [ -n "$ctd_started" ] && stop_containerd
+  [ -n "$fune_pid" ] && stop_fune
+  for rt in $RUNTIMES; do [ -f "$OUT/exec-$pass/$rt-exec.json" ] && results+=("$OUT/exec-$pass/$rt-exec.json"); done
+  return 0
+}
+
 work=$(mktemp -d /tmp/fune-bench-streaming.XXXXXX)
 harness_fune_config "$work" "$HARNESS"
 : >"$OUT/fune.log"
@@ -71,6 +102,8 @@ rm -f "$OUT"/*.json
 
 results=()
 for pass in $(seq "$PASSES"); do
+  rm -rf "$OUT/exec-$pass"
+  [ "$EXECS" -gt 0 ] && exec_phase "$pass"
   for rt in $RUNTIMES; do
     json="$OUT/$rt-$pass.json"
     run_one "$rt" "$json"

@@ -2,7 +2,15 @@
 //
 //   node dist/hack/bench/streaming.js run --socket S --label NAME --daemon-pid PID --crictl PATH
 //        [--execs 30] [--mib 256] [--reps 3] [--conns 200] [--image IMG] [--out FILE.json]
+//   node dist/hack/bench/streaming.js exec --target LABEL=SOCKET=PID [--target ...] --crictl PATH [--execs 30]
+//        [--image IMG] --out-dir DIR
 //   node dist/hack/bench/streaming.js report A.json [B.json ...]
+//
+// `exec` measures `crictl exec CTR true` on several runtimes that run at the same time, in alternation: each
+// runtime gets one host-network pod with one `sleep` container, and round after round every runtime gets one exec,
+// in an order reversed each round. Load from anything else on the host then falls on all runtimes alike, where
+// one-runtime-after-the-other runs pick up whatever the host was doing at the time. It writes DIR/LABEL-exec.json
+// per runtime (a StreamResult with only the exec fields).
 //
 // `run` makes one pod (the runtime's CNI) with one busybox container that serves, inside the pod:
 //   :8080 upload sink   `nc -l -e /up.sh`   (up.sh: `wc -c > /tmp/up.count`; the socket is wc's stdin, so nothing
@@ -11,12 +19,13 @@
 //   :8082 busybox httpd serving a 5-byte file (a forking server: one short connection each)
 // and then measures, with the real crictl:
 //   - `crictl exec CTR true`: wall time of the whole crictl process (Exec RPC + SPDY stream + exit status), EXECS runs
-//     after one warm-up;
+//     after one warm-up (streaming.sh passes --execs 0 and measures exec with `exec` instead);
 //   - `crictl port-forward POD :8080 :8081 :8082` (one crictl, one SPDY connection): download and upload of MIB MiB
 //     each through one local TCP connection, REPS times each (byte counts checked on both ends), and the connection
 //     rate: CONNS sequential HTTP/1.0 requests (connect, GET, read the 5-byte body, close) through the forward.
 // The daemon's CPU time (utime+stime from /proc/PID/stat) is recorded around each transfer.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -229,9 +238,9 @@ async function run(o: Opts): Promise<StreamResult> {
     log(o, `${res.runtime}: pod ${podId.slice(0, 12)}, container ${cid.slice(0, 12)}`);
     res.load = [loadavg()[0]!, 0];
 
-    // (1) crictl exec CTR true
+    // (1) crictl exec CTR true (unless measured interleaved by `exec`)
     let execCpu0 = 0;
-    for (let i = 0; i <= o.execs; i++) {
+    for (let i = 0; o.execs > 0 && i <= o.execs; i++) {
       if (i === 1) execCpu0 = cpuSeconds(o.daemonPid);
       const t0 = now();
       const r = await runCrictl(o, ['exec', cid, 'true']);
@@ -239,8 +248,10 @@ async function run(o: Opts): Promise<StreamResult> {
       if (r.code !== 0) throw new Error(`crictl exec true: exit ${r.code}: ${r.out}`);
       if (i > 0) res.execMs.push(ms);
     }
-    res.execCpuS = cpuSeconds(o.daemonPid) - execCpu0;
-    log(o, `exec: median ${median(res.execMs).toFixed(1)} ms over ${o.execs}`);
+    if (o.execs > 0) {
+      res.execCpuS = cpuSeconds(o.daemonPid) - execCpu0;
+      log(o, `exec: median ${median(res.execMs).toFixed(1)} ms over ${o.execs}`);
+    }
 
     // (2) port-forward: one crictl, one SPDY connection, a local port per remote port.
     const f = await startForward(o, podId, [PORT_UP, PORT_DOWN, PORT_HTTP]);
@@ -285,6 +296,70 @@ async function run(o: Opts): Promise<StreamResult> {
     c.close();
   }
   return res;
+}
+
+interface ExecTarget {
+  label: string;
+  socket: string;
+  daemonPid: number;
+  client: BenchClient;
+  cid?: string;
+  res: StreamResult;
+}
+
+/** execInterleaved runs `crictl exec CTR true` on every target in turn, `execs` rounds (see the header). */
+async function execInterleaved(targets: ExecTarget[], o: Pick<Opts, 'crictl' | 'execs' | 'image'>): Promise<void> {
+  const host = { network: 'NODE', pid: 'POD', ipc: 'POD' };
+  const opts = (t: ExecTarget): Opts => ({ ...o, socket: t.socket, label: t.label, daemonPid: t.daemonPid, bytes: 0, reps: 0, conns: 0, out: '' });
+  try {
+    for (const t of targets) {
+      const v = await t.client.call<{ runtime_name: string; runtime_version: string }>('Version', {});
+      t.res.runtime = `${v.runtime_name} ${v.runtime_version}`;
+      await cleanup(t.client);
+      await t.client.call('PullImage', { image: { image: o.image } }, { image: true, deadlineMs: 300_000 });
+      const pod = {
+        // No hostname: with the host's network (and so UTS) namespace, runc cannot set one and containerd refuses.
+        metadata: { name: `exec-${process.pid}`, namespace: 'fune-bench', uid: `uid-exec-${process.pid}`, attempt: 0 },
+        labels: { [LABEL]: '1' }, linux: { security_context: { namespace_options: host } },
+      };
+      const { pod_sandbox_id: podId } = await t.client.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
+      const { container_id: cid } = await t.client.call<{ container_id: string }>('CreateContainer', {
+        pod_sandbox_id: podId, sandbox_config: pod,
+        config: { metadata: { name: 'sleeper', attempt: 0 }, image: { image: o.image }, command: ['sleep', '3600'], labels: { [LABEL]: '1' }, linux: { security_context: { namespace_options: host } } },
+      });
+      await t.client.call('StartContainer', { container_id: cid });
+      t.cid = cid;
+      t.res.load = [loadavg()[0]!, 0];
+    }
+    const once = async (t: ExecTarget) => {
+      const t0 = now();
+      const r = await runCrictl(opts(t), ['exec', t.cid!, 'true']);
+      if (r.code !== 0) throw new Error(`${t.label}: crictl exec true: exit ${r.code}: ${r.out}`);
+      return now() - t0;
+    };
+    for (const t of targets) await once(t); // warm-up
+    const cpu = new Map(targets.map((t) => [t, 0]));
+    for (let i = 0; i < o.execs; i++) {
+      for (const t of i % 2 === 0 ? targets : [...targets].reverse()) {
+        const c0 = cpuSeconds(t.daemonPid);
+        t.res.execMs.push(await once(t));
+        cpu.set(t, cpu.get(t)! + cpuSeconds(t.daemonPid) - c0);
+      }
+    }
+    for (const t of targets) {
+      t.res.execCpuS = cpu.get(t);
+      t.res.load![1] = loadavg()[0]!;
+      log(opts(t), `exec (interleaved): median ${median(t.res.execMs).toFixed(1)} ms over ${o.execs}`);
+    }
+  } catch (e) {
+    for (const t of targets) t.res.error ??= `${t.label}: ${e instanceof Error ? e.message : String(e)}`;
+    console.error(`exec: ERROR: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    for (const t of targets) {
+      await cleanup(t.client).catch((e: unknown) => console.error(`cleanup: ${String(e)}`));
+      t.client.close();
+    }
+  }
 }
 
 function report(rs: StreamResult[]): void {
@@ -336,11 +411,32 @@ async function main(): Promise<number> {
       p.connCpuS = (p.connCpuS ?? 0) + (r.connCpuS ?? 0);
       p.execCpuS = (p.execCpuS ?? 0) + (r.execCpuS ?? 0);
       p.error = p.error ?? r.error;
+      p.bytes = Math.max(p.bytes, r.bytes); // the exec-only results carry no transfer size
     }
     report([...pooled.values()]);
     return 0;
   }
-  if (cmd !== 'run') throw new Error('usage: streaming.js run --socket S --label L --daemon-pid P --crictl C | report FILES');
+  if (cmd === 'exec') {
+    const { values: v } = parseArgs({
+      args: rest,
+      options: {
+        target: { type: 'string', multiple: true }, crictl: { type: 'string', default: '/opt/cri-tools/bin/crictl' },
+        execs: { type: 'string', default: '30' }, image: { type: 'string', default: 'registry.k8s.io/e2e-test-images/busybox:1.29-2' },
+        'out-dir': { type: 'string' },
+      },
+    });
+    if (!v.target?.length || !v['out-dir']) throw new Error('exec needs --target LABEL=SOCKET=PID (one or more) and --out-dir');
+    const targets: ExecTarget[] = v.target.map((spec) => {
+      const [label, socket, pid] = spec.split('=');
+      if (!label || !socket || !pid) throw new Error(`bad --target ${spec}: want LABEL=SOCKET=PID`);
+      const res: StreamResult = { label, runtime: '?', date: new Date().toISOString(), bytes: 0, execMs: [], downMBs: [], upMBs: [], downCpuS: [], upCpuS: [], connMs: [], directMs: [] };
+      return { label, socket, daemonPid: Number(pid), client: connect(socket), res };
+    });
+    await execInterleaved(targets, { crictl: v.crictl, execs: Number(v.execs), image: v.image });
+    for (const t of targets) writeFileSync(join(v['out-dir'], `${t.label}-exec.json`), JSON.stringify(t.res, null, 2) + '\n');
+    return targets.some((t) => t.res.error) ? 3 : 0;
+  }
+  if (cmd !== 'run') throw new Error('usage: streaming.js run --socket S --label L --daemon-pid P --crictl C | exec --target L=S=P ... | report FILES');
   const { values: v } = parseArgs({
     args: rest,
     options: {
