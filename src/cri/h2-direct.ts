@@ -37,7 +37,12 @@ const MAX_HEADER_LIST = 256 * 1024;
 /** QUEUED_HIGH is how many response bytes of one stream may wait for the client's window before write() says "wait". */
 const QUEUED_HIGH = 256 * 1024;
 const MAX_WINDOW = 2 ** 31 - 1;
-/** MAX_UNREAD is how many bytes may wait in the socket for a client that does not read before it is cut off. */
+/** SOCKET_HIGH is how many bytes may wait in the socket before response DATA waits for 'drain'. */
+const SOCKET_HIGH = 1024 * 1024;
+/**
+ * MAX_UNREAD is how many bytes may wait in the socket for a client that does not read before it is cut off: DATA
+ * stops at SOCKET_HIGH, so only a flood of frames that must be answered (PING, SETTINGS) gets this far.
+ */
 const MAX_UNREAD = 16 * 1024 * 1024;
 
 class ConnectionError extends Error {
@@ -120,6 +125,7 @@ export class DirectConnection {
   private peerInitialWindow = OUR_WINDOW;
   private peerMaxFrame = OUR_MAX_FRAME;
   private out: Buffer[] = [];
+  private outLen = 0;
   private flushQueued = false;
   private goingAway = false;
   private closed = false;
@@ -135,6 +141,10 @@ export class DirectConnection {
     sock.on('data', this.onData);
     sock.on('error', () => sock.destroy());
     sock.on('close', () => this.onClose());
+    sock.on('drain', () => {
+      for (const s of this.streams.values()) this.pump(s);
+      this.flushSoon();
+    });
     if (initial.length) this.onData(initial);
     sock.resume();
   }
@@ -478,7 +488,8 @@ export class DirectConnection {
 
   /** pump sends what the windows allow of a stream's queue, then its trailers when the queue is empty. */
   private pump(s: Stream): void {
-    while (s.queued > 0 && this.sendWindow > 0 && s.window > 0) {
+    // Besides the windows, the socket itself: no more DATA while a client that reads slowly has SOCKET_HIGH unread.
+    while (s.queued > 0 && this.sendWindow > 0 && s.window > 0 && this.sock.writableLength + this.outLen < SOCKET_HIGH) {
       const n = Math.min(s.queued, this.sendWindow, s.window, this.peerMaxFrame);
       const parts: Buffer[] = [];
       let got = 0;
@@ -532,7 +543,10 @@ export class DirectConnection {
   }
 
   private queue(...bufs: Buffer[]): void {
-    for (const b of bufs) this.out.push(b);
+    for (const b of bufs) {
+      this.out.push(b);
+      this.outLen += b.length;
+    }
   }
 
   /**
@@ -556,6 +570,7 @@ export class DirectConnection {
     if (this.out.length === 0 || this.sock.destroyed) return;
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
+    this.outLen = 0;
     this.sock.write(data);
     if (this.sock.writableLength > MAX_UNREAD) this.sock.destroy();
   }

@@ -85,6 +85,27 @@ describe('the direct gRPC server', () => {
     }
   });
 
+  it('holds response DATA back while a client with wide-open windows does not read, and loses nothing', async () => {
+    const big = 'q'.repeat(20 * 1024 * 1024); // more than the 16 MiB a client may leave unread before it is cut off
+    const path = await serve([unary('Version', 'trace', async () => ({ runtime_name: 'fune', runtime_version: big }))]);
+    const c = await rawClient(path, false);
+    const settings = Buffer.alloc(6);
+    settings.writeUInt16BE(0x4, 0);
+    settings.writeUInt32BE(2 ** 31 - 1, 2);
+    const inc = Buffer.alloc(4);
+    inc.writeUInt32BE(2 ** 31 - 1 - 65_535, 0);
+    c.send(Buffer.concat([PREFACE, frame(4, 0, 0, settings), frame(8, 0, 0, inc)]));
+    await c.until((f) => f.type === 4 && !(f.flags & 1));
+    c.sock.pause();
+    c.request(1, VERSION, path, grpcMessage());
+    await new Promise((r) => setTimeout(r, 400));
+    c.sock.resume();
+    expect(await c.status(1)).toBe('0');
+    const got = c.frames.filter((f) => f.type === 0 && f.stream === 1).reduce((n, f) => n + f.payload.length, 0);
+    expect(got).toBeGreaterThan(big.length);
+    c.close();
+  });
+
   it('answers bad calls with the right status and keeps the connection: unknown method, wrong content type, GET, compressed, oversized, no message', async () => {
     const path = await serve();
     const session = http2.connect('http://localhost', { createConnection: () => connect(path) });
