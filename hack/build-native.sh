@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Builds fune's native addon native/spawn (posix_spawn behind ProcessRunner, see src/sys/fast-spawn.ts) with the
+# Builds fune's native addons native/spawn (posix_spawn behind ProcessRunner, see src/sys/fast-spawn.ts) and
+# native/netns (port-forward connects from a thread in the pod's netns, see src/sys/netns-connect.ts) with the
 # node-gyp that npm bundles, against the Node headers installed beside node (nothing is downloaded). Does nothing
 # when the built addon is newer than its sources. A failed build is not fatal: fune then starts programs with
-# child_process.spawn (and the addon's unit tests fail, so CI notices).
+# child_process.spawn, and port-forward dials through helper processes (and the addons' tests fail, so CI notices).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-dir=native/spawn
-out=$dir/build/Release/fune_spawn.node
+# native/netns: this script again, on that folder.
+[ -z "${FUNE_ADDON:-}" ] && FUNE_ADDON=netns bash hack/build-native.sh
+dir=native/${FUNE_ADDON:-spawn}
+out=$dir/build/Release/fune_${FUNE_ADDON:-spawn}.node
+what="the posix_spawn addon" fallback="child_process.spawn is used"
+[ "$dir" = native/netns ] && what="the setns addon" fallback="port-forward uses helper processes"
 if [ -f "$out" ] && [ -z "$(find "$dir" -maxdepth 1 -newer "$out" \( -name '*.c' -o -name binding.gyp \))" ]; then
   exit 0
 fi
@@ -15,15 +20,15 @@ if [ ! -f "$gyp" ] && command -v npm >/dev/null 2>&1; then
   gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
 fi
 if [ ! -f "$gyp" ]; then
-  echo "fune set-up: node-gyp not found; the posix_spawn addon is not built (child_process.spawn is used)" >&2
+  echo "fune set-up: node-gyp not found; $what is not built ($fallback)" >&2
   exit 0
 fi
 args=(rebuild --directory="$dir")
 prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
 [ -f "$prefix/include/node/node_api.h" ] && args+=(--nodedir="$prefix")
-echo "fune set-up: building the posix_spawn addon" >&2
+echo "fune set-up: building $what" >&2
 if ! log="$(node "$gyp" "${args[@]}" 2>&1)"; then
   echo "$log" | tail -20 >&2
-  echo "fune set-up: the posix_spawn addon did not build (child_process.spawn is used)" >&2
+  echo "fune set-up: $what did not build ($fallback)" >&2
 fi
 exit 0

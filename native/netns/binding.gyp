@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "fune_netns",
+      "sources": ["netns.c"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}
