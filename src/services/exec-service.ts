@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import type { Runc } from '../runtime/runc.js';
 import { killSession, pidNamespace, processAlive, sleep } from '../runtime/proc.js';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import type { StreamContainer } from './stream-runtime.js';
+import { removeFile } from '../store/atomic-file.js';
 
 /** ExecServiceDeps are what ExecSync works with. */
 export interface ExecServiceDeps {
@@ -124,7 +125,8 @@ export class ExecService {
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      await rm(pidFile, { force: true });
+      // runc has exited: nothing reads the pid file any more, and the answer need not wait for its removal.
+      removeFile(pidFile).catch((err: unknown) => log.warn({ err, pidFile }, 'removing an exec pid file failed'));
     }
   }
 

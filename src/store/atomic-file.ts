@@ -1,4 +1,4 @@
-import { open, rename, mkdir, rm, readFile } from 'node:fs/promises';
+import { open, rename, mkdir, rm, readFile, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isErrno } from '../errors/index.js';
@@ -47,6 +47,18 @@ export async function readFileIfExists(path: string): Promise<Buffer | undefined
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return undefined;
     throw e;
+  }
+}
+
+/**
+ * removeFile deletes one file; a file already gone is fine. (fs.rm with `force` walks the path as a tree: an lstat
+ * and a JS-side recursion before the unlink.)
+ */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
   }
 }
 

@@ -5,6 +5,12 @@ import type { Logger } from '../log/index.js';
 import { exitCodeStatus, internalErrorStatus, successStatus } from './status.js';
 import type { AttachRequestInfo, ExecRequestInfo, StreamRuntime, TerminalSize } from './types.js';
 
+/**
+ * CONNECTION_CLOSED is the abort reason of a command whose connection closed. One Error made once: abort() without
+ * a reason builds a DOMException with a stack trace on every exec.
+ */
+export const CONNECTION_CLOSED = new Error('the client connection closed');
+
 /** CommandStreams are the client's streams of one exec or attach, whatever the framing. */
 export interface CommandStreams {
   stdin?: Readable;

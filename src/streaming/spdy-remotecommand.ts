@@ -1,6 +1,6 @@
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../sys/clock.js';
-import { finish, newResizeEmitter, ResizeDecoder, runCommand, statusBody } from './remotecommand.js';
+import { CONNECTION_CLOSED, finish, newResizeEmitter, ResizeDecoder, runCommand, statusBody } from './remotecommand.js';
 import type { SpdySession, SpdyStream } from './spdy-session.js';
 import type { AttachRequestInfo, ExecRequestInfo, StreamRuntime } from './types.js';
 
@@ -34,7 +34,7 @@ export function serveCommandSpdy(session: SpdySession, protocol: string, req: Ex
   const resize = newResizeEmitter();
   const decoder = new ResizeDecoder(resize);
   const ac = new AbortController();
-  session.once('close', () => ac.abort());
+  session.once('close', () => ac.abort(CONNECTION_CLOSED));
 
   const cancelTimer = deps.clock.setTimeout(() => {
     deps.log.debug({ got: [...got.keys()], wanted: [...wanted] }, 'timed out waiting for client to create streams');

@@ -2,7 +2,7 @@ import { Duplex, PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { newResizeEmitter, ResizeDecoder, runCommand, statusBody } from './remotecommand.js';
+import { CONNECTION_CLOSED, newResizeEmitter, ResizeDecoder, runCommand, statusBody } from './remotecommand.js';
 import type { AttachRequestInfo, ExecRequestInfo, PortForwardRequestInfo, StreamRuntime } from './types.js';
 
 /**
@@ -81,7 +81,7 @@ export function serveCommandWs(
 ): void {
   const ch = new Channels(ws, protocol, deps.onActivity);
   const ac = new AbortController();
-  ws.once('close', () => ac.abort());
+  ws.once('close', () => ac.abort(CONNECTION_CLOSED));
   let stdin: PassThrough | undefined;
   if (req.stdin) {
     const input = new PassThrough();
@@ -115,7 +115,7 @@ export function serveForwardWs(
 ): void {
   const ch = new Channels(ws, protocol, deps.onActivity);
   const ac = new AbortController();
-  ws.once('close', () => ac.abort());
+  ws.once('close', () => ac.abort(CONNECTION_CLOSED));
   let open = req.ports.length;
   if (open === 0) return ws.close(1000);
   req.ports.forEach((port, i) => {
