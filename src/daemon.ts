@@ -56,7 +56,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let listener: CriListener;
   let lifecycle: Lifecycle;
   let streaming: StreamingServer | undefined;
-  const dialers = new NetnsDialerPool({ runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }) });
+  const dialers = new NetnsDialerPool({
+    runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }),
+    ...(config.streaming.port_forward_dialer === 'helper' ? { connector: null } : {}),
+  });
   try {
     const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
     const network = new NetworkService({

@@ -41,6 +41,7 @@ export function defaultConfig(): Config {
       max_tokens: 1000,
       stream_idle_timeout: 4 * 3_600_000,
       stream_creation_timeout: 30_000,
+      port_forward_dialer: 'auto',
     },
   };
 }

@@ -91,6 +91,8 @@ export function validateConfig(c: Config): string[] {
   if (c.streaming.port < 0 || c.streaming.port > 65535) p.push(`"streaming.port" must be between 0 and 65535, not ${c.streaming.port}`);
   if ((c.streaming.tls_cert_file === '') !== (c.streaming.tls_key_file === ''))
     p.push('"streaming.tls_cert_file" and "streaming.tls_key_file" must be given together');
+  if (!['auto', 'helper'].includes(c.streaming.port_forward_dialer))
+    p.push(`"streaming.port_forward_dialer" must be "auto" or "helper", not ${JSON.stringify(c.streaming.port_forward_dialer)}`);
   if (c.streaming.max_tokens < 1) p.push(`"streaming.max_tokens" must be at least 1, not ${c.streaming.max_tokens}`);
   if (c.registry.max_concurrent_downloads < 1)
     p.push(`"registry.max_concurrent_downloads" must be at least 1, not ${c.registry.max_concurrent_downloads}`);

@@ -63,6 +63,11 @@ export interface Config {
     max_tokens: number;
     stream_idle_timeout: number;
     stream_creation_timeout: number;
+    /**
+     * port_forward_dialer: "auto" connects into a pod's network namespace from a thread of fune's that enters it
+     * (the setns addon, when built), else through a helper process per pod; "helper" always uses the helpers.
+     */
+    port_forward_dialer: 'auto' | 'helper';
   };
 }
 

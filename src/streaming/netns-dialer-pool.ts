@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../sys/clock.js';
+import { netnsConnector, type NetnsConnector } from '../sys/netns-connect.js';
 import type { ChildProcess, ProcessRunner } from '../sys/process-runner.js';
 import type { DialReply, DialRequest } from './netns-dialer.js';
 
@@ -17,6 +18,11 @@ export interface DialerPoolOptions {
   dir?: string;
   /** idleMs stops a helper that served no connection for this long. */
   idleMs?: number;
+  /**
+   * connector dials from a thread that enters the namespace (the setns addon, src/sys/netns-connect.ts); null uses
+   * the helper processes; undefined takes the addon when it was built, else the helpers.
+   */
+  connector?: NetnsConnector | null;
 }
 
 interface Helper {
@@ -40,17 +46,28 @@ const HELPER = (() => {
 const HELPER_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1', '--single-threaded'];
 
 /**
- * NetnsDialerPool opens TCP connections to localhost ports inside pod network namespaces through one
- * `netns-dialer` helper per namespace (see netns-dialer.ts for the mechanism and the measurements behind it),
- * started on first use and stopped after `idleMs` without connections, by `release`, or when fune stops (the
- * helper exits when its IPC channel closes). The helper connects; fune gets the connected socket itself.
- * Host-network pods (netns null) are dialled directly.
+ * NetnsDialerPool opens TCP connections to localhost ports inside pod network namespaces: through the setns addon
+ * (`connector`, a thread that enters the namespace, connects and exits: nothing to start, stop or release) when
+ * it is there, else through one `netns-dialer` helper per namespace (see netns-dialer.ts for both mechanisms and
+ * the measurements behind them), started on first use and stopped after `idleMs` without connections, by
+ * `release`, or when fune stops (the helper exits when its IPC channel closes). Either way fune gets the
+ * connected socket itself. Host-network pods (netns null) are dialled directly.
  */
 export class NetnsDialerPool {
   private readonly helpers = new Map<string, Helper>();
+  private readonly connector: NetnsConnector | null;
   private nextId = 1;
 
-  constructor(private readonly o: DialerPoolOptions) {}
+  constructor(private readonly o: DialerPoolOptions) {
+    const auto = o.connector === undefined ? netnsConnector() : undefined;
+    this.connector = auto ? auto.connector : (o.connector ?? null);
+    o.log.debug({ via: auto?.why ?? (this.connector ? 'the given connector' : 'helper processes (configured)') }, 'port-forward into pod namespaces dials through this');
+  }
+
+  /** mechanism says how connections into a namespace are made: 'setns' (the addon's thread) or 'helper'. */
+  get mechanism(): 'setns' | 'helper' {
+    return this.connector ? 'setns' : 'helper';
+  }
 
   /** helperCount is the number of helpers running (tests and cost measurements use it). */
   get helperCount(): number {
@@ -65,6 +82,7 @@ export class NetnsDialerPool {
   /** dial connects to localhost:port in `netns` (null = the host) and resolves once the connection is up. */
   async dial(netns: string | null, port: number, signal: AbortSignal): Promise<Duplex> {
     if (netns === null) return connectHost(port);
+    if (this.connector) return this.connect(this.connector, netns, port, signal);
     const h = this.ensure(netns);
     h.active++;
     h.cancelIdle();
@@ -96,6 +114,23 @@ export class NetnsDialerPool {
   /** stop stops every helper. */
   stop(): void {
     for (const ns of [...this.helpers.keys()]) this.release(ns);
+  }
+
+  private async connect(c: NetnsConnector, netns: string, port: number, signal: AbortSignal): Promise<Duplex> {
+    let conn: net.Socket;
+    try {
+      conn = await c.connect(netns, port, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      // The helper's wording: the pair's error stream says which port and why.
+      const cause = e as NodeJS.ErrnoException;
+      const err = new Error(`dial tcp localhost:${port}: ${cause.message}`) as NodeJS.ErrnoException;
+      err.code = cause.code ?? 'EIO';
+      throw err;
+    }
+    conn.setNoDelay(true);
+    conn.resume();
+    return conn;
   }
 
   private request(h: Helper, port: number, signal: AbortSignal): Promise<net.Socket> {

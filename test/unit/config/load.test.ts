@@ -86,6 +86,12 @@ mystery = true
     expect(p.length).toBe(10);
   });
 
+  it('chooses how port-forward dials into pods: auto (the setns addon when built) or helper', () => {
+    expect(parseConfigText('').streaming.port_forward_dialer).toBe('auto');
+    expect(parseConfigText('[streaming]\nport_forward_dialer = "helper"').streaming.port_forward_dialer).toBe('helper');
+    expect(problems('[streaming]\nport_forward_dialer = "nc"')).toEqual(['"streaming.port_forward_dialer" must be "auto" or "helper", not "nc"']);
+  });
+
   it('reports TOML syntax errors', () => {
     expect(problems('root = ')[0]).toMatch(/config/);
   });
