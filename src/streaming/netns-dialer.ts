@@ -4,19 +4,23 @@
  * does from a goroutine locked to a thread; this helper serves when that addon was not built, or with
  * `[streaming] port_forward_dialer = "helper"`. Why the addon is the default (same 2-core machine, loaded):
  * - no process per pod: the helper's ~9.5 MiB private memory (47 MiB RSS) and its start on the first connection
- *   (84 ms in runc-streaming.test.ts, against 14 ms for the first setns connection) are gone;
+ *   (84–117 ms in runc-streaming.test.ts, against 4–14 ms for the first setns connection) are gone;
  * - per connection (dial + close, 2,000 in a row, pool.dial): daemon CPU ~0.29–0.33 ms with the addon against
  *   ~0.12–0.22 ms with the helper, which itself spent ~0.18–0.28 ms, so ~0.1–0.15 ms less CPU in all; the
  *   addon moves the kernel's loopback connect (both ends, ~0.04 ms) and the thread (~0.06 ms) into the daemon,
  *   where containerd has them too. Wall time per dial is about the same (0.3–0.5 ms, load-dominated);
- * - through crictl port-forward (hack/bench/streaming.sh, 200 connections) the connection rate and the daemon's
- *   CPU per connection (~4 ms) moved within run-to-run noise: the dial is ~0.25 ms of it; the SPDY streams
- *   (frames written one syscall each, zlib headers, stream.pipeline's DOMException) are the rest.
+ * - through crictl port-forward (hack/bench/streaming.sh, CONNS=1000, three alternating fune-only runs each):
+ *   addon 194 connections/s, 4.48 ms median, daemon CPU 3.63 ms per connection; helper 181/s, 4.90 ms, 3.49 ms
+ *   (the helper's own CPU not counted). So ~0.1–0.3 ms of work moved into the daemon, as in containerd, and the
+ *   wall time is the same or a little better. The dial is ~0.25 ms of the daemon's ~3.5 ms per connection; a CPU
+ *   profile puts the rest in the SPDY streams (each frame its own socket write, ~0.85 ms; zlib headers ~0.2 ms;
+ *   two stream.pipeline()s, each aborting an AbortController with a fresh DOMException, ~0.09 ms).
  *
  * The helper: fune runs it as
  * `nsenter --net=<pod netns> node netns-dialer.js` with a Node IPC channel, one per pod that port-forwards.
- * fune's own process cannot enter a network namespace (setns applies to a whole thread, and Node's event loop
- * thread is shared by everything), but a socket belongs to the namespace it was created in, wherever its fd goes.
+ * Node's event loop thread cannot enter a network namespace (setns applies to a whole thread, and that thread is
+ * shared by everything; a thread of its own can, which is the addon), but a socket belongs to the namespace it was
+ * created in, wherever its fd goes.
  * So the helper only connects: for each request it opens localhost:<port> inside the pod and hands the connected
  * socket to fune over the IPC channel (SCM_RIGHTS); fune then reads and writes the pod's socket itself, and the
  * helper never touches a byte of the forwarded data.
