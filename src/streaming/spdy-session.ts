@@ -30,6 +30,9 @@ export interface SessionLimits extends FrameLimits, HeaderLimits {
   maxWriteChunk: number;
 }
 
+/** BATCH_MAX is the size under which a write waits for the end of the event loop's turn (see SpdySession.send). */
+const BATCH_MAX = 16 * 1024;
+
 /** DEFAULT_SESSION_LIMITS are fune's bounds for a streaming connection. */
 export const DEFAULT_SESSION_LIMITS: SessionLimits = { ...DEFAULT_FRAME_LIMITS, ...DEFAULT_HEADER_LIMITS, maxStreams: 1000, maxWriteChunk: 64 * 1024 };
 
@@ -120,16 +123,39 @@ export class SpdySession extends EventEmitter {
     this.emit('close');
   }
 
-  /** send writes raw frame bytes; it returns false when the socket wants a pause. */
+  /**
+   * send writes raw frame bytes; it returns false when the socket wants a pause. Small frames written during one
+   * turn of the event loop (SYN_REPLYs, FINs, RST_STREAMs, short DATA) leave together in one write at its end: a
+   * port-forward connection or an exec otherwise cost a system call and a wake-up of the client per frame. A large
+   * write goes out at once, with whatever small frames were waiting before it.
+   */
   send(...bufs: Buffer[]): boolean {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return true;
-    if (bufs.length === 1) return this.socket.write(bufs[0]);
-    this.socket.cork();
+    let len = 0;
+    for (const b of bufs) len += b.length;
+    const small = len < BATCH_MAX;
+    if (small && !this.batching) {
+      this.batching = true;
+      this.socket.cork();
+      setImmediate(this.endBatch);
+    } else if (!small) {
+      this.socket.cork();
+    }
     let ok = true;
     for (const b of bufs) ok = this.socket.write(b) && ok;
-    this.socket.uncork();
+    if (!small) {
+      this.socket.uncork();
+      this.endBatch();
+    }
     return ok;
   }
+
+  private batching = false;
+  private readonly endBatch = (): void => {
+    if (!this.batching) return;
+    this.batching = false;
+    this.socket.uncork();
+  };
 
   /** whenDrained runs `f` once the socket has room again. */
   whenDrained(f: () => void): void {
