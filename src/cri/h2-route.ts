@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import hpack, { type HeaderField } from 'hpack.js';
 import { ACK, CONTINUATION, END_HEADERS, HEADERS, MAX_FRAME, PREFACE_LEN, SETTINGS, headersFragment } from './h2-frames.js';
 
-/** ROUTE_WAIT_MS is how long a connection may stay silent before it is routed through the fixer anyway. */
+/** ROUTE_WAIT_MS is how long a connection may stay silent before it goes to the direct server anyway. */
 const ROUTE_WAIT_MS = 1000;
 /** EMPTY_SETTINGS is a SETTINGS frame that changes nothing: a valid server preface. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
