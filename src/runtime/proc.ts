@@ -1,4 +1,5 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
 
 /** ProcStat is the part of /proc/<pid>/stat fune reads. */
 export interface ProcStat {
@@ -22,11 +23,15 @@ export function parseProcStat(text: string): ProcStat | undefined {
   return { pid, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), startTime: f[19]! };
 }
 
-/** readProcStat reads one process's stat, or undefined when it is gone. */
+/**
+ * readProcStat reads one process's stat, or undefined when it is gone. The read is synchronous: procfs makes the
+ * line in memory and never waits on a disk, and one read takes microseconds, where the thread pool's open, fstat,
+ * read and close cost four round trips (~0.15 ms of CPU per port-forward connection, whose pod is checked each time).
+ */
 export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   if (!(pid > 0)) return undefined;
   try {
-    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
