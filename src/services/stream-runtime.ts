@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import * as pty from 'node-pty';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { RuntimeError, errorMessage, internal } from '../errors/index.js';
@@ -243,7 +242,7 @@ export class RuncStreamRuntime {
     const kill = () => conn.destroy();
     signal.addEventListener('abort', kill, { once: true });
     try {
-      const [up, down] = await Promise.allSettled([pipeline(stream, conn), pipeline(conn, stream)]);
+      const [up, down] = await Promise.allSettled([forward(stream, conn), forward(conn, stream)]);
       const failed = [up, down].find((r) => r.status === 'rejected');
       if (failed && !signal.aborted) {
         const err = failed.reason as NodeJS.ErrnoException;
@@ -329,5 +328,48 @@ function copyOut(src: Readable, dst: Writable): Promise<void> {
     dst.once('close', gone);
     dst.once('error', gone);
     src.pipe(dst, { end: false });
+  });
+}
+
+/**
+ * forward copies `src` into `dst` and ends `dst` once `src` has ended, as stream.pipeline does: it resolves when
+ * `dst` has finished, and on the first error of either side (or a close before the end) destroys both and rejects.
+ * pipeline's AbortController costs an AbortError with its stack trace per call, two per port-forward connection.
+ */
+function forward(src: Readable, dst: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = () => {
+      settled = true;
+      src.off('error', fail);
+      dst.off('error', fail);
+      src.off('close', srcClosed);
+      dst.off('close', dstClosed);
+      dst.off('finish', done);
+    };
+    const done = () => {
+      if (settled) return;
+      settle();
+      resolve();
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settle();
+      src.destroy();
+      dst.destroy();
+      reject(err);
+    };
+    const srcClosed = () => {
+      if (!src.readableEnded) fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    const dstClosed = () => {
+      if (!dst.writableFinished) fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    src.on('error', fail);
+    dst.on('error', fail);
+    src.once('close', srcClosed);
+    dst.once('close', dstClosed);
+    dst.once('finish', done);
+    src.pipe(dst);
   });
 }
