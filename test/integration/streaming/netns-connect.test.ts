@@ -49,6 +49,8 @@ beforeAll(async () => {
   execFileSync('nsenter', [`--net=${nsPath}`, 'sysctl', '-qw', 'net.ipv4.tcp_syn_retries=1']);
   await Promise.all([start(process.execPath, ['-e', NODE_SERVERS]), start('python3', ['-c', STUCK])]);
   connector = createNetnsConnector(loadNetnsAddon()); // throws (and fails the file) when native/netns was not built
+  // libuv starts its pool threads on first use: start them now, or an fs call during a test counts as a leak.
+  await readFile('/proc/self/stat');
 }, 30_000);
 
 afterAll(() => {
@@ -165,8 +167,9 @@ describe('connectInNetns (the setns addon)', () => {
     expect(refused.every((r) => r.status === 'rejected' && (r.reason as NodeJS.ErrnoException).code === 'ECONNREFUSED')).toBe(true);
     await settle(f0, t0);
     console.log(`setns addon: ${perMs.toFixed(3)} ms per sequential connection (with a server round trip); fds ${f0} -> ${fds()}, threads ${t0} -> ${threads()}`);
-    expect(fds()).toBe(f0);
-    expect(threads()).toBe(t0);
+    // At most the baseline: something else in the test process may close an fd or end a thread meanwhile.
+    expect(fds()).toBeLessThanOrEqual(f0);
+    expect(threads()).toBeLessThanOrEqual(t0);
   }, 60_000);
 
   it('a connect that hangs (full accept queue) holds neither the event loop nor libuv\u2019s pool, and abort rejects at once', async () => {
@@ -189,8 +192,8 @@ describe('connectInNetns (the setns addon)', () => {
     first.destroy();
     // The threads give up after the namespace's SYN retries (~3 s) and their results are dropped.
     for (let i = 0; i < 100 && (threads() > t0 || fds() > f0); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(threads()).toBe(t0);
-    expect(fds()).toBe(f0);
+    expect(threads()).toBeLessThanOrEqual(t0);
+    expect(fds()).toBeLessThanOrEqual(f0);
   }, 30_000);
 
   it('netnsConnector says why it falls back when the addon cannot be loaded', () => {
