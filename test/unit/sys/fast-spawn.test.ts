@@ -199,7 +199,8 @@ describe('posix_spawn addon', () => {
     );
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     await new Promise((r) => setImmediate(r));
-    expect(fds()).toBe(before);
+    // At most the baseline: an fd of the warm-up (or of the test runner) may close meanwhile; a leak grows it.
+    expect(fds()).toBeLessThanOrEqual(before);
   });
 
   it('is not reaped by libuv while child_process children exit at the same time', async () => {
