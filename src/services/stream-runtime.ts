@@ -360,10 +360,10 @@ function forward(src: Readable, dst: Writable): Promise<void> {
       reject(err);
     };
     const srcClosed = () => {
-      if (!src.readableEnded) fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      if (!src.readableEnded) fail(prematureClose());
     };
     const dstClosed = () => {
-      if (!dst.writableFinished) fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      if (!dst.writableFinished) fail(prematureClose());
     };
     src.on('error', fail);
     dst.on('error', fail);
@@ -372,4 +372,9 @@ function forward(src: Readable, dst: Writable): Promise<void> {
     dst.once('finish', done);
     src.pipe(dst);
   });
+}
+
+/** prematureClose is the error pipeline gives for a stream closed before its end. */
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }

@@ -124,9 +124,7 @@ export class NetnsDialerPool {
       if (signal.aborted) throw e;
       // The helper's wording: the pair's error stream says which port and why.
       const cause = e as NodeJS.ErrnoException;
-      const err = new Error(`dial tcp localhost:${port}: ${cause.message}`) as NodeJS.ErrnoException;
-      err.code = cause.code ?? 'EIO';
-      throw err;
+      throw dialError(port, cause.message, cause.code);
     }
     conn.setNoDelay(true);
     conn.resume();
@@ -145,9 +143,7 @@ export class NetnsDialerPool {
         signal.removeEventListener('abort', abort);
         if (!reply.code && socket) return resolve(socket);
         socket?.destroy();
-        const err = new Error(`dial tcp localhost:${port}: ${reply.message ?? reply.code}`) as NodeJS.ErrnoException;
-        err.code = reply.code ?? 'EIO';
-        reject(err);
+        reject(dialError(port, reply.message ?? reply.code, reply.code));
       });
       const msg: DialRequest = { id, port };
       h.child.send(msg, (err: Error | null) => {
@@ -211,4 +207,11 @@ function connectHost(port: number): Promise<Duplex> {
       s.once('error', reject);
     });
   return attempt('127.0.0.1').catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? attempt('::1').catch(() => Promise.reject(err)) : Promise.reject(err)));
+}
+
+/** dialError is a failed dial as the pair's error stream reports it, with the cause's errno code (EIO if none). */
+function dialError(port: number, message: string | undefined, code: string | undefined): NodeJS.ErrnoException {
+  const err = new Error(`dial tcp localhost:${port}: ${message}`) as NodeJS.ErrnoException;
+  err.code = code ?? 'EIO';
+  return err;
 }
