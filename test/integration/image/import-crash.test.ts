@@ -136,10 +136,14 @@ describe('crash safety', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect((await readdir(ingest)).length).toBeGreaterThan(0);
-    d1.proc.kill('SIGKILL');
+    // stop() waits on the exit listener attached at spawn: a listener attached after the
+    // kill could miss an exit that already happened (a killed process has signalCode set,
+    // not exitCode), which hung this test until its timeout once in CI.
+    const killed = d1.stop('SIGKILL');
     await pulling;
     c1.close();
-    await new Promise((r) => d1.proc.once('exit', r).exitCode !== null && r(null));
+    expect(await killed).toBeNull();
+    expect(d1.proc.signalCode).toBe('SIGKILL');
     slow = false;
     const d2 = await startDaemon({ toml, dir: d1.dir });
     cleanups.push(() => d2.cleanup());
