@@ -365,7 +365,7 @@ async function execInterleaved(targets: ExecTarget[], o: Pick<Opts, 'crictl' | '
 function report(rs: StreamResult[]): void {
   const [a, b] = rs;
   const W0 = 56;
-  const W = 14;
+  const W = 17;
   const row = (...cells: string[]) => console.log(cells[0]!.padEnd(W0) + cells.slice(1).map((x) => x.padEnd(W)).join(''));
   const fmt = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(`streaming benchmark, ${rs.map((r) => `${r.label}: ${r.runtime} (load ${fmt(r.load?.[0], 2)}→${fmt(r.load?.[1], 2)})`).join('; ')}`);
