@@ -63,10 +63,24 @@ function errnoError(rc: number, stage: number, netnsPath: string, host: string, 
 }
 
 /**
+ * MAX_THREADS bounds the addon's dial threads alive at once. A connect to a pod port whose accept queue is full
+ * blocks its thread until the namespace's SYN retries run out (over two minutes with the kernel's default
+ * tcp_syn_retries), and an aborted dial's thread lives on until then too; without a bound, a client opening
+ * streams in a loop would pile up threads. Dials beyond the bound wait their turn, in order, and abort at once.
+ */
+export const MAX_THREADS = 64;
+
+/**
  * createNetnsConnector wraps the addon: the fd it returns becomes a net.Socket (libuv sees a connected TCP
  * socket: reads, writes, half-close, setNoDelay, remoteAddress all work as on a socket from net.connect).
  */
-export function createNetnsConnector(addon: NetnsAddon): NetnsConnector {
+export function createNetnsConnector(addon: NetnsAddon, maxThreads = MAX_THREADS): NetnsConnector {
+  let threads = 0;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    threads--;
+    while (threads < maxThreads && waiting.length) waiting.shift()!();
+  };
   return {
     connect(netnsPath, port, signal, hosts = LOCALHOST) {
       return new Promise<net.Socket>((resolve, reject) => {
@@ -74,24 +88,36 @@ export function createNetnsConnector(addon: NetnsAddon): NetnsConnector {
         let settled = false;
         const abort = () => {
           settled = true;
+          const i = waiting.indexOf(dial);
+          if (i >= 0) waiting.splice(i, 1);
           reject(signal!.reason instanceof Error ? signal!.reason : new Error('connect aborted'));
         };
-        const rc = addon.connect(netnsPath, [...hosts], port, (fd, stage, host) => {
-          // Runs on the loop from the addon's thread: it must not throw, and it owns fd.
-          signal?.removeEventListener('abort', abort);
-          if (fd < 0) return settled || reject(errnoError(fd, stage, netnsPath, hosts[host] ?? hosts[0] ?? '', port));
-          if (settled) return closeQuietly(fd);
-          let sock: net.Socket;
-          try {
-            sock = new net.Socket({ fd, readable: true, writable: true });
-          } catch (e) {
-            closeQuietly(fd);
-            return reject(e instanceof Error ? e : new Error(String(e)));
+        function dial(): void {
+          threads++;
+          const rc = addon.connect(netnsPath, [...hosts], port, (fd, stage, host) => {
+            // Runs on the loop from the addon's thread: it must not throw, and it owns fd.
+            release();
+            signal?.removeEventListener('abort', abort);
+            if (fd < 0) return settled || reject(errnoError(fd, stage, netnsPath, hosts[host] ?? hosts[0] ?? '', port));
+            if (settled) return closeQuietly(fd);
+            let sock: net.Socket;
+            try {
+              sock = new net.Socket({ fd, readable: true, writable: true });
+            } catch (e) {
+              closeQuietly(fd);
+              return reject(e instanceof Error ? e : new Error(String(e)));
+            }
+            resolve(sock);
+          });
+          if (rc < 0) {
+            release();
+            signal?.removeEventListener('abort', abort);
+            if (!settled) reject(errnoError(rc, THREAD, netnsPath, hosts[0] ?? '', port));
           }
-          resolve(sock);
-        });
-        if (rc < 0) return reject(errnoError(rc, THREAD, netnsPath, hosts[0] ?? '', port));
+        }
         signal?.addEventListener('abort', abort, { once: true });
+        if (threads < maxThreads) dial();
+        else waiting.push(dial);
       });
     },
   };
