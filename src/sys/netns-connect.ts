@@ -77,9 +77,18 @@ export const MAX_THREADS = 64;
 export function createNetnsConnector(addon: NetnsAddon, maxThreads = MAX_THREADS): NetnsConnector {
   let threads = 0;
   const waiting: (() => void)[] = [];
+  let draining = false;
+  // A dial that fails to start releases its slot inside drain's loop: the guard keeps that a loop, not a recursion
+  // as deep as the queue.
   const release = () => {
     threads--;
-    while (threads < maxThreads && waiting.length) waiting.shift()!();
+    if (draining) return;
+    draining = true;
+    try {
+      while (threads < maxThreads && waiting.length) waiting.shift()!();
+    } finally {
+      draining = false;
+    }
   };
   return {
     connect(netnsPath, port, signal, hosts = LOCALHOST) {
@@ -92,28 +101,33 @@ export function createNetnsConnector(addon: NetnsAddon, maxThreads = MAX_THREADS
           if (i >= 0) waiting.splice(i, 1);
           reject(signal!.reason instanceof Error ? signal!.reason : new Error('connect aborted'));
         };
+        // Runs on the loop from the addon's thread: it must not throw, and it owns fd.
+        const done = (fd: number, stage: number, host: number) => {
+          release();
+          signal?.removeEventListener('abort', abort);
+          if (fd < 0) return settled || reject(errnoError(fd, stage, netnsPath, hosts[host] ?? hosts[0] ?? '', port));
+          if (settled) return closeQuietly(fd);
+          let sock: net.Socket;
+          try {
+            sock = new net.Socket({ fd, readable: true, writable: true });
+          } catch (e) {
+            closeQuietly(fd);
+            return reject(e instanceof Error ? e : new Error(String(e)));
+          }
+          resolve(sock);
+        };
         function dial(): void {
           threads++;
-          const rc = addon.connect(netnsPath, [...hosts], port, (fd, stage, host) => {
-            // Runs on the loop from the addon's thread: it must not throw, and it owns fd.
-            release();
-            signal?.removeEventListener('abort', abort);
-            if (fd < 0) return settled || reject(errnoError(fd, stage, netnsPath, hosts[host] ?? hosts[0] ?? '', port));
-            if (settled) return closeQuietly(fd);
-            let sock: net.Socket;
-            try {
-              sock = new net.Socket({ fd, readable: true, writable: true });
-            } catch (e) {
-              closeQuietly(fd);
-              return reject(e instanceof Error ? e : new Error(String(e)));
-            }
-            resolve(sock);
-          });
-          if (rc < 0) {
-            release();
-            signal?.removeEventListener('abort', abort);
-            if (!settled) reject(errnoError(rc, THREAD, netnsPath, hosts[0] ?? '', port));
+          let rc: number | Error;
+          try {
+            rc = addon.connect(netnsPath, [...hosts], port, done);
+          } catch (e) {
+            rc = e instanceof Error ? e : new Error(String(e)); // bad arguments; a queued dial must not throw into release
           }
+          if (typeof rc === 'number' && rc >= 0) return;
+          release();
+          signal?.removeEventListener('abort', abort);
+          reject(typeof rc === 'number' ? errnoError(rc, THREAD, netnsPath, hosts[0] ?? '', port) : rc);
         }
         signal?.addEventListener('abort', abort, { once: true });
         if (threads < maxThreads) dial();

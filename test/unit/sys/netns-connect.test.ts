@@ -71,3 +71,28 @@ describe('createNetnsConnector thread bound', () => {
     expect(addon.calls).toHaveLength(1);
   });
 });
+
+describe('createNetnsConnector queue draining', () => {
+  it('rejects a long queue of dials whose threads cannot start without recursing through it, and a throwing addon too', async () => {
+    const addon = new FakeAddon();
+    const c = createNetnsConnector(addon, 1);
+    const first = settled(c.connect('/run/netns/c', 1));
+    const queued = Array.from({ length: 20_000 }, (_, i) => settled(c.connect('/run/netns/c', 2 + i)));
+    addon.startRc = EAGAIN;
+    addon.calls[0]!.cb(ECONNREFUSED, CONNECT, 0);
+    const all = (await Promise.all(queued)) as { err: NodeJS.ErrnoException }[];
+    expect(all.every((r) => r.err?.syscall === 'pthread_create')).toBe(true);
+    expect(((await first) as { err: NodeJS.ErrnoException }).err.code).toBe('ECONNREFUSED');
+
+    // Once the queue is empty the bound is whole again: a throwing addon rejects and frees its slot.
+    addon.startRc = 0;
+    const thrower: NetnsAddon = { connect: () => { throw new TypeError('bad arguments'); } };
+    const t = createNetnsConnector(thrower, 1);
+    await expect(t.connect('/run/netns/c', 1)).rejects.toThrow('bad arguments');
+    await expect(t.connect('/run/netns/c', 2)).rejects.toThrow('bad arguments');
+    const next = settled(c.connect('/run/netns/c', 3));
+    expect(addon.calls.at(-1)!.port).toBe(3);
+    addon.calls.at(-1)!.cb(ECONNREFUSED, CONNECT, 0);
+    expect(((await next) as { err: NodeJS.ErrnoException }).err.code).toBe('ECONNREFUSED');
+  });
+});
