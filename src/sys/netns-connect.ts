@@ -78,8 +78,8 @@ export function createNetnsConnector(addon: NetnsAddon, maxThreads = MAX_THREADS
   let threads = 0;
   const waiting: (() => void)[] = [];
   let draining = false;
-  // A dial that fails to start releases its slot inside drain's loop: the guard keeps that a loop, not a recursion
-  // as deep as the queue.
+  // A queued dial that fails to start calls release from inside the while loop below: `draining` makes that call
+  // only give back the slot, so the loop goes on instead of a recursion as deep as the queue.
   const release = () => {
     threads--;
     if (draining) return;
