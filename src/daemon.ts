@@ -1,10 +1,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config, CgroupDriver } from './config/types.js';
+import type { Config } from './config/types.js';
 import type { Logger } from './log/index.js';
 import { acquireDaemonLock } from './store/daemon-lock.js';
-import { isSystemdBooted } from './sys/host.js';
+import { probeNode } from './sys/node-probe.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
 import { NetworkService } from './services/network-service.js';
 import { NetnsManager, NETNS_DIR_NAME } from './network/netns.js';
@@ -19,7 +19,7 @@ import { projectRoot } from './cri/protos.js';
 import { StreamingServer } from './streaming/server.js';
 import { NetnsDialerPool } from './streaming/netns-dialer-pool.js';
 import { RuncStreamRuntime, StreamService } from './services/stream-runtime.js';
-import { createLifecycle, type Lifecycle } from './services/lifecycle-setup.js';
+import { createLifecycle, lookPath, type Lifecycle } from './services/lifecycle-setup.js';
 import { systemClock } from './sys/clock.js';
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
@@ -35,12 +35,6 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-/** resolveCgroupDriver turns "auto" into the driver of this host: systemd when PID 1 is systemd. */
-export function resolveCgroupDriver(setting: Config['runtime']['cgroup_driver']): CgroupDriver {
-  if (setting !== 'auto') return setting;
-  return isSystemdBooted() ? 'systemd' : 'cgroupfs';
-}
-
 /**
  * startDaemon is the composition root: it builds every concrete part, serves the CRI socket at once (answering
  * UNAVAILABLE), recovers state, and only then opens the readiness gate.
@@ -50,7 +44,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await mkdir(config.state, { recursive: true, mode: 0o711 });
   const releaseLock = await acquireDaemonLock(join(config.state, 'fune.lock'));
   const readiness = { ready: false };
-  const cgroupDriver = resolveCgroupDriver(config.runtime.cgroup_driver);
+  // What kind of node this is, once: every behaviour that differs between nodes asks these facts.
+  const node = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });
+  const cgroupDriver = node.cgroup.driver;
   const imageParts = createImageParts(config);
   let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
@@ -70,10 +66,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       cacheDir: join(config.root, 'cni-cache'),
       log: log.child({ component: 'network' }),
     });
-    const info = new RuntimeInfoService({ config, cgroupDriver, runtimeVersion: packageVersion(), network });
+    const info = new RuntimeInfoService({ config, cgroupDriver, node, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
     // Streaming (exec/attach/port-forward). The container lifecycle's lookup replaces noContainerLookup.
-    lifecycle = await createLifecycle({ config, cgroupDriver, log, runner: nodeProcessRunner, network, images: imageParts.service });
+    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service });
     const streamLookup = lifecycle.containers;
     const sc = config.streaming;
     streaming = new StreamingServer({
@@ -91,7 +87,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await releaseLock();
     throw e;
   }
-  log.info({ socket: config.grpc.address, cgroupDriver, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
+  log.info({ socket: config.grpc.address, cgroupDriver, cgroupMode: node.cgroup.mode, userNamespace: node.user.inUserNamespace, ociRuntime: `${node.oci.name} ${node.oci.version}`, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
   log.debug({ spawner: spawnerInUse().why }, 'helper programs start through this spawner');
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.

@@ -1,36 +1,21 @@
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { arch as osArch } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerConfig, PodSandboxConfig } from '../domain/cri-types.js';
-import type { CgroupDriver } from '../config/types.js';
+import type { NodeFacts } from '../domain/node.js';
 import type { HostFacts } from '../oci/input.js';
 import type { Device } from '../oci/spec.js';
-import { capabilitiesFromMask, localhostSeccompPath } from '../oci/index.js';
-import { detectCgroupMode } from '../sys/host.js';
+import { localhostSeccompPath } from '../oci/index.js';
 import { invalidArgument, isErrno } from '../errors/index.js';
 
 /** BaseHostFacts are the host facts that do not depend on a request; gathered once at start-up. */
 export type BaseHostFacts = Omit<HostFacts, 'resolvedDevices' | 'seccompProfiles' | 'resolvedMountSources' | 'hostDevices'>;
 
-async function text(path: string): Promise<string> {
-  return readFile(path, 'utf8').catch(() => '');
-}
-
-/** gatherBaseFacts reads the host: cgroup layout, fune's capability bounding set, oom score floor, AppArmor, hugepages, arch. */
-export async function gatherBaseFacts(cgroupDriver: CgroupDriver): Promise<BaseHostFacts> {
-  const cgroupMode = detectCgroupMode();
-  const status = await text('/proc/self/status');
-  const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
-  const capabilities = capabilitiesFromMask(capBnd);
-  const ownScore = Number.parseInt((await text('/proc/self/oom_score_adj')).trim() || '0', 10);
-  const minOomScoreAdj = capabilities.includes('CAP_SYS_RESOURCE') ? -1000 : ownScore;
-  const apparmorEnabled = (await text('/sys/module/apparmor/parameters/enabled')).trim().startsWith('Y');
-  const hugeDir = cgroupMode === 'v2' ? '/sys/fs/cgroup' : '/sys/fs/cgroup/hugetlb';
-  const hugepageSizes = [...new Set((await readdir(hugeDir).catch(() => [] as string[])).map((n) => /^hugetlb\.(\d+[KMG]B)\./.exec(n)?.[1]).filter((x): x is string => !!x))];
-  const swapAccounting = cgroupMode === 'v2' ? true : existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
-  const archMap: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return { cgroupDriver, cgroupMode, capabilities, minOomScoreAdj, apparmorEnabled, swapAccounting, hugepageSizes, arch: archMap[osArch()] ?? osArch() };
+/** baseFactsOf gives the request-independent host facts spec building reads, from the node facts probed at start. */
+export function baseFactsOf(node: NodeFacts): BaseHostFacts {
+  return {
+    cgroupDriver: node.cgroup.driver, cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
+    apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
+  };
 }
 
 /** deviceOf stats a device node and gives its OCI description, or undefined when it is not a device. */

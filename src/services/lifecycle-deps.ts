@@ -10,6 +10,7 @@ import type { EventsService } from './events-service.js';
 import type { BaseHostFacts } from './host-facts.js';
 import type { Registry } from './registry.js';
 import type { ImageConfig } from '../oci/input.js';
+import type { NodeFacts } from '../domain/node.js';
 
 /** PreparedNetwork is a pod whose namespace exists; attach runs CNI ADD in it, once. */
 export interface PreparedNetwork {
@@ -52,6 +53,8 @@ export interface LifecycleDeps {
   clock: Clock;
   ids: IdGenerator;
   events: EventsService;
+  /** node is what kind of node this is (cgroup layout and driver, user namespace, OCI runtime features, ...). */
+  node: NodeFacts;
   host: BaseHostFacts;
   network?: PodNetworkPort;
   images?: ImagePort;

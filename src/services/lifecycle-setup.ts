@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config, CgroupDriver } from '../config/types.js';
+import type { Config } from '../config/types.js';
+import type { NodeFacts } from '../domain/node.js';
 import type { Logger } from '../log/index.js';
 import { Conmon } from '../runtime/conmon.js';
 import { Runc } from '../runtime/runc.js';
@@ -10,7 +11,7 @@ import type { ProcessRunner } from '../sys/process-runner.js';
 import { ContainerService } from './container-service.js';
 import { EventsService } from './events-service.js';
 import { ExecService } from './exec-service.js';
-import { gatherBaseFacts } from './host-facts.js';
+import { baseFactsOf } from './host-facts.js';
 import type { ImagePort, LifecycleDeps, PodNetworkPort } from './lifecycle-deps.js';
 import { recover } from './recovery.js';
 import { Registry } from './registry.js';
@@ -34,7 +35,8 @@ export interface Lifecycle {
 /** LifecycleOptions are what the daemon hands over. */
 export interface LifecycleOptions {
   config: Config;
-  cgroupDriver: CgroupDriver;
+  /** node is what kind of node this is, probed once at start. */
+  node: NodeFacts;
   log: Logger;
   runner: ProcessRunner;
   network?: PodNetworkPort;
@@ -54,7 +56,7 @@ export function lookPath(name: string): string {
 /** createLifecycle builds the pod and container services with runc and conmon under fune's state dir. */
 export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const { config, log, runner } = o;
-  const systemdCgroup = o.cgroupDriver === 'systemd';
+  const systemdCgroup = o.node.cgroup.driver === 'systemd';
   const runcRoot = join(config.state, 'runc');
   const runcLogDir = join(config.state, 'runc-logs');
   const exitDir = join(config.state, 'exits');
@@ -64,7 +66,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const events = new EventsService();
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
-    host: await gatherBaseFacts(o.cgroupDriver), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
+    node: o.node, host: baseFactsOf(o.node), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
   };
   const sandboxes = new SandboxService(d);
   const containers = new ContainerService(d, sandboxes);

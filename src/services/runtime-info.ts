@@ -1,4 +1,5 @@
 import type { Config, CgroupDriver } from '../config/types.js';
+import type { NodeFacts } from '../domain/node.js';
 
 /** Condition is one entry of the CRI RuntimeStatus. */
 export interface Condition {
@@ -20,6 +21,8 @@ export type PodCidrListener = (cidr: string) => void;
 export interface RuntimeInfoDeps {
   config: Config;
   cgroupDriver: CgroupDriver;
+  /** node is what kind of node this is; the verbose Status shows it, and features are advertised from it. */
+  node?: NodeFacts;
   runtimeVersion: string;
   network?: NetworkReadiness;
   /** runtimeCondition checks that runc and conmon are usable. */
@@ -59,6 +62,7 @@ export class RuntimeInfoService {
       config: JSON.stringify(this.deps.config),
       cgroupDriver: this.deps.cgroupDriver,
       podCidr: this.podCidr,
+      ...(this.deps.node ? { node: JSON.stringify(this.deps.node) } : {}),
     };
   }
 

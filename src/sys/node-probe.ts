@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { arch as osArch, release } from 'node:os';
+import { join } from 'node:path';
+import {
+  isInitialUserNamespace, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime,
+  type CgroupDriverName, type CgroupMode, type NodeFacts, type OciRuntimeFacts,
+} from '../domain/node.js';
+import { capabilitiesFromMask } from '../domain/capabilities.js';
+import type { ProcessRunner } from './process-runner.js';
+
+/** ProbeOptions are what the probe needs from the configuration. */
+export interface ProbeOptions {
+  /** the configured cgroup driver; "auto" picks systemd when PID 1 is systemd and fune's cgroup is under it. */
+  cgroupDriver: CgroupDriverName | 'auto';
+  /** the OCI runtime to ask (`runc --version`, `runc features`). */
+  ociRuntimePath: string;
+  runner: ProcessRunner;
+  /** where cgroups are mounted and /proc and /sys are (tests point these at fixture trees). */
+  cgroupRoot?: string;
+  procRoot?: string;
+  sysRoot?: string;
+}
+
+async function text(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => '');
+}
+
+
+const ARCH_NAMES: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+/** probeOciRuntime asks the OCI runtime for its version and features (both bounded to a few seconds). */
+export async function probeOciRuntime(runner: ProcessRunner, path: string): Promise<OciRuntimeFacts> {
+  const [v, f] = await Promise.all([
+    runner.run(path, ['--version'], { timeoutMs: 10_000, maxOutput: 64 * 1024 }).catch(() => undefined),
+    runner.run(path, ['features'], { timeoutMs: 10_000, maxOutput: 1024 * 1024 }).catch(() => undefined),
+  ]);
+  return parseOciRuntime(v?.code === 0 ? v.stdout.toString() : '', f?.code === 0 ? f.stdout.toString() : '');
+}
+
+/**
+ * probeNode reads what kind of node this is, once, at start-up: the cgroup layout and driver, the controllers
+ * fune can use, whether it runs in a user namespace, the kernel, the LSMs, the OCI runtime's features, its own
+ * capabilities and oom_score_adj floor, hugepage sizes, swap accounting, online CPUs and memory nodes.
+ */
+export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
+  const cg = o.cgroupRoot ?? '/sys/fs/cgroup';
+  const proc = o.procRoot ?? '/proc';
+  const sys = o.sysRoot ?? '/sys';
+  const mode: CgroupMode = existsSync(join(cg, 'cgroup.controllers')) ? 'v2' : 'v1';
+  const systemd = existsSync('/run/systemd/system');
+  const [selfCgroup, status, oom, uidMap, gidMap, apparmor, lsmList, cpus, mems, oci] = await Promise.all([
+    text(join(proc, 'self/cgroup')),
+    text(join(proc, 'self/status')),
+    text(join(proc, 'self/oom_score_adj')),
+    text(join(proc, 'self/uid_map')),
+    text(join(proc, 'self/gid_map')),
+    text(join(sys, 'module/apparmor/parameters/enabled')),
+    text(join(sys, 'kernel/security/lsm')),
+    text(join(sys, 'devices/system/cpu/online')),
+    text(join(sys, 'devices/system/node/online')),
+    probeOciRuntime(o.runner, o.ociRuntimePath),
+  ]);
+  const own = ownCgroupOf(selfCgroup, mode);
+  const controllers = mode === 'v2'
+    ? (await text(join(cg, own, 'cgroup.controllers'))).trim().split(/\s+/).filter(Boolean)
+    : (await readdir(cg).catch(() => [] as string[])).filter((n) => !n.includes(',') && !n.startsWith('name='));
+  const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
+  const capabilities = capabilitiesFromMask(capBnd);
+  const ownScore = Number.parseInt(oom.trim() || '0', 10);
+  const uids = parseIdMap(uidMap);
+  const hugeDir = mode === 'v2' ? cg : join(cg, 'hugetlb');
+  const hugepageSizes = [...new Set((await readdir(hugeDir).catch(() => [] as string[])).map((n) => /^hugetlb\.(\d+[KMG]B)\./.exec(n)?.[1]).filter((x): x is string => !!x))];
+  const swapAccounting = mode === 'v2' ? await v2SwapAccounting(cg, own) : existsSync(join(cg, 'memory/memory.memsw.limit_in_bytes'));
+  const rel = release();
+  return {
+    cgroup: { mode, driver: o.cgroupDriver === 'auto' ? (systemd ? 'systemd' : 'cgroupfs') : o.cgroupDriver, controllers, own },
+    systemd,
+    user: { uid: process.geteuid?.() ?? 0, inUserNamespace: uids.length > 0 && !isInitialUserNamespace(uids), uidMap: uids, gidMap: parseIdMap(gidMap) },
+    kernel: { release: rel, version: parseKernelRelease(rel) },
+    lsm: { apparmor: apparmor.trim().startsWith('Y'), selinux: lsmList.split(',').includes('selinux') && existsSync(join(sys, 'fs/selinux/enforce')) },
+    oci,
+    capabilities,
+    minOomScoreAdj: capabilities.includes('CAP_SYS_RESOURCE') ? -1000 : ownScore,
+    hugepageSizes,
+    swapAccounting,
+    arch: ARCH_NAMES[osArch()] ?? osArch(),
+    cpus: cpus.trim(),
+    mems: mems.trim() || '0',
+  };
+}
+
+async function v2SwapAccounting(cg: string, own: string): Promise<boolean> {
+  // The root cgroup has no memory.swap.max; any child with the memory controller has it when the kernel accounts swap.
+  if (existsSync(join(cg, own, 'memory.swap.max'))) return true;
+  for (const e of await readdir(cg, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory() && existsSync(join(cg, e.name, 'memory.current'))) return existsSync(join(cg, e.name, 'memory.swap.max'));
+  }
+  return false;
+}

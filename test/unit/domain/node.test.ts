@@ -1,0 +1,143 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isInitialUserNamespace, kernelAtLeast, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime } from '../../../src/domain/node.js';
+import { probeNode } from '../../../src/sys/node-probe.js';
+import type { ProcessRunner, RunResult } from '../../../src/sys/process-runner.js';
+
+describe('id maps', () => {
+  it.each([
+    ['         0          0 4294967295\n', true, 1],
+    ['0 1000 1\n1 100000 65536\n', false, 2],
+    ['0 0 65536\n', false, 1],
+    ['', false, 0],
+  ])('%j: initial namespace %s, %d lines', (text, initial, n) => {
+    const m = parseIdMap(text);
+    expect(m).toHaveLength(n);
+    expect(isInitialUserNamespace(m)).toBe(initial);
+  });
+  it('keeps the numbers of each line', () => {
+    expect(parseIdMap('0 1000 1\n1 100000 65536')).toEqual([
+      { containerId: 0, hostId: 1000, size: 1 },
+      { containerId: 1, hostId: 100000, size: 65536 },
+    ]);
+  });
+});
+
+describe('kernel release', () => {
+  it.each([
+    ['6.18.44-fc-v1045', [6, 18, 44]],
+    ['6.1.0-57-amd64', [6, 1, 0]],
+    ['5.12', [5, 12, 0]],
+    ['garbage', [0, 0, 0]],
+  ] as const)('%s', (rel, v) => expect(parseKernelRelease(rel)).toEqual(v));
+  it.each([
+    [[6, 3, 0], 6, 3, true],
+    [[6, 1, 0], 6, 3, false],
+    [[5, 15, 0], 5, 12, true],
+    [[7, 0, 0], 6, 3, true],
+  ] as const)('%j at least %d.%d: %s', (version, a, b, want) => expect(kernelAtLeast({ kernel: { release: '', version: [...version] } }, a, b)).toBe(want));
+});
+
+describe('OCI runtime', () => {
+  it('reads runc 1.1 (rro, no idmap) and 1.2 (idmap) features', () => {
+    const v11 = parseOciRuntime('runc version 1.1.5+ds1\ncommit: x\n', JSON.stringify({ mountOptions: ['ro', 'rro', 'bind'] }));
+    expect(v11).toEqual({ name: 'runc', version: '1.1.5+ds1', mountOptions: ['ro', 'rro', 'bind'], recursiveReadOnly: true, idmapMounts: false });
+    const v12 = parseOciRuntime('runc version 1.2.0', JSON.stringify({ mountOptions: ['ro'], linux: { mountExtensions: { idmap: { enabled: true } } } }));
+    expect(v12.idmapMounts).toBe(true);
+    expect(v12.recursiveReadOnly).toBe(false);
+  });
+  it('assumes nothing of a runtime without `features`', () => {
+    expect(parseOciRuntime('crun version 1.8.1', '')).toEqual({ name: 'crun', version: '1.8.1', mountOptions: [], recursiveReadOnly: false, idmapMounts: false });
+    expect(parseOciRuntime('', 'not json').mountOptions).toEqual([]);
+  });
+});
+
+describe('own cgroup', () => {
+  const v1 = '9:name=systemd:/\n4:memory:/process_api/abc\n3:cpuset:/\n0::/\n';
+  it.each([
+    [v1, 'v1', '/process_api/abc'],
+    [v1, 'v2', '/'],
+    ['0::/system.slice/fune.service\n', 'v2', '/system.slice/fune.service'],
+    ['0::/user.slice/user-1000.slice/user@1000.service/app.slice/fune.service\n', 'v2', '/user.slice/user-1000.slice/user@1000.service/app.slice/fune.service'],
+    ['', 'v2', '/'],
+  ] as const)('%j on %s', (text, mode, want) => expect(ownCgroupOf(text, mode)).toBe(want));
+});
+
+describe('probeNode on fixture trees', () => {
+  const dirs: string[] = [];
+  afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+  const runner = (out: Record<string, string>): ProcessRunner => ({
+    run: async (_cmd, args): Promise<RunResult> => {
+      const text = out[args[0] ?? ''];
+      return { code: text === undefined ? 1 : 0, signal: null, stdout: Buffer.from(text ?? ''), stderr: Buffer.alloc(0), timedOut: false };
+    },
+    spawn: () => {
+      throw new Error('not used');
+    },
+  });
+  async function tree(files: Record<string, string>): Promise<string> {
+    const d = await mkdtemp(join(tmpdir(), 'fune-node-'));
+    dirs.push(d);
+    for (const [p, t] of Object.entries(files)) {
+      await mkdir(join(d, p, '..'), { recursive: true });
+      await writeFile(join(d, p), t);
+    }
+    return d;
+  }
+
+  it('a rootless cgroup v2 node: delegated controllers, user namespace, swap accounting, no CAP_SYS_RESOURCE', async () => {
+    const own = '/user.slice/user-1000.slice/user@1000.service/app.slice/fune.service';
+    const d = await tree({
+      'cg/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n',
+      [`cg${own}/cgroup.controllers`]: 'cpu memory pids\n',
+      [`cg${own}/memory.swap.max`]: 'max\n',
+      'cg/hugetlb.2MB.max': '', // the v2 root lists no hugetlb files; a fixture name is enough for the parser
+      'proc/self/cgroup': `0::${own}\n`,
+      'proc/self/status': 'Name:\tnode\nCapBnd:\t000001fffeffffff\n',
+      'proc/self/oom_score_adj': '200\n',
+      'proc/self/uid_map': '0 1000 1\n1 100000 65536\n',
+      'proc/self/gid_map': '0 1000 1\n1 100000 65536\n',
+      'sys/module/apparmor/parameters/enabled': 'Y\n',
+      'sys/kernel/security/lsm': 'lockdown,capability,landlock,yama,apparmor,bpf',
+      'sys/devices/system/cpu/online': '0-3\n',
+      'sys/devices/system/node/online': '0\n',
+    });
+    const n = await probeNode({
+      cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({ '--version': 'runc version 1.1.5\n', features: '{"mountOptions":["rro"]}' }),
+      cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'),
+    });
+    expect(n.cgroup).toEqual({ mode: 'v2', driver: 'cgroupfs', controllers: ['cpu', 'memory', 'pids'], own });
+    expect(n.user.inUserNamespace).toBe(true);
+    expect(n.user.uidMap).toHaveLength(2);
+    expect(n.swapAccounting).toBe(true);
+    expect(n.minOomScoreAdj).toBe(200);
+    expect(n.capabilities).not.toContain('CAP_SYS_RESOURCE');
+    expect(n.lsm).toEqual({ apparmor: true, selinux: false });
+    expect(n.oci.recursiveReadOnly).toBe(true);
+    expect(n.hugepageSizes).toEqual(['2MB']);
+    expect([n.cpus, n.mems]).toEqual(['0-3', '0']);
+  });
+
+  it('a cgroup v1 root node: mounted hierarchies, the host id map, memsw swap accounting, runc without features', async () => {
+    const d = await tree({
+      'cg/memory/memory.memsw.limit_in_bytes': '9223372036854771712\n',
+      'cg/cpu/tasks': '', 'cg/cpuacct/tasks': '', 'cg/pids/tasks': '', 'cg/name=systemd/tasks': '', 'cg/cpu,cpuacct/tasks': '',
+      'proc/self/cgroup': '4:memory:/process_api/x\n0::/\n',
+      'proc/self/status': 'CapBnd:\t000001ffffffffff\n',
+      'proc/self/oom_score_adj': '0\n',
+      'proc/self/uid_map': '         0          0 4294967295\n',
+      'sys/devices/system/cpu/online': '0-1\n',
+    });
+    const n = await probeNode({ cgroupDriver: 'auto', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys') });
+    expect(n.cgroup.mode).toBe('v1');
+    expect(n.cgroup.own).toBe('/process_api/x');
+    expect(n.cgroup.controllers.sort()).toEqual(['cpu', 'cpuacct', 'memory', 'pids']);
+    expect(n.user.inUserNamespace).toBe(false);
+    expect(n.swapAccounting).toBe(true);
+    expect(n.minOomScoreAdj).toBe(-1000);
+    expect(n.oci).toEqual({ name: '', version: '', mountOptions: [], recursiveReadOnly: false, idmapMounts: false });
+    expect(n.mems).toBe('0');
+  });
+});
