@@ -315,9 +315,14 @@ export class ContainerService {
     await this.d.images?.mountRootfs(rec.id, rec.rootfs);
   }
 
-  /** stop is StopContainer: the stop signal, `timeout` seconds, then SIGKILL; stopping a stopped container does nothing. */
+  /**
+   * stop is StopContainer: the stop signal, `timeout` seconds, then SIGKILL; stopping a stopped container does
+   * nothing, and neither does stopping one that does not exist (the CRI asks for idempotence, cri-tools#1536;
+   * containerd 1.6.35/1.7.21/2.0 and CRI-O 1.31 answer OK).
+   */
   async stop(idOrPrefix: string, timeoutSec: number, log: Logger): Promise<void> {
-    const id = this.reg.containerId(idOrPrefix);
+    const id = this.reg.findContainerId(idOrPrefix);
+    if (id === undefined) return;
     await this.reg.locks.run(id, () => this.stopLocked(id, timeoutSec, log));
   }
 
@@ -424,13 +429,8 @@ export class ContainerService {
 
   /** remove is RemoveContainer: kill if running, delete from runc, unmount and remove the rootfs; absent is fine. */
   async remove(idOrPrefix: string, log: Logger): Promise<void> {
-    let id: string;
-    try {
-      id = this.reg.containers.has(idOrPrefix) ? idOrPrefix : this.reg.containerId(idOrPrefix);
-    } catch (e) {
-      if (isKind(e, 'NotFound')) return;
-      throw e;
-    }
+    const id = this.reg.containers.has(idOrPrefix) ? idOrPrefix : this.reg.findContainerId(idOrPrefix);
+    if (id === undefined) return;
     await this.reg.locks.run(id, async () => {
       const rec = this.reg.containers.get(id);
       if (!rec) return;

@@ -1,6 +1,7 @@
 import type { ContainerRecord } from '../domain/container.js';
 import type { SandboxRecord } from '../domain/sandbox.js';
 import { resolveId } from '../domain/ids.js';
+import { isKind } from '../errors/index.js';
 import { NameIndex } from '../store/names.js';
 import { RecordStore } from '../store/record-store.js';
 import { KeyedMutex } from './locks.js';
@@ -67,6 +68,16 @@ export class Registry {
     return resolveId(this.visibleIds(this.containers), idOrPrefix, 'container');
   }
 
+  /** findSandboxId is sandboxId, with undefined for an id that matches nothing (an ambiguous prefix still throws). */
+  findSandboxId(idOrPrefix: string): string | undefined {
+    return absentAsUndefined(() => this.sandboxId(idOrPrefix));
+  }
+
+  /** findContainerId is containerId, with undefined for an id that matches nothing (an ambiguous prefix still throws). */
+  findContainerId(idOrPrefix: string): string | undefined {
+    return absentAsUndefined(() => this.containerId(idOrPrefix));
+  }
+
   private *visibleIds(m: Map<string, { phase: string }>): Iterable<string> {
     for (const [id, r] of m) if (r.phase === 'created') yield id;
   }
@@ -74,5 +85,14 @@ export class Registry {
   /** containersOf lists the containers of a pod. */
   containersOf(sandboxId: string): ContainerRecord[] {
     return [...this.containers.values()].filter((c) => c.sandboxId === sandboxId);
+  }
+}
+
+function absentAsUndefined(resolve: () => string): string | undefined {
+  try {
+    return resolve();
+  } catch (e) {
+    if (isKind(e, 'NotFound')) return undefined;
+    throw e;
   }
 }

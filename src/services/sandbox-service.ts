@@ -149,10 +149,14 @@ export class SandboxService {
     );
   }
 
-  /** stop is StopPodSandbox: stop every container, kill the infra process, tear the network down, unmount shm. */
+  /**
+   * stop is StopPodSandbox: stop every container, kill the infra process, tear the network down, unmount shm. A
+   * pod that does not exist is already stopped (the CRI's idempotence; containerd 1.6.35+ and CRI-O 1.31 agree).
+   */
   async stop(idOrPrefix: string, signal: AbortSignal, log: Logger): Promise<void> {
     const reg = this.d.registry;
-    const id = reg.sandboxId(idOrPrefix);
+    const id = reg.findSandboxId(idOrPrefix);
+    if (id === undefined) return;
     const t = new StepTimer(log, 'StopPodSandbox');
     await this.containers?.stopForPod(id, log);
     t.mark('containers');
@@ -200,13 +204,8 @@ export class SandboxService {
   /** remove is RemovePodSandbox: stop, remove every container, the network, the files; an absent pod is fine. */
   async remove(idOrPrefix: string, signal: AbortSignal, log: Logger): Promise<void> {
     const reg = this.d.registry;
-    let id: string;
-    try {
-      id = reg.sandboxId(idOrPrefix);
-    } catch (e) {
-      if (isKind(e, 'NotFound')) return;
-      throw e;
-    }
+    const id = reg.findSandboxId(idOrPrefix);
+    if (id === undefined) return;
     const t = new StepTimer(log, 'RemovePodSandbox');
     await this.stop(id, signal, log);
     t.mark('stop');

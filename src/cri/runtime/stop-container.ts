@@ -3,7 +3,7 @@ import type { StopContainerResponse } from '../generated/v1/runtime/v1/StopConta
 import type { ContainerService } from '../../services/container-service.js';
 import { unary } from '../rpc.js';
 
-/** stopContainer answers StopContainer: stop signal, `timeout` seconds, SIGKILL; a stopped container is fine. */
+/** stopContainer answers StopContainer: stop signal, `timeout` seconds, SIGKILL; a stopped or absent container is fine. */
 export const stopContainer = (s: ContainerService) =>
   unary<StopContainerRequest__Output, StopContainerResponse>(
     'StopContainer',

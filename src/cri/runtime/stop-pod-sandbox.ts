@@ -3,7 +3,7 @@ import type { StopPodSandboxResponse } from '../generated/v1/runtime/v1/StopPodS
 import type { SandboxService } from '../../services/sandbox-service.js';
 import { unary } from '../rpc.js';
 
-/** stopPodSandbox answers StopPodSandbox: every container and the infra process stopped, network torn down. */
+/** stopPodSandbox answers StopPodSandbox: every container and the infra process stopped, network torn down; an absent pod is fine. */
 export const stopPodSandbox = (s: SandboxService) =>
   unary<StopPodSandboxRequest__Output, StopPodSandboxResponse>(
     'StopPodSandbox',

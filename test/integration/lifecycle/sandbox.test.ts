@@ -83,9 +83,18 @@ describe('pod sandboxes', () => {
     }
   });
 
-  it('answers NOT_FOUND for absent pods and INVALID_ARGUMENT for a config without metadata', async () => {
+  it('answers NOT_FOUND for absent pods, OK for stopping or removing them, and INVALID_ARGUMENT for a config without metadata', async () => {
     expect((await failure(env.c.call('PodSandboxStatus', { pod_sandbox_id: 'f'.repeat(64) }))).code).toBe(grpc.status.NOT_FOUND);
-    expect((await failure(env.c.call('StopPodSandbox', { pod_sandbox_id: 'f'.repeat(64) }))).code).toBe(grpc.status.NOT_FOUND);
+    // Stop and Remove of an id that does not exist succeed (critest v1.32 "Idempotence"; containerd 1.6.35+, CRI-O 1.31).
+    for (const id of ['f'.repeat(64), 'c3b2e1d0-5a6f-4e7d-8c9b-0a1b2c3d4e5f', 'abc']) {
+      await env.c.call('StopPodSandbox', { pod_sandbox_id: id });
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: id });
+      await env.c.call('StopContainer', { container_id: id, timeout: 0 });
+      await env.c.call('RemoveContainer', { container_id: id });
+    }
+    // an empty id is still bad input
+    expect((await failure(env.c.call('StopPodSandbox', { pod_sandbox_id: '' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await failure(env.c.call('StopContainer', { container_id: '' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await failure(env.c.call('RunPodSandbox', { config: { metadata: { name: 'x' } } }))).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await env.c.call('ListPodSandbox', {})).items).toEqual([]);
   });
