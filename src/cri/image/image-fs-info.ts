@@ -5,7 +5,9 @@ import { unary } from '../rpc.js';
 
 /**
  * imageFsInfo answers ImageFsInfo with the bytes and inodes fune's image directory really takes (blobs, layers,
- * container writable layers), and the mount point it is on, so that kubelet image GC sees true numbers.
+ * container writable layers), and the mount point it is on, so that kubelet image GC sees true numbers. The
+ * writable layers live in the same directory, so `container_filesystems` reports the same filesystem: a kubelet
+ * with split image filesystems (KEP-4191) sees identical mount points and treats the node as not split.
  */
 export const imageFsInfo = (images: ImageService) =>
   unary<ImageFsInfoRequest__Output, ImageFsInfoResponse>('ImageFsInfo', 'trace', async () => {
@@ -16,5 +18,5 @@ export const imageFsInfo = (images: ImageService) =>
       used_bytes: { value: String(u.bytes) },
       inodes_used: { value: String(u.inodes) },
     };
-    return { image_filesystems: [fs], container_filesystems: [] };
+    return { image_filesystems: [fs], container_filesystems: [{ ...fs }] };
   });

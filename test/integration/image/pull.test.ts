@@ -175,8 +175,12 @@ describe('image pulls against a real registry', () => {
   });
 
   it('ImageFsInfo grows with a pull and shrinks with a removal; RemoveImage of an absent image is fine', async () => {
-    const fs0 = (await img.call('ImageFsInfo', {})).image_filesystems[0];
+    const info0 = await img.call('ImageFsInfo', {});
+    const fs0 = info0.image_filesystems[0];
     expect(fs0.fs_id.mountpoint).toMatch(/^\//);
+    // Writable layers share the image directory: container_filesystems is the same filesystem, not split (KEP-4191).
+    expect(info0.container_filesystems).toHaveLength(1);
+    expect(info0.container_filesystems[0]).toEqual(fs0);
     const big = await busyboxImage({ layers: [await makeTar([{ name: 'big', body: Buffer.alloc(3_000_000, 1) }])] });
     await pushImage(reg.base, 'fune/big', 'latest', big);
     await pull(`${reg.host}/fune/big:latest`);
