@@ -32,7 +32,6 @@ export class ContainerService {
   private watcher?: FSWatcher;
   /** exitWaiters are woken when conmon writes the exit file of their container (StopContainer waits on them). */
   private readonly exitWaiters = new Map<string, Set<() => void>>();
-  private emitting: Promise<void> = Promise.resolve();
   /** userFiles keeps images' /etc/passwd and /etc/group (undefined without an image service). */
   private readonly userFiles?: ImageUserFiles;
   /** placing holds conmon's moves into its cgroup, which StartContainer does not wait for. */
@@ -101,13 +100,14 @@ export class ContainerService {
 
   /** emit publishes a lifecycle event with the pod's and the container's status, in call order. */
   emit(type: ContainerEventType, rec: ContainerRecord): void {
-    const at = nowNs(this.d.clock);
-    this.emitting = this.emitting.then(async () => {
-      const pod = this.reg.sandboxes.get(rec.sandboxId);
-      const podStatus = pod ? await this.sandboxes.statusOf(pod) : null;
-      const statuses = this.reg.containersOf(rec.sandboxId).filter((c) => c.phase === 'created').map(containerStatusOf);
-      this.d.events.publish({ container_id: rec.id, container_event_type: type, created_at: at, pod_sandbox_status: podStatus, containers_statuses: statuses });
-    }).catch((err: unknown) => this.d.log.warn({ err }, 'publishing an event failed'));
+    this.sandboxes.events.emit(type, rec.id, rec.sandboxId);
+  }
+
+  /** statusesOf gives the ContainerStatus of every container of a pod, exits applied (PodSandboxStatus, evented PLEG). */
+  async statusesOf(sandboxId: string): Promise<Record<string, unknown>[]> {
+    const recs = this.reg.containersOf(sandboxId).filter((c) => c.phase === 'created');
+    const fresh = await Promise.all(recs.map((c) => this.reg.locks.run(c.id, () => this.fresh(c.id)).catch(() => undefined)));
+    return fresh.filter((c) => c !== undefined).map(containerStatusOf);
   }
 
   /** create is CreateContainer: it gives the new container's id once `runc create` succeeded under conmon. */

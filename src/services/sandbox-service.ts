@@ -16,6 +16,7 @@ import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
 import { hostsFile, writePodFiles, type PodFiles } from './pod-files.js';
 import { SandboxImage, type InfraImage } from './infra-image.js';
+import { LifecycleEvents } from './lifecycle-events.js';
 
 const DEFAULT_SHM = 64 * 1024 * 1024;
 
@@ -37,10 +38,13 @@ export type SandboxStatusOut = Record<string, unknown> & { id: string; state: st
 export class SandboxService {
   private containers?: ContainerTeardown;
   private readonly infraImage?: SandboxImage;
+  /** events publishes pod and container events (GetContainerEvents) in one ordered stream. */
+  readonly events: LifecycleEvents;
 
   constructor(private readonly d: LifecycleDeps) {
     const ref = d.config.runtime.sandbox_image;
     if (ref && d.images) this.infraImage = new SandboxImage(ref, d.images);
+    this.events = new LifecycleEvents(d, (r) => this.statusOf(r));
   }
 
   private async sandboxImageFor(id: string, rootfs: string, rb: Rollback, signal: AbortSignal, log: Logger): Promise<InfraImage | undefined> {
@@ -143,6 +147,8 @@ export class SandboxService {
         await reg.saveSandbox(rec);
         t.mark('record');
         t.done({ podSandboxId: id });
+        this.events.emit('CONTAINER_CREATED_EVENT', id, id);
+        this.events.emit('CONTAINER_STARTED_EVENT', id, id);
         log.info({ podSandboxId: id, name, pid, netns: rec.netnsPath, ips: rec.ips }, 'pod sandbox running');
         return id;
       }),
@@ -173,6 +179,7 @@ export class SandboxService {
       if (rec.state !== 'SANDBOX_NOTREADY') {
         await reg.saveSandbox({ ...rec, state: 'SANDBOX_NOTREADY' });
         t.mark('record');
+        this.events.emit('CONTAINER_STOPPED_EVENT', id, id);
         log.info({ podSandboxId: id }, 'pod sandbox stopped');
       }
     });
@@ -215,6 +222,7 @@ export class SandboxService {
       const rec = reg.sandboxes.get(id);
       if (!rec) return;
       await this.cleanup(rec, t);
+      this.events.emit('CONTAINER_DELETED_EVENT', id, id, rec);
       log.info({ podSandboxId: id }, 'pod sandbox removed');
     });
     t.done({ podSandboxId: id });

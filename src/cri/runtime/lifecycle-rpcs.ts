@@ -21,7 +21,7 @@ import { getContainerEvents } from './get-container-events.js';
 /** lifecycleRpcs lists the pod and container verbs. */
 export function lifecycleRpcs(l: Lifecycle): AnyRpc[] {
   return [
-    runPodSandbox(l.sandboxes), stopPodSandbox(l.sandboxes), removePodSandbox(l.sandboxes), podSandboxStatus(l.sandboxes), listPodSandbox(l.sandboxes),
+    runPodSandbox(l.sandboxes), stopPodSandbox(l.sandboxes), removePodSandbox(l.sandboxes), podSandboxStatus(l.sandboxes, l.containers), listPodSandbox(l.sandboxes),
     createContainer(l.containers), startContainer(l.containers), stopContainer(l.containers), removeContainer(l.containers),
     containerStatus(l.containers), listContainers(l.containers), execSync(l.exec), updateContainerResources(l.containers),
     reopenContainerLog(l.containers), containerStats(l.stats), listContainerStats(l.stats), podSandboxStats(l.stats),

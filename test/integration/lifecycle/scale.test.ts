@@ -40,7 +40,7 @@ describe('many pods at once, events and stats', () => {
     expect((await env.c.call('ListPodSandboxStats', {})).stats).toHaveLength(20);
 
     await Promise.all(pods.map((p) => env.c.call('RemovePodSandbox', { pod_sandbox_id: p.pod })));
-    const deleted = () => events.filter((e) => e.container_event_type === 'CONTAINER_DELETED_EVENT').length;
+    const deleted = () => events.filter((e) => e.container_event_type === 'CONTAINER_DELETED_EVENT' && pods.some((p) => p.ctr === e.container_id)).length;
     for (let i = 0; i < 100 && deleted() < pods.length; i++) await new Promise((r) => setTimeout(r, 50));
     call.cancel();
     for (const p of pods) {
