@@ -138,7 +138,6 @@ async function commit(m: ImageManager, man: Manifest, manifestDigest: string, bo
       await m.content.ingest(l.digest, -1, () => stream(l.digest));
       await m.layers.unpack(l.diffId, m.content.path(l.digest));
     }
-    const sizes = await Promise.all(diffIds.map(async (id) => (await m.layers.info(id))?.size ?? 0));
     const rec: Omit<ImageRecord, 'createdAt'> = {
       id: man.config.digest,
       repoTags: tags,
@@ -147,7 +146,7 @@ async function commit(m: ImageManager, man: Manifest, manifestDigest: string, bo
       configDigest: man.config.digest,
       layers,
       config,
-      size: sizes.reduce((a, b) => a + b, 0),
+      size: await m.layers.unpackedSize(diffIds),
       blobs: [manifestDigest, man.config.digest, ...layers.map((l) => l.digest)],
     };
     const saved = await m.record(rec);

@@ -87,6 +87,12 @@ export class LayerStore {
     }
   }
 
+  /** unpackedSize gives the bytes an image's layers take on disk: each distinct layer once (a list may repeat one). */
+  async unpackedSize(diffIds: string[]): Promise<number> {
+    const sizes = await Promise.all([...new Set(diffIds)].map(async (id) => (await this.info(id))?.size ?? 0));
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
   /** pin protects layers from removal until the returned function is called. */
   pin(diffIds: string[]): () => void {
     for (const d of diffIds) this.pins.set(d, (this.pins.get(d) ?? 0) + 1);

@@ -155,7 +155,6 @@ async function run(d: PullerDeps, req: PullRequest, client: RegistryClient, sign
       req.onProgress?.(progress);
     });
     blobs.push(...layers.map((l) => l.digest));
-    const sizes = await Promise.all(diffIds.map(async (id) => (await d.layers.info(id))?.size ?? 0));
     const tag = tagRef(ref);
     const record: Omit<ImageRecord, 'createdAt'> = {
       id: manifest.config.digest,
@@ -165,7 +164,7 @@ async function run(d: PullerDeps, req: PullRequest, client: RegistryClient, sign
       configDigest: manifest.config.digest,
       layers,
       config,
-      size: sizes.reduce((a, b) => a + b, 0),
+      size: await d.layers.unpackedSize(diffIds),
       blobs,
     };
     log.debug({ image: repoName(ref), id: record.id, layers: layers.length }, 'image fetched and unpacked');

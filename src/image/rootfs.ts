@@ -18,7 +18,7 @@ export interface RootfsRecord {
 
 /** RootfsPlan is everything needed to mount a container's root filesystem with overlayfs. */
 export interface RootfsPlan {
-  /** lowerdirs are the absolute layer directories, lowest first (the image's layer order). */
+  /** lowerdirs are the absolute layer directories, lowest first (the image's layer order, repeats dropped: see overlayLayers). */
   lowerdirs: string[];
   upperdir: string;
   workdir: string;
@@ -28,6 +28,26 @@ export interface RootfsPlan {
    */
   mountOptions: string[];
   cwd: string;
+}
+
+/**
+ * overlayLayers gives the layers an overlay mount stacks for an image's layer list (lowest first): each distinct
+ * layer once, at its last (topmost) place. overlayfs refuses a lowerdir list that names a directory twice
+ * (ELOOP), and Docker-built images often repeat the empty layer or list one layer several times.
+ *
+ * Dropping the lower copies keeps the filesystem that applying every layer in order gives. A layer here is its
+ * own diff, unpacked once under its diff id (not a snapshot of the chain below it, as containerd's snapshots
+ * keyed by chain id are), so both copies hold the same entries. Every name the lower copy holds (file, whiteout,
+ * directory, opaque marker) the upper copy holds as well, and overlayfs resolves each name at the topmost layer
+ * that has it: a lookup that could reach the lower copy meets the upper one first and ends there for a
+ * non-directory, or merges the same directory contents for a directory (and stops there when it is opaque). So
+ * A, B, A mounts as B under A, and A's files win over B's, as a tar applier gives. Keying layers by chain id
+ * instead would unpack and store each repeat again for no gain, and would change the layer store's layout.
+ */
+export function overlayLayers(diffIds: string[]): string[] {
+  const last = new Map<string, number>();
+  diffIds.forEach((d, i) => last.set(d, i));
+  return diffIds.filter((d, i) => last.get(d) === i);
 }
 
 /**
@@ -67,10 +87,11 @@ export class RootfsStore {
     const base = join(this.rootfsDir, r.containerId);
     const upperdir = join(base, 'upper');
     const workdir = join(base, 'work');
-    const lowers = r.diffIds.length ? [...r.diffIds].reverse().map(shortName) : [this.emptyDir];
+    const layers = overlayLayers(r.diffIds);
+    const lowers = layers.length ? [...layers].reverse().map(shortName) : [this.emptyDir];
     const mountOptions = [`lowerdir=${lowers.join(':')}`, `upperdir=${upperdir}`, `workdir=${workdir}`];
-    if (mountOptions.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${r.diffIds.length}) for one overlay mount`);
-    return { lowerdirs: r.diffIds.map((d) => this.layers.diffDir(d)), upperdir, workdir, mountOptions, cwd: this.layers.linksDir };
+    if (mountOptions.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${layers.length}) for one overlay mount`);
+    return { lowerdirs: layers.map((d) => this.layers.diffDir(d)), upperdir, workdir, mountOptions, cwd: this.layers.linksDir };
   }
 
   /** prepare creates (or finds) a container's writable layer over the given image layers. */

@@ -16,9 +16,9 @@ async function imageArchive(): Promise<Buffer> {
   return archive;
 }
 
-/** importImage posts the busybox archive to the daemon's admin socket. */
-export async function importImage(state: string): Promise<void> {
-  const body = await imageArchive();
+/** importImage posts an image archive (by default the busybox one) to the daemon's admin socket. */
+export async function importImage(state: string, archive?: Buffer): Promise<void> {
+  const body = archive ?? (await imageArchive());
   const text = await new Promise<string>((resolve, reject) => {
     const req = request({ socketPath: join(state, 'fune-admin.sock'), path: '/v1/images/import', method: 'POST' }, (res) => {
       let t = '';
