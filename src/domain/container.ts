@@ -46,6 +46,11 @@ export interface ContainerRecord {
   stopSignal: number;
   /** mounts are the CRI mounts with host paths resolved, for ContainerStatus. */
   mounts: ContainerConfig['mounts'];
+  /**
+   * user is the identity the container's process runs with, as resolved at create (uid, primary gid, and every
+   * group id it holds, the primary one included), for ContainerStatus.user. Absent in records of older fune.
+   */
+  user?: { uid: number; gid: number; groups: number[] };
 }
 
 /** canTransitionContainer tells whether a container may go from one state to another. */

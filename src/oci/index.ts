@@ -13,6 +13,7 @@ export { localhostSeccompPath } from './opts/profiles.js';
 export { parseSeccompProfile } from './opts/seccomp.js';
 export { oomScoreAdj, resourcesToOci, validateContainerResources, type ResourceHostFacts } from './opts/resources.js';
 export { podSysctls } from './opts/sysctls.js';
+export { validateCriMounts } from './opts/mounts.js';
 export { namespaceModes } from './opts/namespaces.js';
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './opts/security.js';
 export { parseCpuset, formatCpuset, CpusetError } from '../domain/cpuset.js';

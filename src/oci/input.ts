@@ -64,6 +64,8 @@ export interface HostFacts {
   resolvedMountSources: Record<string, string>;
   /** runc architecture name of the host (x86_64 → SCMP_ARCH_X86_64 etc.). */
   arch: string;
+  /** recursive read-only mounts can be made (runc knows `rro`, the kernel has mount_setattr). Absent means no. */
+  recursiveReadOnlyMounts?: boolean;
 }
 
 /** SandboxFacts describe the pod a container joins. */

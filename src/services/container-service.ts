@@ -6,7 +6,7 @@ import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
-import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci, validateContainerResources } from '../oci/index.js';
+import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci, validateContainerResources, validateCriMounts } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { cgroupOomKilled, expandCgroupsPath, placeProcess, removeCgroup } from '../runtime/cgroups.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
@@ -120,9 +120,10 @@ export class ContainerService {
     const name = containerName(config.metadata, pod.config.metadata);
     const imageRef = config.image?.image ?? '';
     if (!imageRef) throw invalidArgument('container config image.image is required');
-    // Bad resources (cpusets such as 1--3, swap below memory, unified keys on cgroup v1, …) are refused before any
+    // Bad resources (cpusets such as 1--3, swap below memory, unified keys on cgroup v1, …) and mounts are refused before any
     // name is reserved or anything is made; the full spec is built later, once the rootfs is there.
     validateContainerResources(config.linux?.resources, this.d.host);
+    validateCriMounts(config.mounts ?? [], this.d.host.recursiveReadOnlyMounts ?? false);
     const id = this.d.ids.newId();
     this.reg.containerNames.reserve(name, id);
     const rb = new Rollback(log);
@@ -175,7 +176,8 @@ export class ContainerService {
         // The container exists for the CRI from here on; conmon and `runc create` wait for StartContainer, as
         // containerd's task does. The spec and the record are written at once: a crash between the two leaves a
         // record whose bundle has no spec, which recovery records EXITED (the call never answered).
-        rec = { ...rec, phase: 'created' };
+        const user = spec.process!.user;
+        rec = { ...rec, phase: 'created', user: { uid: user.uid, gid: user.gid, groups: user.additionalGids ?? [user.gid] } };
         await settleAll([writeFile(join(bundle, 'config.json'), JSON.stringify(spec)), this.reg.saveContainer(rec)] as const);
         t.mark('spec+record');
         t.done({ containerId: id });

@@ -20,6 +20,7 @@ export function containerStatusOf(c: ContainerRecord): Record<string, unknown> &
     mounts: c.mounts,
     log_path: c.logPath,
     resources: c.config.linux?.resources ? { linux: c.config.linux.resources, windows: null } : null,
+    user: c.user ? { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.groups.map(String) } } : null,
   };
 }
 

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, PodSandboxConfig } from '../domain/cri-types.js';
 import type { NodeFacts } from '../domain/node.js';
+import { featuresOf } from '../domain/features.js';
 import type { HostFacts } from '../oci/input.js';
 import type { Device } from '../oci/spec.js';
 import { localhostSeccompPath } from '../oci/index.js';
@@ -15,6 +16,7 @@ export function baseFactsOf(node: NodeFacts): BaseHostFacts {
   return {
     cgroupDriver: node.cgroup.driver, cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
     apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
+    recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
   };
 }
 

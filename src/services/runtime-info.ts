@@ -1,5 +1,6 @@
 import type { Config, CgroupDriver } from '../config/types.js';
 import type { NodeFacts } from '../domain/node.js';
+import { DEFAULT_RUNTIME_HANDLER, featuresOf, type NodeFeatures } from '../domain/features.js';
 
 /** Condition is one entry of the CRI RuntimeStatus. */
 export interface Condition {
@@ -29,6 +30,12 @@ export interface RuntimeInfoDeps {
   runtimeCondition?: () => Condition;
 }
 
+/** RuntimeHandlerOut is one entry of StatusResponse.runtime_handlers. */
+export interface RuntimeHandlerOut {
+  name: string;
+  features: { recursive_read_only_mounts: boolean; user_namespaces: boolean };
+}
+
 /** RUNTIME_NAME is what Version reports. */
 export const RUNTIME_NAME = 'fune';
 
@@ -54,6 +61,27 @@ export class RuntimeInfoService {
       message: 'pod networking is not set up in this build',
     };
     return [runtime, network];
+  }
+
+  /** features is what fune can deliver on this node (nothing beyond the CRI's defaults without node facts). */
+  features(): NodeFeatures {
+    const n = this.deps.node;
+    return n ? featuresOf(n) : { recursiveReadOnlyMounts: false, userNamespaces: false, supplementalGroupsPolicy: false };
+  }
+
+  /**
+   * runtimeHandlers lists the one handler, under its name and again as "" (the default handler, which is what a
+   * pod without a RuntimeClass and critest's --runtime-handler="" look up), as containerd and CRI-O do.
+   */
+  runtimeHandlers(): RuntimeHandlerOut[] {
+    const f = this.features();
+    const features = { recursive_read_only_mounts: f.recursiveReadOnlyMounts, user_namespaces: f.userNamespaces };
+    return [DEFAULT_RUNTIME_HANDLER, ''].map((name) => ({ name, features: { ...features } }));
+  }
+
+  /** runtimeFeatures are the runtime-wide features of StatusResponse.features. */
+  runtimeFeatures(): { supplemental_groups_policy: boolean; user_namespaces_host_network: boolean } {
+    return { supplemental_groups_policy: this.features().supplementalGroupsPolicy, user_namespaces_host_network: false };
   }
 
   /** info gives the verbose Status map: the effective configuration, as JSON. */

@@ -1,4 +1,4 @@
-import { invalidArgument, unimplemented } from '../../errors/index.js';
+import { failedPrecondition, invalidArgument, unimplemented } from '../../errors/index.js';
 import type { Mount as CriMount } from '../../domain/cri-types.js';
 import type { Mount } from '../spec.js';
 
@@ -50,6 +50,29 @@ export function cleanPath(path: string, what: string): string {
   return `/${parts.join('/')}`;
 }
 
+/**
+ * recursiveReadOnly checks a CRI mount that asks for recursive read-only (every submount read-only too, through
+ * runc's `rro`, i.e. mount_setattr(MOUNT_ATTR_RDONLY, AT_RECURSIVE)) and gives whether it does. As the CRI says
+ * and containerd and CRI-O do: it needs readonly, and private propagation (a submount that arrives later through
+ * propagation could not be made read-only); both are InvalidArgument. A node that cannot do it (`supported`
+ * false: runc without `rro`, a kernel before 5.12) is FailedPrecondition: the kubelet sends it only to handlers
+ * that advertise it.
+ */
+export function recursiveReadOnly(m: CriMount, supported: boolean): boolean {
+  if (!m.recursive_read_only) return false;
+  const at = JSON.stringify(m.container_path);
+  if (!m.readonly) throw invalidArgument(`mount at ${at}: recursive_read_only needs readonly`);
+  const propagation = m.propagation ?? 'PROPAGATION_PRIVATE';
+  if (propagation !== 'PROPAGATION_PRIVATE') throw invalidArgument(`mount at ${at}: recursive_read_only needs PROPAGATION_PRIVATE, not ${propagation}`);
+  if (!supported) throw failedPrecondition(`mount at ${at}: recursive read-only mounts are not possible on this node (the OCI runtime lacks "rro" or the kernel mount_setattr)`);
+  return true;
+}
+
+/** validateCriMounts checks what criMounts checks of the mounts alone, before anything is made for a container. */
+export function validateCriMounts(mounts: readonly CriMount[], rroSupported: boolean): void {
+  for (const m of mounts) recursiveReadOnly(m, rroSupported);
+}
+
 /** CriMountsResult are the OCI mounts for the CRI's mounts, and the rootfs propagation they need. */
 export interface CriMountsResult {
   mounts: Mount[];
@@ -62,7 +85,7 @@ export interface CriMountsResult {
  * too, or events could not reach the mount. Sources are taken from `resolved` (symlinks resolved beforehand by
  * services/) when there.
  */
-export function criMounts(mounts: readonly CriMount[], resolved: Record<string, string>): CriMountsResult {
+export function criMounts(mounts: readonly CriMount[], resolved: Record<string, string>, rroSupported = false): CriMountsResult {
   const out: Mount[] = [];
   let rootfsPropagation: CriMountsResult['rootfsPropagation'];
   for (const m of mounts) {
@@ -71,13 +94,13 @@ export function criMounts(mounts: readonly CriMount[], resolved: Record<string, 
     if (!m.host_path) throw invalidArgument(`mount at ${destination} has no host_path`);
     const source = resolved[m.host_path] ?? m.host_path;
     if (!source.startsWith('/')) throw invalidArgument(`mount host_path ${JSON.stringify(m.host_path)} is not an absolute path`);
-    if (m.recursive_read_only) {
-      throw unimplemented(`mount at ${destination}: recursive read-only mounts are not supported by this runc`);
-    }
+    const rro = recursiveReadOnly(m, rroSupported);
     const propagation = PROPAGATION[m.propagation ?? 'PROPAGATION_PRIVATE'] ?? 'rprivate';
     if (propagation === 'rshared') rootfsPropagation = 'rshared';
     else if (propagation === 'rslave' && rootfsPropagation !== 'rshared') rootfsPropagation = 'rslave';
-    out.push(bind(destination, source, m.readonly, propagation));
+    const mount = bind(destination, source, m.readonly, propagation);
+    if (rro) mount.options!.push('rro');
+    out.push(mount);
   }
   const sorted = out.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i);
   const result: CriMountsResult = { mounts: sorted.map((x) => x.m) };

@@ -151,3 +151,39 @@ export function containerConfig(name: string, script: string, extra: Record<stri
     ...extra,
   };
 }
+
+/** logText gives what a container wrote, stdout and stderr interleaved, from its CRI-format log file. */
+export async function logText(env: LifecycleEnv, id: string): Promise<string> {
+  const { status } = await env.c.call('ContainerStatus', { container_id: id });
+  const raw = await readFile(status.log_path, 'utf8').catch(() => '');
+  let out = '';
+  for (const line of raw.split('\n')) {
+    const m = /^\S+ (?:stdout|stderr) ([PF]) (.*)$/.exec(line);
+    if (m) out += m[2] + (m[1] === 'F' ? '\n' : '');
+  }
+  return out;
+}
+
+/** footprint lists what the daemon has on disk and mounted, to show that a refused request left nothing. */
+export async function footprint(env: LifecycleEnv): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const p = join(dir, e.name);
+      if (e.isSocket()) continue;
+      out.push(p);
+      if (e.isDirectory() && depth > 0 && !p.endsWith('/rootfs')) await walk(p, depth - 1);
+    }
+  };
+  await walk(env.d.state, 2);
+  await walk(join(env.d.root), 2);
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '');
+  out.push(...mounts.filter((m) => m.startsWith(env.d.dir)).map((m) => `mount ${m}`));
+  out.push(...(await readdir('/run/netns').catch(() => [] as string[])).map((n) => `netns ${n}`));
+  return out.sort();
+}
+
+/** footprintDiff gives what appeared (+) or went (-) between two footprints. */
+export function footprintDiff(before: string[], after: string[]): string[] {
+  return [...after.filter((p) => !before.includes(p)).map((p) => `+ ${p}`), ...before.filter((p) => !after.includes(p)).map((p) => `- ${p}`)];
+}

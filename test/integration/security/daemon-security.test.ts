@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
-import { containerConfig, podConfig, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
+import { containerConfig, footprint, footprintDiff, logText, podConfig, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
 
 const MiB = 1024 * 1024;
 /** the cgroup v1 "unlimited" of memory files: LONG_MAX rounded down to the page size. */
@@ -42,18 +42,6 @@ async function create(p: typeof pod, script: string, linux: Record<string, unkno
   return container_id as string;
 }
 
-/** logText gives what a container wrote, stdout and stderr interleaved, from its CRI-format log file. */
-async function logText(id: string): Promise<string> {
-  const { status } = await env.c.call('ContainerStatus', { container_id: id });
-  const raw = await readFile(status.log_path, 'utf8').catch(() => '');
-  let out = '';
-  for (const line of raw.split('\n')) {
-    const m = /^\S+ (?:stdout|stderr) ([PF]) (.*)$/.exec(line);
-    if (m) out += m[2] + (m[1] === 'F' ? '\n' : '');
-  }
-  return out;
-}
-
 /** run creates and starts a container running `script` under sh -c, waits for its exit, and gives its code and output. */
 async function run(script: string, linux: Record<string, unknown> = {}, p = pod): Promise<{ code: number; out: string }> {
   const id = await create(p, script, linux);
@@ -62,7 +50,7 @@ async function run(script: string, linux: Record<string, unknown> = {}, p = pod)
   for (;;) {
     const { status } = await env.c.call('ContainerStatus', { container_id: id });
     if (status.state === 'CONTAINER_EXITED') {
-      const out = await logText(id);
+      const out = await logText(env, id);
       await env.c.call('RemoveContainer', { container_id: id });
       return { code: status.exit_code as number, out };
     }
@@ -75,40 +63,16 @@ const sec = (securityContext: Record<string, unknown>, resources?: Record<string
 const caps = (add: string[], drop: string[] = []) => ({ capabilities: { add_capabilities: add, drop_capabilities: drop, add_ambient_capabilities: [] } });
 const capField = (out: string, field: string): bigint => BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(out)?.[1] ?? 'x'}`);
 
-/** footprint lists what the daemon has on disk and mounted, to show that a refused request left nothing. */
-async function footprint(): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const p = join(dir, e.name);
-      if (e.isSocket()) continue;
-      out.push(p);
-      if (e.isDirectory() && depth > 0 && !p.endsWith('/rootfs')) await walk(p, depth - 1);
-    }
-  };
-  await walk(env.d.state, 2);
-  await walk(join(env.d.root), 2);
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '');
-  out.push(...mounts.filter((m) => m.startsWith(env.d.dir)).map((m) => `mount ${m}`));
-  out.push(...(await readdir('/run/netns').catch(() => [] as string[])).map((n) => `netns ${n}`));
-  return out.sort();
-}
-
-/** diff gives what appeared (+) or went (-) between two footprints. */
-function diff(before: string[], after: string[]): string[] {
-  return [...after.filter((p) => !before.includes(p)).map((p) => `+ ${p}`), ...before.filter((p) => !after.includes(p)).map((p) => `- ${p}`)];
-}
-
 /** refused checks that a CreateContainer fails with `code`, leaves nothing behind and frees the name. */
 async function refusedContainer(linux: Record<string, unknown>, code: number, match: RegExp): Promise<void> {
   const name = `refused${++seq}`;
-  const before = await footprint();
+  const before = await footprint(env);
   const containers = (await env.c.call('ListContainers', {})).containers.length;
   const f = await failure(create(pod, 'true', linux, name));
   expect(f.code, f.details).toBe(code);
   expect(f.details).toMatch(match);
   expect((await env.c.call('ListContainers', {})).containers).toHaveLength(containers);
-  expect(diff(before, await footprint())).toEqual([]);
+  expect(footprintDiff(before, await footprint(env))).toEqual([]);
   // the name was released: the same name with a plain config works
   const id = await create(pod, 'true', {}, name);
   await env.c.call('RemoveContainer', { container_id: id });
@@ -313,14 +277,14 @@ describe('pod sysctls through the daemon', () => {
 
   it('a sysctl that is not namespaced is INVALID_ARGUMENT and no pod is left', async () => {
     for (const sysctls of [{ 'kernel.panic': '10' }, { 'vm.swappiness': '10' }]) {
-      const before = await footprint();
+      const before = await footprint(env);
       const pods = (await env.c.call('ListPodSandbox', {})).items.length;
       const config = podConfig('sec-bad-sysctl', env.logDir, { linux: { sysctls } });
       const f = await failure(env.c.call('RunPodSandbox', { config }));
       expect(f.code, f.details).toBe(grpc.status.INVALID_ARGUMENT);
       expect(f.details).toMatch(/not namespaced/);
       expect((await env.c.call('ListPodSandbox', {})).items).toHaveLength(pods);
-      expect(diff(before, await footprint())).toEqual([]);
+      expect(footprintDiff(before, await footprint(env))).toEqual([]);
     }
     // net.* in a host-network pod would change the host: refused too
     const hostNet = podConfig('sec-hostnet-sysctl', env.logDir, { linux: { sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' }, security_context: { namespace_options: { network: 'NODE' } } } });

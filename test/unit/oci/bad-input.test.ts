@@ -4,7 +4,8 @@ import { RuntimeError, type ErrorKind } from '../../../src/errors/index.js';
 import { buildContainerSpec } from '../../../src/oci/build-container-spec.js';
 import { buildSandboxSpec } from '../../../src/oci/build-sandbox-spec.js';
 import { resourcesToOci, validateContainerResources } from '../../../src/oci/opts/resources.js';
-import { containerConfig, containerInput, host, nsOptions, podConfig, resources, sandboxFacts, sandboxInput } from './kubelet-configs.js';
+import { validateCriMounts } from '../../../src/oci/opts/mounts.js';
+import { containerConfig, containerInput, host, kubeletMounts, nsOptions, podConfig, resources, sandboxFacts, sandboxInput } from './kubelet-configs.js';
 
 function failure(fn: () => unknown): RuntimeError {
   try {
@@ -158,5 +159,25 @@ describe('bad sysctls', () => {
   });
   it('a container joining a sandbox without an infra process', () => {
     expectError(() => buildContainerSpec(containerInput(undefined, { sandbox: sandboxFacts(undefined, { infraPid: 0, netnsPath: undefined }) })), 'FailedPrecondition', /no running infra process/);
+  });
+});
+
+describe('bad recursive read-only mounts', () => {
+  const rroMount = (over: Partial<ReturnType<typeof kubeletMounts>[number]>) => ({ ...kubeletMounts()[2]!, recursive_read_only: true, readonly: true, ...over });
+  const rroHost = host({ recursiveReadOnlyMounts: true });
+  it.each([
+    ['readonly false', { readonly: false }, 'InvalidArgument', /recursive_read_only needs readonly/],
+    ['HOST_TO_CONTAINER', { propagation: 'PROPAGATION_HOST_TO_CONTAINER' as const }, 'InvalidArgument', /needs PROPAGATION_PRIVATE, not PROPAGATION_HOST_TO_CONTAINER/],
+    ['BIDIRECTIONAL', { propagation: 'PROPAGATION_BIDIRECTIONAL' as const }, 'InvalidArgument', /needs PROPAGATION_PRIVATE, not PROPAGATION_BIDIRECTIONAL/],
+    ['readonly false and BIDIRECTIONAL', { readonly: false, propagation: 'PROPAGATION_BIDIRECTIONAL' as const }, 'InvalidArgument', /needs readonly/],
+  ] as const)('%s', (_name, over, kind, message) => {
+    const cfg = containerConfig({ mounts: [rroMount(over)] });
+    expectError(() => buildContainerSpec(containerInput(cfg, { host: rroHost })), kind, message);
+    expectError(() => validateCriMounts(cfg.mounts, true), kind, message);
+  });
+  it('on a node that cannot make them (runc without rro, kernel before 5.12): FailedPrecondition', () => {
+    const cfg = containerConfig({ mounts: [rroMount({})] });
+    expectError(() => buildContainerSpec(containerInput(cfg, { host: host({ recursiveReadOnlyMounts: false }) })), 'FailedPrecondition', /not possible on this node/);
+    expectError(() => validateCriMounts(cfg.mounts, false), 'FailedPrecondition', /not possible on this node/);
   });
 });

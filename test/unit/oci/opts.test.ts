@@ -7,7 +7,8 @@ import { normalizeSysctlName } from '../../../src/oci/opts/sysctls.js';
 import { resolveIdentity } from '../../../src/oci/opts/user.js';
 import { runtimeDefaultProfile } from '../../../src/oci/seccomp-default.js';
 import { resourcesToOci } from '../../../src/oci/opts/resources.js';
-import { GROUP, host, PASSWD, resources } from './kubelet-configs.js';
+import { criMounts } from '../../../src/oci/opts/mounts.js';
+import { GROUP, host, kubeletMounts, PASSWD, resources } from './kubelet-configs.js';
 
 const HOST_CAPS = capabilitiesFromMask('000001fffeffffff');
 
@@ -139,5 +140,30 @@ describe('execProcess', () => {
     expect(p.capabilities).toEqual(spec.process?.capabilities);
     expect(p.oomScoreAdj).toBeUndefined();
     expect(() => execProcess(spec, [], false)).toThrow(/command is empty/);
+  });
+});
+
+describe('SupplementalGroupsPolicy (critest v1.32: test-image-predefined-group, uid 1000 in group 50000)', () => {
+  const passwd = parsePasswd('root:x:0:0:root:/root:/bin/sh\ndefault-user:x:1000:1000::/home/default-user:/bin/sh\n');
+  const group = parseGroup('root:x:0:\ndefault-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n');
+  it.each([
+    ['Merge', ['1234'], [1000, 50000, 1234]],
+    ['Strict', ['1234'], [1000, 1234]],
+    ['Merge', [], [1000, 50000]],
+    ['Strict', [], [1000]],
+    ['Merge', ['50000', '1000'], [1000, 50000]],
+  ] as const)('%s with %j: groups %j', (policy, extra, groups) => {
+    const user = resolveIdentity({ runAsUser: { value: '1000' }, supplementalGroups: [...extra], supplementalGroupsPolicy: policy, imageUser: '1000' }, passwd, group).user;
+    expect(user).toEqual({ uid: 1000, gid: 1000, additionalGids: groups });
+  });
+});
+
+describe('recursive read-only mounts', () => {
+  const m = { ...kubeletMounts()[2]!, recursive_read_only: true, readonly: true };
+  it('add rro to a private read-only bind where the node can do it, and nothing otherwise', () => {
+    const [rro] = criMounts([m], {}, true).mounts;
+    expect(rro!.options).toEqual(['rbind', 'rprivate', 'ro', 'rro']);
+    const [plain] = criMounts([{ ...m, recursive_read_only: false }], {}, false).mounts;
+    expect(plain!.options).toEqual(['rbind', 'rprivate', 'ro']);
   });
 });
