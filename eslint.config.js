@@ -1,6 +1,6 @@
 // ESLint flat config: typescript-eslint with type information, plus the layering rule of ARCHITECTURE.md.
 // Imports point downward only:
-//   main → daemon → cri, streaming → services → oci, runtime, image, network, store → sys, domain, errors
+//   main → daemon → cri, streaming, metrics → services → oci, runtime, image, network, store → sys, domain, errors
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -30,7 +30,7 @@ function layer(dir, banned, banMods = [], extra = []) {
   };
 }
 
-const top = ['main', 'daemon', 'cri', 'streaming', 'services'];
+const top = ['main', 'daemon', 'cri', 'streaming', 'metrics', 'services'];
 const hostMods = node('fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram', 'os', 'process');
 
 export default tseslint.config(
@@ -63,26 +63,36 @@ export default tseslint.config(
   layer('runtime', [...top, 'image', 'network', 'store']),
   layer('image', [...top, 'oci', 'runtime', 'network']),
   layer('network', [...top, 'oci', 'runtime', 'image', 'store']),
-  layer('streaming', ['main', 'daemon', 'cri', 'services', 'oci', 'runtime', 'image', 'network', 'store']),
-  layer('services', ['main', 'daemon', 'cri', 'streaming']),
-  layer('cri', ['main', 'daemon', 'streaming'], [], []),
+  layer('streaming', ['main', 'daemon', 'cri', 'metrics', 'services', 'oci', 'runtime', 'image', 'network', 'store']),
+  // metrics/ is the one place that loads prom-client; the layers report to it through domain/metrics.ts.
+  layer('metrics', ['main', 'daemon', 'cri', 'streaming', 'services', 'oci', 'runtime', 'image', 'network', 'store']),
+  layer('services', ['main', 'daemon', 'cri', 'streaming', 'metrics']),
+  layer('cri', ['main', 'daemon', 'streaming', 'metrics'], [], []),
   {
     // cri/ is the one place that may see generated protobuf types.
     files: ['src/cri/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: up('main', 'daemon', 'streaming'), message: 'layering: src/cri may not import a higher layer' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: up('main', 'daemon', 'streaming', 'metrics'), message: 'layering: src/cri may not import a higher layer' }] }],
     },
   },
   {
-    // Only sys/process-runner.ts starts processes; only config/ and main read the environment.
+    // Only sys/process-runner.ts starts processes. prom-client stays inside src/metrics, and the daemon loads that
+    // folder with import() only when [metrics] is on (a static import would load the library into every daemon).
     files: ['src/**/*.ts'],
-    ignores: ['src/sys/process-runner.ts'],
+    ignores: ['src/sys/process-runner.ts', 'src/metrics/**'],
     rules: {
       'no-restricted-syntax': [
         'error',
         { selector: "ImportDeclaration[source.value=/^(node:)?child_process$/]", message: 'only src/sys/process-runner.ts may import child_process' },
-        ...[],
+        { selector: "ImportDeclaration[source.value='prom-client']", message: 'layering: only src/metrics may import prom-client' },
+        { selector: "ImportDeclaration[importKind!='type'][source.value=/(^|\\/)metrics\\//]", message: 'layering: load src/metrics with import() when [metrics] is on, never statically' },
       ],
+    },
+  },
+  {
+    files: ['src/metrics/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "ImportDeclaration[source.value=/^(node:)?child_process$/]", message: 'only src/sys/process-runner.ts may import child_process' }],
     },
   },
   {

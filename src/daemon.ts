@@ -20,7 +20,21 @@ import { StreamingServer } from './streaming/server.js';
 import { NetnsDialerPool } from './streaming/netns-dialer-pool.js';
 import { RuncStreamRuntime, StreamService } from './services/stream-runtime.js';
 import { createLifecycle, lookPath, type Lifecycle } from './services/lifecycle-setup.js';
+import type { ObjectCounts } from './domain/metrics-port.js';
 import { systemClock } from './sys/clock.js';
+import { parseHostPort } from './config/load.js';
+import type { MetricsServer } from './metrics/server.js';
+
+/**
+ * startMetrics starts the `[metrics]` endpoint when an address is set. The module (and prom-client with it) is
+ * loaded here only then: a daemon with metrics off never loads the library. `counts` is asked on each scrape.
+ */
+async function startMetrics(config: Config, log: Logger, counts: () => Promise<ObjectCounts>): Promise<MetricsServer | undefined> {
+  const at = config.metrics.address ? parseHostPort(config.metrics.address) : undefined;
+  if (!at) return undefined;
+  const { startMetricsServer } = await import('./metrics/server.js');
+  return startMetricsServer({ ...at, counts, log: log.child({ component: 'metrics' }) });
+}
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
 export interface Daemon {
@@ -47,11 +61,19 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // What kind of node this is, once: every behaviour that differs between nodes asks these facts.
   const node = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });
   const cgroupDriver = node.cgroup.driver;
-  const imageParts = createImageParts(config);
   let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
-  let lifecycle: Lifecycle;
+  let lifecycle: Lifecycle | undefined;
   let streaming: StreamingServer | undefined;
+  let metricsServer: MetricsServer | undefined;
+  try {
+    metricsServer = await startMetrics(config, log, () => lifecycle?.counts() ?? Promise.resolve({ containers: {}, pods: {} }));
+  } catch (e) {
+    await releaseLock();
+    throw e;
+  }
+  const metrics = metricsServer?.metrics;
+  const imageParts = createImageParts(config, metrics);
   const dialers = new NetnsDialerPool({
     runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }),
     ...(config.streaming.port_forward_dialer === 'helper' ? { connector: null } : {}),
@@ -69,21 +91,22 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const info = new RuntimeInfoService({ config, cgroupDriver, node, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
     // Streaming (exec/attach/port-forward). The container lifecycle's lookup replaces noContainerLookup.
-    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service });
+    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service, metrics });
     const streamLookup = lifecycle.containers;
     const sc = config.streaming;
     streaming = new StreamingServer({
       address: sc.address, port: sc.port, tlsCertFile: sc.tls_cert_file, tlsKeyFile: sc.tls_key_file, tokenTtlMs: sc.token_ttl, maxTokens: sc.max_tokens,
-      idleTimeoutMs: sc.stream_idle_timeout, streamCreationTimeoutMs: sc.stream_creation_timeout, clock: systemClock, log: log.child({ component: 'streaming' }),
+      idleTimeoutMs: sc.stream_idle_timeout, streamCreationTimeoutMs: sc.stream_creation_timeout, clock: systemClock, log: log.child({ component: 'streaming' }), metrics,
       runtime: new RuncStreamRuntime({ lookup: streamLookup, runner: nodeProcessRunner, dialer: dialers, exec: lifecycle.runc, log: log.child({ component: 'streaming' }) }),
     });
     await streaming.start();
     const streams = new StreamService(streamLookup, streaming);
-    server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness);
+    server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness, metrics);
     listener = await listen(server, config.grpc.address);
   } catch (e) {
     server?.grpc.forceShutdown();
     await streaming?.stop();
+    await metricsServer?.close();
     await releaseLock();
     throw e;
   }
@@ -91,8 +114,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   log.debug({ spawner: spawnerInUse().why }, 'helper programs start through this spawner');
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.
+  const recoveryStart = performance.now();
   await imageParts.init(log.child({ component: 'image' }));
   await lifecycle.init();
+  metrics?.recovered((performance.now() - recoveryStart) / 1000);
   const admin = await startAdminServer(join(config.state, ADMIN_SOCKET_NAME), imageParts.service, log.child({ component: 'admin' }));
   readiness.ready = true;
   log.info('fune is ready');
@@ -108,8 +133,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         await streaming?.stop();
         dialers.stop();
         await admin.close();
+        await metricsServer?.close();
         imageParts.close();
-        lifecycle.close();
+        lifecycle?.close();
         await releaseLock();
         log.info('shut down');
       })();

@@ -43,6 +43,7 @@ export function defaultConfig(): Config {
       stream_creation_timeout: 30_000,
       port_forward_dialer: 'auto',
     },
+    metrics: { address: '' },
   };
 }
 

@@ -97,8 +97,22 @@ export function validateConfig(c: Config): string[] {
   if (c.registry.max_concurrent_downloads < 1)
     p.push(`"registry.max_concurrent_downloads" must be at least 1, not ${c.registry.max_concurrent_downloads}`);
   if (c.runtime.exec_sync_max_output < 1) p.push(`"runtime.exec_sync_max_output" must be at least 1`);
+  if (c.metrics.address !== '' && !parseHostPort(c.metrics.address))
+    p.push(`"metrics.address" must be host:port (such as "127.0.0.1:9412" or "[::1]:9412"), not ${JSON.stringify(c.metrics.address)}`);
   if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c.cni.default_subnet)) p.push(`"cni.default_subnet" must be an IPv4 CIDR, not ${JSON.stringify(c.cni.default_subnet)}`);
   return p;
+}
+
+/**
+ * parseHostPort splits `host:port`, `[v6 address]:port` or `:port` (every interface), with a port of 0-65535 and a
+ * host name or address of the usual characters; undefined when the text is not one of those.
+ */
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
 }
 
 function parseDoc(text: string, source: string): Table {

@@ -69,6 +69,13 @@ export interface Config {
      */
     port_forward_dialer: 'auto' | 'helper';
   };
+  metrics: {
+    /**
+     * address is `host:port` of the Prometheus endpoint (`GET /metrics`); "" (the default) turns it off, and then
+     * the metrics library is never loaded.
+     */
+    address: string;
+  };
 }
 
 /** ConfigFlags are the command-line overrides of `fune daemon`. */

@@ -15,6 +15,15 @@ export const CODE_OF_KIND: Readonly<Record<ErrorKind, status>> = {
   Internal: status.INTERNAL,
 };
 
+/** CODE_NAMES are the gRPC codes as Go names them (codes.Code.String()), the values containerd's metrics carry. */
+const CODE_NAMES = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted',
+  'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'];
+
+/** codeName gives the Go name of a gRPC status code (`Code(17)` for one outside the table, as Go prints it). */
+export function codeName(code: number): string {
+  return CODE_NAMES[code] ?? `Code(${code})`;
+}
+
 /** StatusObject is what grpc-js sends for a failed call. */
 export type StatusObject = Pick<ServiceError, 'code' | 'details'> & { message: string };
 

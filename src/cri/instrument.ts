@@ -1,6 +1,7 @@
 import { status, type handleUnaryCall, type handleServerStreamingCall, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from '../log/index.js';
-import { toStatus } from './grpc-status.js';
+import type { CallMetrics } from '../domain/metrics-port.js';
+import { codeName, toStatus } from './grpc-status.js';
 import type { AnyRpc, ApiVersion, CallContext } from './rpc.js';
 
 /** Readiness is the gate every call passes: closed until start-up recovery has finished. */
@@ -13,6 +14,8 @@ export interface InstrumentDeps {
   log: Logger;
   readiness: Readiness;
   apiVersion: ApiVersion;
+  /** metrics hears of every call's verb, code and time (undefined when `[metrics]` is off). */
+  metrics?: CallMetrics;
 }
 
 type Call = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -72,18 +75,23 @@ const NOT_READY = { code: status.UNAVAILABLE, details: 'fune is starting: state 
 /** wrapUnary gives the grpc-js handler of a unary verb: readiness gate, child logger, signal, error mapping. */
 export function wrapUnary(rpc: Extract<AnyRpc, { kind: 'unary' }>, deps: InstrumentDeps): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    if (!deps.readiness.ready) return callback({ ...NOT_READY, message: NOT_READY.details, name: 'Error' });
+    if (!deps.readiness.ready) {
+      notReady(deps, rpc.name);
+      return callback({ ...NOT_READY, message: NOT_READY.details, name: 'Error' });
+    }
     const p = prepare(rpc, deps, call);
     rpc.handle(p.req as never, p.ctx).then(
       (res) => {
         p.done();
         if (deps.log.isLevelEnabled(rpc.level)) p.log()[rpc.level]({ durationMs: ms(p.start) }, `${rpc.name} done`);
+        deps.metrics?.criCall(rpc.name, 'OK', seconds(p.start));
         callback(null, res);
       },
       (err: unknown) => {
         p.done();
         const st = toStatus(err, p.secrets);
         logFailure(p.log(), rpc, st.code, err, p.start);
+        deps.metrics?.criCall(rpc.name, codeName(st.code), seconds(p.start));
         callback({ ...st, name: 'Error' });
       },
     );
@@ -93,7 +101,10 @@ export function wrapUnary(rpc: Extract<AnyRpc, { kind: 'unary' }>, deps: Instrum
 /** wrapStream gives the grpc-js handler of a server-streaming verb, with the same plumbing as wrapUnary. */
 export function wrapStream(rpc: Extract<AnyRpc, { kind: 'stream' }>, deps: InstrumentDeps): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
-    if (!deps.readiness.ready) return call.destroy(Object.assign(new Error(NOT_READY.details), { code: status.UNAVAILABLE }));
+    if (!deps.readiness.ready) {
+      notReady(deps, rpc.name);
+      return call.destroy(Object.assign(new Error(NOT_READY.details), { code: status.UNAVAILABLE }));
+    }
     const p = prepare(rpc, deps, call);
     const send = (msg: unknown) =>
       new Promise<void>((resolve) => {
@@ -105,12 +116,14 @@ export function wrapStream(rpc: Extract<AnyRpc, { kind: 'stream' }>, deps: Instr
       () => {
         p.done();
         if (deps.log.isLevelEnabled(rpc.level)) p.log()[rpc.level]({ durationMs: ms(p.start) }, `${rpc.name} done`);
+        deps.metrics?.criCall(rpc.name, call.cancelled ? 'Canceled' : 'OK', seconds(p.start));
         if (!call.cancelled) call.end();
       },
       (err: unknown) => {
         p.done();
         const st = toStatus(err, p.secrets);
         logFailure(p.log(), rpc, st.code, err, p.start);
+        deps.metrics?.criCall(rpc.name, codeName(st.code), seconds(p.start));
         if (!call.cancelled) call.destroy(Object.assign(new Error(st.details), { code: st.code, details: st.details }));
       },
     );
@@ -123,15 +136,24 @@ function logFailure(log: Logger, rpc: AnyRpc, code: status, err: unknown, start:
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 100) / 100;
+const seconds = (start: number) => (performance.now() - start) / 1000;
 
-/** unimplementedHandler answers UNIMPLEMENTED, naming the verb. */
-export function unimplementedHandler(name: string, streaming: boolean): handleUnaryCall<unknown, unknown> | handleServerStreamingCall<unknown, unknown> {
+function notReady(deps: InstrumentDeps, name: string): void {
+  deps.metrics?.criCall(name, 'Unavailable', 0);
+}
+
+/** unimplementedHandler answers UNIMPLEMENTED, naming the verb (and counts the call when metrics are on). */
+export function unimplementedHandler(name: string, streaming: boolean, metrics?: CallMetrics): handleUnaryCall<unknown, unknown> | handleServerStreamingCall<unknown, unknown> {
   const details = `${name} is not implemented by fune`;
   if (streaming) {
-    return ((call: ServerWritableStream<unknown, unknown>) =>
-      call.destroy(Object.assign(new Error(details), { code: status.UNIMPLEMENTED, details })));
+    return ((call: ServerWritableStream<unknown, unknown>) => {
+      metrics?.criCall(name, 'Unimplemented', 0);
+      call.destroy(Object.assign(new Error(details), { code: status.UNIMPLEMENTED, details }));
+    });
   }
-  const unaryHandler: handleUnaryCall<unknown, unknown> = (_call, cb) =>
+  const unaryHandler: handleUnaryCall<unknown, unknown> = (_call, cb) => {
+    metrics?.criCall(name, 'Unimplemented', 0);
     cb({ code: status.UNIMPLEMENTED, details, message: details, name: 'Error' });
+  };
   return unaryHandler;
 }

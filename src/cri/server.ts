@@ -9,16 +9,17 @@ import { routeConnection } from './h2-route.js';
 import { unimplementedHandler, wrapStream, wrapUnary, type Readiness } from './instrument.js';
 import { loadCriServices } from './protos.js';
 import type { AnyRpc, ApiVersion } from './rpc.js';
+import type { CallMetrics } from '../domain/metrics-port.js';
 
 /** RpcTable maps CRI method names to their verbs; a method absent from it answers UNIMPLEMENTED. */
 export type RpcTable = ReadonlyMap<string, AnyRpc>;
 
-function implement(def: ServiceDefinition, table: RpcTable, deps: { log: Logger; readiness: Readiness; apiVersion: ApiVersion }) {
+function implement(def: ServiceDefinition, table: RpcTable, deps: { log: Logger; readiness: Readiness; apiVersion: ApiVersion; metrics?: CallMetrics }) {
   const impl: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(def)) {
     const rpc = table.get(name);
     const streaming = method.responseStream;
-    if (!rpc || (rpc.kind === 'stream') !== streaming) impl[name] = unimplementedHandler(name, streaming);
+    if (!rpc || (rpc.kind === 'stream') !== streaming) impl[name] = unimplementedHandler(name, streaming, deps.metrics);
     else impl[name] = rpc.kind === 'unary' ? wrapUnary(rpc, deps) : wrapStream(rpc, deps);
   }
   return impl;
@@ -40,9 +41,10 @@ export interface CriServer {
 /**
  * buildCriServer registers RuntimeService and ImageService of both `runtime.v1` and `runtime.v1alpha2` on one
  * grpc-js server. Both packages share field numbers for every shared message, so the same verbs serve both; fields
- * that only v1 has are simply not encoded for v1alpha2 clients.
+ * that only v1 has are simply not encoded for v1alpha2 clients. `metrics` (when `[metrics]` is on) hears of every
+ * call, whichever of the two servers took it: both run the handlers made here.
  */
-export function buildCriServer(table: RpcTable, log: Logger, readiness: Readiness): CriServer {
+export function buildCriServer(table: RpcTable, log: Logger, readiness: Readiness, metrics?: CallMetrics): CriServer {
   const methods = new Map<string, DirectMethod>();
   const server = new Server({
     'grpc.max_receive_message_length': MAX_RECEIVE,
@@ -53,7 +55,7 @@ export function buildCriServer(table: RpcTable, log: Logger, readiness: Readines
   });
   for (const apiVersion of ['v1', 'v1alpha2'] as const) {
     const defs = loadCriServices(apiVersion);
-    const deps = { log, readiness, apiVersion };
+    const deps = { log, readiness, apiVersion, metrics };
     for (const def of [defs.runtime, defs.image]) {
       const impl = implement(def, table, deps);
       server.addService(def, impl);

@@ -83,6 +83,7 @@ export class ContainerService {
     const oom = (await this.d.conmon.oomKilled(rec.bundle)) || (await this.cgroupOom(rec));
     const next: ContainerRecord = { ...rec, state: 'CONTAINER_EXITED', exitCode: ex.exitCode, finishedAt: ex.finishedAt, reason: exitReason(ex.exitCode, oom), message: '' };
     await this.reg.saveContainer(next);
+    if (oom) this.d.metrics?.oomKill();
     this.emit('CONTAINER_STOPPED_EVENT', next);
     return next;
   }

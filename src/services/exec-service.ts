@@ -9,6 +9,7 @@ import { killSession, pidNamespace, processAlive, sleep } from '../runtime/proc.
 import type { ProcessRunner } from '../sys/process-runner.js';
 import type { StreamContainer } from './stream-runtime.js';
 import { removeFile } from '../store/atomic-file.js';
+import type { LifecycleMetrics } from '../domain/metrics-port.js';
 
 /** ExecServiceDeps are what ExecSync works with. */
 export interface ExecServiceDeps {
@@ -19,6 +20,8 @@ export interface ExecServiceDeps {
   maxOutput: number;
   /** drainMs bounds the wait for stdio EOF once the exec'd process has exited. */
   drainMs: number;
+  /** metrics counts timeouts (undefined when `[metrics]` is off). */
+  metrics?: Pick<LifecycleMetrics, 'execSyncTimeout'>;
 }
 
 /** ExecResult is ExecSync's answer. */
@@ -115,7 +118,10 @@ export class ExecService {
         child.stdout?.destroy();
         child.stderr?.destroy();
       }
-      if (timedOut) throw deadlineExceeded(`command ${JSON.stringify(cmd)} timed out: timeout ${timeoutSec}s exceeded: context deadline exceeded`);
+      if (timedOut) {
+        this.d.metrics?.execSyncTimeout();
+        throw deadlineExceeded(`command ${JSON.stringify(cmd)} timed out: timeout ${timeoutSec}s exceeded: context deadline exceeded`);
+      }
       if (signal.aborted) throw internal(`exec in ${c.id} cancelled`);
       const stderr = err.value;
       if (code === 255 && /exec failed|container not running|does not exist/.test(stderr.toString())) {

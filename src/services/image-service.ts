@@ -11,6 +11,7 @@ import { importArchive, type ImportedImage } from '../image/archive.js';
 import type { Platform } from '../image/manifest.js';
 import type { Readable } from 'node:stream';
 import { parseReference, formatReference } from '../image/reference.js';
+import type { PullMetrics } from '../domain/metrics-port.js';
 
 /** CriImage is a CRI `Image` message as a plain object (int64 as decimal strings). */
 export interface CriImage {
@@ -52,6 +53,8 @@ export interface ImageServiceDeps {
   platform: Platform;
   /** onChange hears of pulls and removals (ImageFsInfo caching, events). */
   onChange?: () => void;
+  /** metrics hears of every pull's result, bytes and time (undefined when `[metrics]` is off). */
+  metrics?: PullMetrics;
 }
 
 const PROGRESS_LOG_MS = 5_000;
@@ -109,18 +112,25 @@ export class ImageService {
     if (!ref) throw invalidArgument('image reference is empty');
     const canonical = formatReference(parseReference(ref));
     let last = 0;
+    let bytes = 0;
+    const start = performance.now();
     const rec = await this.d.images.pull(ref, {
       creds: credentialsFromAuthConfig(auth),
       signal: o.signal,
       log: o.log,
       onProgress: (p) => {
+        bytes = p.bytes;
         o.onProgress?.(p);
         const now = Date.now();
         if (now - last < PROGRESS_LOG_MS) return;
         last = now;
         o.log.info({ image: canonical, layersDone: p.layersDone, layers: p.layers, bytes: p.bytes, totalBytes: p.totalBytes }, 'pull progress');
       },
+    }).catch((e: unknown) => {
+      this.d.metrics?.imagePull('failure', bytes, (performance.now() - start) / 1000);
+      throw e;
     });
+    this.d.metrics?.imagePull('success', bytes, (performance.now() - start) / 1000);
     o.log.info({ image: canonical, id: rec.id, size: rec.size }, 'image pulled');
     this.d.onChange?.();
     return rec.id;

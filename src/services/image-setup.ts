@@ -8,6 +8,7 @@ import { ImageManager } from '../image/images.js';
 import { NodeTransport } from '../image/transport.js';
 import { hostPlatform } from '../image/manifest.js';
 import { ImageService } from './image-service.js';
+import type { PullMetrics } from '../domain/metrics-port.js';
 
 /** ImageParts are the image subsystem as the daemon holds it. */
 export interface ImageParts {
@@ -21,7 +22,7 @@ export interface ImageParts {
 }
 
 /** createImageParts builds the image subsystem from the configuration, with the real host seams. */
-export function createImageParts(config: Config): ImageParts {
+export function createImageParts(config: Config, metrics?: PullMetrics): ImageParts {
   const transport = new NodeTransport();
   const mounter = toolMounter(nodeProcessRunner);
   const manager = new ImageManager({
@@ -38,6 +39,6 @@ export function createImageParts(config: Config): ImageParts {
     chown: process.getuid?.() === 0,
     now: () => Date.now(),
   });
-  const service = new ImageService({ images: manager, platform: hostPlatform(process.arch), pinnedImages: config.runtime.sandbox_image ? [config.runtime.sandbox_image] : [] });
+  const service = new ImageService({ images: manager, platform: hostPlatform(process.arch), pinnedImages: config.runtime.sandbox_image ? [config.runtime.sandbox_image] : [], metrics });
   return { manager, service, mounter, init: (log) => manager.init(log), close: () => transport.close() };
 }

@@ -11,6 +11,7 @@ import type { BaseHostFacts } from './host-facts.js';
 import type { Registry } from './registry.js';
 import type { ImageConfig } from '../oci/input.js';
 import type { NodeFacts } from '../domain/node.js';
+import type { LifecycleMetrics } from '../domain/metrics-port.js';
 
 /** PreparedNetwork is a pod whose namespace exists; attach runs CNI ADD in it, once. */
 export interface PreparedNetwork {
@@ -63,6 +64,8 @@ export interface LifecycleDeps {
   bundlesDir: string;
   /** shmSize is the size of a pod's /dev/shm tmpfs in bytes (64 MiB by default). */
   shmSize?: number;
+  /** metrics counts OOM kills and ExecSync timeouts (undefined when `[metrics]` is off). */
+  metrics?: LifecycleMetrics;
 }
 
 /** nowNs gives the clock's time as a decimal nanosecond string. */

@@ -17,6 +17,7 @@ import { recover } from './recovery.js';
 import { Registry } from './registry.js';
 import { SandboxService } from './sandbox-service.js';
 import { StatsService } from './stats-service.js';
+import type { LifecycleMetrics, ObjectCounts } from '../domain/metrics-port.js';
 
 /** Lifecycle is the pod and container side of fune, built once by the daemon. */
 export interface Lifecycle {
@@ -29,6 +30,8 @@ export interface Lifecycle {
   runc: Runc;
   /** init recovers state from disk, conmon and runc, and starts watching exits; run it before serving. */
   init(): Promise<void>;
+  /** counts gives the pods and containers by state (for the metrics endpoint). */
+  counts(): Promise<ObjectCounts>;
   close(): void;
 }
 
@@ -41,6 +44,7 @@ export interface LifecycleOptions {
   runner: ProcessRunner;
   network?: PodNetworkPort;
   images?: ImagePort;
+  metrics?: LifecycleMetrics;
 }
 
 /** lookPath finds a program by name in the usual system directories (conmon needs runc's absolute path). */
@@ -67,17 +71,27 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
     node: o.node, host: baseFactsOf(o.node), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
+    metrics: o.metrics,
   };
   const sandboxes = new SandboxService(d);
   const containers = new ContainerService(d, sandboxes);
   sandboxes.setContainers(containers);
-  const exec = new ExecService({ runc, runner, lookup: containers, maxOutput: config.runtime.exec_sync_max_output, drainMs: config.runtime.exec_sync_drain_timeout });
+  const exec = new ExecService({ runc, runner, lookup: containers, maxOutput: config.runtime.exec_sync_max_output, drainMs: config.runtime.exec_sync_drain_timeout, metrics: o.metrics });
   const stats = new StatsService(d, sandboxes, containers);
   return {
     sandboxes, containers, exec, stats, events, runc,
     async init() {
       await recover(d, sandboxes, containers);
       await containers.watchExits(exitDir);
+    },
+    async counts() {
+      const out: ObjectCounts = { containers: {}, pods: {} };
+      const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+      for (const c of d.registry.containers.values()) if (c.phase === 'created') bump(out.containers, c.state.replace('CONTAINER_', '').toLowerCase());
+      for (const p of d.registry.sandboxes.values()) {
+        if (p.phase === 'created') bump(out.pods, (await sandboxes.effectiveState(p)).replace('SANDBOX_', '').toLowerCase());
+      }
+      return out;
     },
     close: () => containers.close(),
   };

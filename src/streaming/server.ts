@@ -12,6 +12,7 @@ import { REMOTECOMMAND_PROTOCOLS, serveCommandSpdy } from './spdy-remotecommand.
 import { SpdySession, type SessionLimits } from './spdy-session.js';
 import { TokenCache } from './token-cache.js';
 import type { StreamRequest, StreamRuntime } from './types.js';
+import type { StreamingMetrics } from '../domain/metrics-port.js';
 import { serveCommandWs, serveForwardWs, WS_COMMAND_PROTOCOLS, WS_PORTFORWARD_PROTOCOLS } from './websocket.js';
 
 /** StreamingServerOptions configure the streaming server (the `[streaming]` config section, durations in ms). */
@@ -28,6 +29,8 @@ export interface StreamingServerOptions {
   clock: Clock;
   log: Logger;
   limits?: Partial<SessionLimits>;
+  /** metrics hears of sessions opened, closed and refused (undefined when `[metrics]` is off). */
+  metrics?: StreamingMetrics;
 }
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]{1,64})$/;
@@ -97,42 +100,54 @@ export class StreamingServer {
 
   /** issue stores a validated request and returns its one-time URL; beyond the cap it throws ResourceExhausted. */
   issue(req: StreamRequest): string {
-    return `${this.base}/${req.kind}/${this.tokens.insert(req)}`;
+    try {
+      return `${this.base}/${req.kind}/${this.tokens.insert(req)}`;
+    } catch (e) {
+      this.opts.metrics?.sessionRefused(req.kind, 'exhausted');
+      throw e;
+    }
   }
 
-  private take(url: string | undefined): StreamRequest | undefined {
-    const m = ROUTE.exec((url ?? '').split('?')[0]!);
-    if (!m) return undefined;
-    const req = this.tokens.consume(m[2]!);
-    return req && req.kind === m[1] ? req : undefined;
+  /** take consumes the token of a request's URL; a URL with no live token of its kind counts as refused. */
+  private take(req: http.IncomingMessage): StreamRequest | undefined {
+    const m = ROUTE.exec((req.url ?? '').split('?')[0]!);
+    const found = m && (req.method === 'GET' || req.method === 'POST') ? this.tokens.consume(m[2]!) : undefined;
+    if (found && found.kind === m![1]) return found;
+    this.opts.metrics?.sessionRefused((m?.[1] as StreamRequest['kind'] | undefined) ?? 'unknown', 'token');
+    return undefined;
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const found = req.method === 'GET' || req.method === 'POST' ? this.take(req.url) : undefined;
+    const found = this.take(req);
     if (!found) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
       return;
     }
+    this.opts.metrics?.sessionRefused(found.kind, 'protocol');
     res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('unable to upgrade: missing upgrade headers in request\n');
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const found = req.method === 'GET' || req.method === 'POST' ? this.take(req.url) : undefined;
+    const found = this.take(req);
     if (!found) return reject(socket, 404, '404 page not found');
+    const refuse = (code: number, body: string, extra?: string[]) => {
+      this.opts.metrics?.sessionRefused(found.kind, 'protocol');
+      reject(socket, code, body, extra);
+    };
     const upgrade = (req.headers.upgrade ?? '').toLowerCase();
     if (upgrade === 'websocket') return this.upgradeWs(req, socket, head, found);
     const offered = headerList(req, 'x-stream-protocol-version');
-    if (offered.length === 0) return reject(socket, 400, 'unable to upgrade: X-Stream-Protocol-Version is required');
+    if (offered.length === 0) return refuse(400, 'unable to upgrade: X-Stream-Protocol-Version is required');
     const accepted = found.kind === 'portforward' ? PORTFORWARD_PROTOCOLS : REMOTECOMMAND_PROTOCOLS;
     const protocol = offered.find((p) => accepted.includes(p));
     if (!protocol) {
       const msg = `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${accepted.join(' ')}]`;
-      return reject(socket, 403, msg, accepted.map((p) => `X-Accepted-Stream-Protocol-Versions: ${p}`));
+      return refuse(403, msg, accepted.map((p) => `X-Accepted-Stream-Protocol-Versions: ${p}`));
     }
     const connection = headerList(req, 'connection').map((s) => s.toLowerCase());
     if (!connection.includes('upgrade') || !upgrade.includes('spdy/3.1')) {
-      return reject(socket, 400, `unable to upgrade: missing upgrade headers in request: ${JSON.stringify(req.headers)}`);
+      return refuse(400, `unable to upgrade: missing upgrade headers in request: ${JSON.stringify(req.headers)}`);
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') (socket.setNoDelay as (b: boolean) => void)(true);
@@ -145,9 +160,11 @@ export class StreamingServer {
     });
     session.on('activity', () => idle.touch());
     this.live.add(session);
+    this.opts.metrics?.sessionOpened(found.kind);
     session.once('close', () => {
       idle.stop();
       this.live.delete(session);
+      this.opts.metrics?.sessionClosed(found.kind);
     });
     const deps = { runtime: this.opts.runtime, clock: this.opts.clock, streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs, log };
     if (found.kind === 'portforward') servePortForwardSpdy(session, found, deps);
@@ -160,6 +177,7 @@ export class StreamingServer {
     const offered = headerList(req, 'sec-websocket-protocol');
     const protocol = offered.length === 0 ? '' : offered.find((p) => accepted.includes(p));
     if (protocol === undefined) {
+      this.opts.metrics?.sessionRefused(found.kind, 'protocol');
       return reject(socket, 400, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${accepted.join(' ')}]`);
     }
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
@@ -167,9 +185,11 @@ export class StreamingServer {
       const conn = { destroy: () => ws.terminate() };
       const idle = new IdleTimer(this.opts.clock, this.opts.idleTimeoutMs, () => ws.terminate());
       this.live.add(conn);
+      this.opts.metrics?.sessionOpened(found.kind);
       ws.once('close', () => {
         idle.stop();
         this.live.delete(conn);
+        this.opts.metrics?.sessionClosed(found.kind);
       });
       ws.on('error', (err) => log.debug({ err }, 'websocket error'));
       const deps = { runtime: this.opts.runtime, log, onActivity: () => idle.touch() };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, configToToml, loadConfig, parseConfigText } from '../../../src/config/load.js';
+import { ConfigError, configToToml, loadConfig, parseConfigText, parseHostPort } from '../../../src/config/load.js';
 import { defaultConfig } from '../../../src/config/defaults.js';
 import { formatDuration, parseDuration } from '../../../src/config/duration.js';
 
@@ -90,6 +90,28 @@ mystery = true
     expect(parseConfigText('').streaming.port_forward_dialer).toBe('auto');
     expect(parseConfigText('[streaming]\nport_forward_dialer = "helper"').streaming.port_forward_dialer).toBe('helper');
     expect(problems('[streaming]\nport_forward_dialer = "nc"')).toEqual(['"streaming.port_forward_dialer" must be "auto" or "helper", not "nc"']);
+  });
+
+  it('turns the metrics endpoint on with a host:port and refuses every other shape', () => {
+    expect(parseConfigText('').metrics.address).toBe('');
+    const good: [string, { host: string; port: number }][] = [
+      ['127.0.0.1:9412', { host: '127.0.0.1', port: 9412 }],
+      ['[::1]:9412', { host: '::1', port: 9412 }],
+      ['localhost:0', { host: 'localhost', port: 0 }],
+      [':9412', { host: '', port: 9412 }],
+      ['node-1.example:65535', { host: 'node-1.example', port: 65535 }],
+    ];
+    for (const [address, want] of good) {
+      expect(parseConfigText(`[metrics]\naddress = "${address}"`).metrics.address).toBe(address);
+      expect(parseHostPort(address)).toEqual(want);
+    }
+    const bad = ['9412', 'localhost', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:99999999', '::1:9412', '[::1:9412', '[::1]', 'a b:1', 'http://127.0.0.1:9412', '127.0.0.1:94 12'];
+    for (const address of bad) {
+      expect(parseHostPort(address), address).toBeUndefined();
+      expect(problems(`[metrics]\naddress = "${address}"`), address).toEqual([`"metrics.address" must be host:port (such as "127.0.0.1:9412" or "[::1]:9412"), not ${JSON.stringify(address)}`]);
+    }
+    expect(problems('[metrics]\naddress = 9412')).toEqual(['"metrics.address" must be a string, not "9412"']);
+    expect(problems('[metrics]\nport = 9412')).toEqual(['unknown key "metrics.port"']);
   });
 
   it('reports TOML syntax errors', () => {

@@ -14,9 +14,14 @@ afterEach(async () => {
   l = undefined;
 });
 
+/** calls records what the wrapper reports to the metrics, as `verb code`. */
+let calls: { verb: string; code: string; seconds: number }[] = [];
+const metrics = { criCall: (verb: string, code: string, seconds: number) => void calls.push({ verb, code, seconds }) };
+
 async function serve(rpcs: AnyRpc[], ready = true) {
   const readiness = { ready };
-  const server = buildCriServer(new Map(rpcs.map((r) => [r.name, r])), nullLogger(), readiness);
+  calls = [];
+  const server = buildCriServer(new Map(rpcs.map((r) => [r.name, r])), nullLogger(), readiness, metrics);
   const socket = join(mkdtempSync(join(tmpdir(), 'fune-wrap-')), 's.sock');
   l = await listen(server, socket);
   return { socket, readiness };
@@ -36,6 +41,7 @@ for (const path of ['grpc-js', 'direct'] as const) {
         expect(f.details).toMatch(/recovery/);
         readiness.ready = true;
         expect((await c.call('Version')).runtime_name).toBe('x');
+        expect(calls.map((m) => `${m.verb} ${m.code}`)).toEqual(['Version Unavailable', 'Version OK']);
       } finally {
         c.close();
       }
@@ -58,6 +64,9 @@ for (const path of ['grpc-js', 'direct'] as const) {
         const f = await failure(c.call('Version', {}, { deadlineMs: 300 }));
         expect(f.code).toBe(grpc.status.DEADLINE_EXCEEDED);
         await new Promise((r) => setTimeout(r, 200));
+        // The handler ran until the deadline fired: the call's time is what it took, not 0.
+        expect(calls).toHaveLength(1);
+        expect(calls[0]!.seconds).toBeGreaterThan(0.1);
         expect(seen?.signal.aborted).toBe(true);
         expect(abortedAfter).toBeGreaterThanOrEqual(200);
         expect(abortedAfter).toBeLessThan(2000);
@@ -91,6 +100,8 @@ for (const path of ['grpc-js', 'direct'] as const) {
         expect((await failure(c.call('Status'))).code).toBe(grpc.status.INTERNAL);
         const u = await failure(c.call('CheckpointContainer', { container_id: 'abc' }));
         expect(u.code).toBe(grpc.status.UNIMPLEMENTED);
+        // Each call reaches the metrics once, with Go's name of its code.
+        expect(calls.map((m) => `${m.verb} ${m.code}`)).toEqual(['ContainerStatus NotFound', 'Version Internal', 'Status Internal', 'CheckpointContainer Unimplemented']);
       } finally {
         c.close();
       }

@@ -16,7 +16,7 @@ async function lint(filePath: string, code: string): Promise<string[]> {
 const layering = (msgs: string[]) => {
   const parse = msgs.filter((m) => m.startsWith('null'));
   if (parse.length) throw new Error(`lint could not parse the probe: ${parse.join('; ')}`);
-  return msgs.filter((m) => /layering|child_process|environment/.test(m));
+  return msgs.filter((m) => /layering|child_process|environment|prom-client/.test(m));
 };
 
 describe('the layering rule', () => {
@@ -33,6 +33,15 @@ describe('the layering rule', () => {
       ['src/streaming/probe.ts', "import { x } from '../services/stream-runtime.js';"],
       ['src/image/probe.ts', "import { spawn } from 'node:child_process';"],
       ['src/image/probe.ts', 'export const home = process.env.HOME;'],
+      ['src/services/probe.ts', "import { PromMetrics } from '../metrics/prom.js';"],
+      ['src/cri/probe.ts', "import { PromMetrics } from '../metrics/prom.js';"],
+      ['src/streaming/probe.ts', "import { PromMetrics } from '../metrics/prom.js';"],
+      ['src/metrics/probe.ts', "import { x } from '../services/stats-service.js';"],
+      ['src/metrics/probe.ts', "import { x } from '../cri/table.js';"],
+      ['src/cri/probe.ts', "import { Counter } from 'prom-client';"],
+      ['src/services/probe.ts', "import { Counter } from 'prom-client';"],
+      ['src/daemon.ts', "import { startMetricsServer } from './metrics/server.js';"],
+      ['src/metrics/probe.ts', "import { spawn } from 'node:child_process';"],
     ];
     for (const [file, code] of cases) {
       const msgs = layering(await lint(file, code));
@@ -47,6 +56,11 @@ describe('the layering rule', () => {
       ['src/image/probe.ts', "import { writeFileAtomic } from '../store/atomic-file.js';"],
       ['src/cri/probe.ts', "import type { VersionRequest } from './generated/v1/runtime/v1/VersionRequest.js';"],
       ['src/daemon2.ts', "import { x } from './cri/server.js';"],
+      ['src/daemon.ts', "import type { MetricsServer } from './metrics/server.js';"],
+      ['src/daemon.ts', "export const load = () => import('./metrics/server.js');"],
+      ['src/metrics/probe.ts', "import { Counter } from 'prom-client';"],
+      ['src/metrics/probe.ts', "import type { RuntimeMetrics } from '../domain/metrics-port.js';"],
+      ['src/services/probe.ts', "import type { PullMetrics } from '../domain/metrics-port.js';"],
     ];
     for (const [file, code] of cases) expect(layering(await lint(file, code)), `${file}: ${code}`).toEqual([]);
   }, 60_000);
