@@ -75,10 +75,25 @@ async function host(raw: string, t: TomlHost, dir: string, server: boolean, wher
   };
 }
 
-/** defaultHosts are the endpoints of a registry that has no hosts.toml: HTTPS, and plain HTTP too on loopback. */
+/**
+ * DOCKER_HUB_ENDPOINT is where `docker.io` references go: Docker Hub serves the registry API on another host than
+ * the name images carry, and every runtime knows it (containerd's default host for docker.io, CRI-O's and
+ * Docker's too), so that `crictl pull busybox` works on a fresh node.
+ */
+export const DOCKER_HUB_ENDPOINT = 'registry-1.docker.io';
+
+/** defaultServer gives a registry's upstream endpoint when no hosts.toml names a `server`. */
+export function defaultServer(domain: string): string {
+  return domain === 'docker.io' ? DOCKER_HUB_ENDPOINT : domain;
+}
+
+/**
+ * defaultHosts are the endpoints of a registry that has no hosts.toml: HTTPS (Docker Hub's endpoint for
+ * docker.io), and plain HTTP too on loopback.
+ */
 export function defaultHosts(domain: string): RegistryHost[] {
   const mk = (scheme: string): RegistryHost => ({
-    base: `${scheme}://${domain}/v2`,
+    base: `${scheme}://${defaultServer(domain)}/v2`,
     capabilities: new Set(ALL),
     skipVerify: false,
     ca: [],
@@ -91,7 +106,8 @@ export function defaultHosts(domain: string): RegistryHost[] {
 /**
  * resolveHosts reads `<configPath>/<domain>/hosts.toml` (else `<configPath>/_default/hosts.toml`) in containerd's
  * format (docs/hosts.md) and gives the endpoints to try, in order: the `[host."…"]` mirrors as written, then the
- * `server` (default `https://<domain>`), unless the top-level `capabilities` leave the server without pull.
+ * `server` (default `https://<domain>`, `https://registry-1.docker.io` for docker.io, as containerd), unless the
+ * top-level `capabilities` leave the server without pull.
  */
 export async function resolveHosts(configPath: string, domain: string): Promise<RegistryHost[]> {
   for (const dirName of [domain, '_default']) {
@@ -113,7 +129,7 @@ export async function resolveHosts(configPath: string, domain: string): Promise<
     const out: RegistryHost[] = [];
     const hostTable = (doc.host ?? {}) as Record<string, TomlHost>;
     for (const [url, t] of Object.entries(hostTable)) out.push(await host(url, t ?? {}, dir, false, `${file} host ${url}`));
-    const serverUrl = typeof doc.server === 'string' ? doc.server : `https://${domain}`;
+    const serverUrl = typeof doc.server === 'string' ? doc.server : `https://${defaultServer(domain)}`;
     const server = await host(serverUrl, doc, dir, true, `${file} server`);
     const dup = out.some((h) => h.base === server.base);
     if (!dup && (server.capabilities.has('pull') || server.capabilities.has('resolve'))) out.push(server);

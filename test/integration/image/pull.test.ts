@@ -108,12 +108,14 @@ describe('image pulls against a real registry', () => {
     expect((mine[0] as unknown as { repo_tags: string[] }).repo_tags.sort()).toEqual([`${reg.host}/fune/busybox:1.0`, `${reg.host}/fune/busybox:latest`]);
   });
 
-  it('pulls by digest, and a short docker.io name through hosts.toml', async () => {
+  it('pulls by digest, and a short docker.io name through a hosts.toml that overrides Docker Hub', async () => {
     const res = await pull(`${reg.host}/fune/busybox@${base.manifest.digest}`);
     expect(res.image_ref).toBe(base.config.digest);
     const short = await pull('busybox:1.28');
     expect(short.image_ref).toBe(base.config.digest);
     expect((await status('docker.io/library/busybox:1.28')).image.repo_tags).toContain('docker.io/library/busybox:1.28');
+    // Docker Hub's endpoint, docker.io's default without a hosts.toml, was never tried
+    expect(d.logs()).not.toContain('registry-1.docker.io');
   });
 
   it('selects the host platform from a multi-platform index', async () => {
