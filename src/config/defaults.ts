@@ -19,6 +19,7 @@ export function defaultConfig(): Config {
       seccomp_default: false,
       exec_sync_max_output: 16 * 1024 * 1024,
       exec_sync_drain_timeout: 2_000,
+      image_volumes_noexec: true,
     },
     registry: {
       config_path: '/etc/fune/certs.d',

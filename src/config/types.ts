@@ -34,6 +34,8 @@ export interface Config {
     exec_sync_max_output: number;
     /** exec_sync_drain_timeout bounds the wait for stdio after an exec'd process exits. */
     exec_sync_drain_timeout: number;
+    /** image_volumes_noexec mounts image volumes (CRI Mount.image) noexec, as the Kubernetes API describes them. */
+    image_volumes_noexec: boolean;
   };
   registry: {
     /** config_path holds containerd-style hosts directories: `<config_path>/<host>/hosts.toml`. */

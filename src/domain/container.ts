@@ -51,6 +51,8 @@ export interface ContainerRecord {
    * group id it holds, the primary one included), for ContainerStatus.user. Absent in records of older fune.
    */
   user?: { uid: number; gid: number; groups: number[] };
+  /** imageVolumes are the images mounted for the container's image mounts (CRI Mount.image), pinned while it exists. */
+  imageVolumes?: { imageId: string; target: string }[];
 }
 
 /** canTransitionContainer tells whether a container may go from one state to another. */

@@ -94,7 +94,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
   const deviceRules = privileged ? allowAllDevices() : [...defaultDeviceRules(), ...requested.rules];
 
   const readonlyRootfs = sc?.readonly_rootfs ?? false;
-  const cri = criMounts(config.mounts ?? [], host.resolvedMountSources, host.recursiveReadOnlyMounts ?? false);
+  const cri = criMounts(config.mounts ?? [], host.resolvedMountSources, host.recursiveReadOnlyMounts ?? false, input.imageVolumes);
   const mounts = overlay(defaultMounts(), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts);
   if (privileged) writableSysfs(mounts);
 

@@ -15,6 +15,7 @@ export { oomScoreAdj, resourcesToOci, validateContainerResources, type ResourceH
 export { podSysctls } from './opts/sysctls.js';
 export { validateCriMounts } from './opts/mounts.js';
 export { namespaceModes } from './opts/namespaces.js';
+export { cleanPath } from './opts/mounts.js';
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './opts/security.js';
 export { parseCpuset, formatCpuset, CpusetError } from '../domain/cpuset.js';
 export type * from './input.js';

@@ -102,6 +102,8 @@ export interface ContainerSpecInput {
   targetPid?: number;
   /** seccomp_default from fune's config: an unset profile means RuntimeDefault. */
   seccompDefault: boolean;
+  /** host directories of the image mounts (CRI Mount.image), keyed by cleaned container path, mounted beforehand. */
+  imageVolumes?: { sources: Record<string, string>; noexec: boolean };
 }
 
 /** SandboxSpecInput is everything buildSandboxSpec reads. */

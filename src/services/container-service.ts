@@ -19,6 +19,7 @@ import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
 import { ImageUserFiles } from './user-files.js';
 import { Pending, settleAll } from './pending.js';
+import { checkImageMounts, imageIdsOf, mountImageVolumes, statusMounts, type ImageVolume } from './image-volumes.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { StreamContainer } from './stream-runtime.js';
 
@@ -125,6 +126,8 @@ export class ContainerService {
     // name is reserved or anything is made; the full spec is built later, once the rootfs is there.
     validateContainerResources(config.linux?.resources, this.d.host);
     validateCriMounts(config.mounts ?? [], this.d.host.recursiveReadOnlyMounts ?? false);
+    checkImageMounts(config.mounts ?? []);
+    const volumeImages = imageIdsOf(images, config.mounts ?? []);
     const id = this.d.ids.newId();
     this.reg.containerNames.reserve(name, id);
     const rb = new Rollback(log);
@@ -140,6 +143,7 @@ export class ContainerService {
           id, sandboxId: pod.id, name, config, image: imageRef, imageId: img.id, imageRef: img.repoDigests[0] ?? img.id, phase: 'creating',
           state: 'CONTAINER_CREATED', createdAt: nowNs(this.d.clock), startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '',
           pid: 0, logPath, bundle, rootfs, stopSignal: stopSignalOf(config.stop_signal, img.config.stopSignal), mounts: config.mounts ?? [],
+          ...(volumeImages.length ? { imageVolumes: volumeImages.map((imageId, i) => ({ imageId, target: join(bundle, 'volumes', String(i)) })) } : {}),
         };
         // In memory only until it is complete: a crash before the one record write below leaves a bundle and a
         // writable layer that no record owns, and recovery's orphan sweep removes both.
@@ -162,6 +166,12 @@ export class ContainerService {
         rb.add('unmount rootfs', () => images.unmountRootfs(rootfs));
         const users = await userFiles.get(img.id, id, rootfs);
         t.mark('user files');
+        const noexec = this.d.config.runtime.image_volumes_noexec;
+        const volumes: ImageVolume[] = volumeImages.length ? await mountImageVolumes(images, bundle, config.mounts ?? [], volumeImages, noexec, rb) : [];
+        if (volumes.length) {
+          rec = { ...rec, mounts: statusMounts(config.mounts ?? [], volumes) };
+          t.mark('image volumes');
+        }
         const spec = buildContainerSpec(
           {
             id, config, image: img.config, passwd: parsePasswd(users.passwd), group: parseGroup(users.group), host, rootfs, seccompDefault: this.d.config.runtime.seccomp_default,
@@ -170,6 +180,7 @@ export class ContainerService {
               resolvPath: pod.resolvPath, hostsPath: pod.hostsPath, hostnamePath: pod.hostnamePath, shmPath: pod.shmPath,
             },
             targetPid: this.targetPid(config, pod.id),
+            imageVolumes: { sources: Object.fromEntries(volumes.map((v) => [v.containerPath, v.source])), noexec },
           },
           (m) => log.warn({ containerId: id }, m),
         );
@@ -238,7 +249,7 @@ export class ContainerService {
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
       try {
-        await this.d.images?.mountRootfs(id, rec.rootfs);
+        await Promise.all([this.d.images?.mountRootfs(id, rec.rootfs), this.remountImageVolumes(rec)]);
         t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
@@ -296,7 +307,7 @@ export class ContainerService {
       this.d.conmon.removeArtifacts(rec.id),
       rm(join(rec.bundle, 'conmon.pid'), { force: true }),
       monitorCgroup ? this.placing.quiet(rec.id).then(() => removeCgroup(monitorCgroup, this.d.host.cgroupMode)) : undefined,
-      unmount ? this.d.images?.unmountRootfs(rec.rootfs) : undefined,
+      unmount ? this.unmountAll(rec) : undefined,
     ]);
   }
 
@@ -417,7 +428,26 @@ export class ContainerService {
    * and record stay until RemoveContainer.
    */
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
-    await Promise.all([this.d.runc.delete(rec.id, true), this.d.images?.unmountRootfs(rec.rootfs)]);
+    await Promise.all([this.d.runc.delete(rec.id, true), this.unmountAll(rec)]);
+  }
+
+  /** unmountAll unmounts the container's rootfs and its image volumes. */
+  private async unmountAll(rec: ContainerRecord): Promise<void> {
+    const images = this.d.images;
+    if (!images) return;
+    await Promise.all([images.unmountRootfs(rec.rootfs), ...(rec.imageVolumes ?? []).map((v) => images.unmountRootfs(v.target))]);
+  }
+
+  /** remountImageVolumes mounts the image volumes of a created container again where they are gone (StartContainer). */
+  private async remountImageVolumes(rec: ContainerRecord): Promise<void> {
+    const images = this.d.images;
+    if (!images) return;
+    await Promise.all((rec.imageVolumes ?? []).map((v) => images.mountImageVolume(v.imageId, v.target, this.d.config.runtime.image_volumes_noexec)));
+  }
+
+  /** volumeUser names a container (of any state) that mounts image `imageId` as a volume (RemoveImage refuses then). */
+  volumeUser(imageId: string): string | undefined {
+    return [...this.reg.containers.values()].find((c) => c.imageVolumes?.some((v) => v.imageId === imageId))?.id;
   }
 
   /** stopForPod kills every container of a pod (StopPodSandbox). */
@@ -457,7 +487,7 @@ export class ContainerService {
     // writable layer), conmon's exit file and socket link; the bundle goes once conmon's pid file in it was read
     // and the mount point in it is free.
     const runtime = Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
-    const unmounted = images ? images.unmountRootfs(rec.rootfs) : Promise.resolve();
+    const unmounted = this.unmountAll(rec);
     await Promise.all([
       runtime.then(async () => {
         await this.placing.quiet(rec.id);

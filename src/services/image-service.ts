@@ -1,7 +1,7 @@
 import type { Logger } from '../log/index.js';
 import type { AuthConfig, ImageSpec } from '../domain/cri-types.js';
 import type { ImageConfig } from '../oci/input.js';
-import { notFound, invalidArgument } from '../errors/index.js';
+import { failedPrecondition, notFound, invalidArgument } from '../errors/index.js';
 import type { ImageManager, FsUsage } from '../image/images.js';
 import type { ImageRecord } from '../image/image-store.js';
 import type { RootfsPlan } from '../image/rootfs.js';
@@ -87,7 +87,15 @@ export function imageConfigOf(r: ImageRecord): ImageConfig {
  * removeRootfs.
  */
 export class ImageService {
+  /** volumeUser names a container that uses an image (by id) as an image volume, if any (set by the lifecycle). */
+  private volumeUser: (imageId: string) => string | undefined = () => undefined;
+
   constructor(private readonly d: ImageServiceDeps) {}
+
+  /** setVolumeUsers connects the lookup RemoveImage asks before removing an image that a container mounts. */
+  setVolumeUsers(f: (imageId: string) => string | undefined): void {
+    this.volumeUser = f;
+  }
 
   private pinned(r: ImageRecord): boolean {
     return this.d.pinnedImages.some((p) => this.d.images.find(p)?.id === r.id);
@@ -159,6 +167,10 @@ export class ImageService {
   /** remove deletes an image with all its tags; an absent image is not an error. */
   async remove(ref: string, log: Logger): Promise<void> {
     if (!ref) throw invalidArgument('image reference is empty');
+    // An image mounted as a volume stays while a container (of any state) has it, as CRI-O refuses its removal.
+    const found = this.d.images.find(ref);
+    const user = found ? this.volumeUser(found.id) : undefined;
+    if (found && user) throw failedPrecondition(`image ${JSON.stringify(ref)} is in use as an image volume by container ${user}`);
     const r = await this.d.images.remove(ref);
     if (r) {
       log.info({ image: ref, id: r.id }, 'image removed');
@@ -198,6 +210,13 @@ export class ImageService {
     const r = this.d.images.find(imageId);
     if (!r) throw notFound(`image ${JSON.stringify(imageId)} not found`);
     return this.d.images.lock.run(() => this.d.images.rootfs.prepare(containerId, r.id, r.layers.map((l) => l.diffId)));
+  }
+
+  /** mountImageVolume mounts an image's layers read-only at `target`, an existing directory (CRI Mount.image). */
+  mountImageVolume(imageId: string, target: string, noexec: boolean): Promise<void> {
+    const r = this.d.images.find(imageId);
+    if (!r) throw notFound(`image ${JSON.stringify(imageId)} not found`);
+    return this.d.images.rootfs.mountLayersReadOnly(r.layers.map((l) => l.diffId), target, noexec);
   }
 
   /** mountRootfs mounts a prepared rootfs (overlayfs) at `target`, an existing directory. */

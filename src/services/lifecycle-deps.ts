@@ -35,6 +35,10 @@ export interface ImagePort {
   resolveImage(ref: string): { id: string; repoTags: string[]; repoDigests: string[]; config: ImageConfig };
   prepareRootfs(containerId: string, imageId: string): Promise<unknown>;
   mountRootfs(containerId: string, target: string): Promise<void>;
+  /** setVolumeUsers connects the lookup RemoveImage asks: which container mounts an image as a volume. */
+  setVolumeUsers?(f: (imageId: string) => string | undefined): void;
+  /** mountImageVolume mounts an image's layers read-only at `target` (CRI Mount.image). */
+  mountImageVolume(imageId: string, target: string, noexec: boolean): Promise<void>;
   unmountRootfs(target: string): Promise<void>;
   removeRootfs(containerId: string): Promise<void>;
   /** rootfsOwners gives the ids (container or pod) that own a prepared rootfs, for the orphan sweep at start-up. */

@@ -76,6 +76,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const sandboxes = new SandboxService(d);
   const containers = new ContainerService(d, sandboxes);
   sandboxes.setContainers(containers);
+  o.images?.setVolumeUsers?.((imageId) => containers.volumeUser(imageId));
   const exec = new ExecService({ runc, runner, lookup: containers, maxOutput: config.runtime.exec_sync_max_output, drainMs: config.runtime.exec_sync_drain_timeout, metrics: o.metrics });
   const stats = new StatsService(d, sandboxes, containers);
   return {

@@ -103,6 +103,8 @@ async function sweepOrphans(d: LifecycleDeps): Promise<void> {
       if (known.has(name)) continue;
       // Never rm -rf through a mount: unmount what an orphan may still have mounted first.
       if (d.images) await d.images.unmountRootfs(join(dir, name, 'rootfs')).catch(() => undefined);
+      // and the image volumes a half-made container mounted under volumes/ (numbered from 0).
+      for (const v of await readdir(join(dir, name, 'volumes')).catch(() => [] as string[])) await d.images?.unmountRootfs(join(dir, name, 'volumes', v)).catch(() => undefined);
       await unmount(d.runner, join(dir, name, 'shm')).catch(() => undefined);
       await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
     }

@@ -1,4 +1,4 @@
-import { failedPrecondition, invalidArgument, unimplemented } from '../../errors/index.js';
+import { failedPrecondition, invalidArgument, RuntimeError } from '../../errors/index.js';
 import type { Mount as CriMount } from '../../domain/cri-types.js';
 import type { Mount } from '../spec.js';
 
@@ -73,6 +73,21 @@ export function validateCriMounts(mounts: readonly CriMount[], rroSupported: boo
   for (const m of mounts) recursiveReadOnly(m, rroSupported);
 }
 
+/** ImageVolumeSources are the host directories services/ mounted for the image mounts, keyed by cleaned container path. */
+export interface ImageVolumeSources {
+  sources: Record<string, string>;
+  /** noexec adds noexec to the binds (runtime.image_volumes_noexec; the Kubernetes API promises ro and noexec). */
+  noexec: boolean;
+}
+
+/** imageVolumeMount binds an image volume (CRI Mount.image): always read-only, nosuid, nodev, private; noexec when configured. */
+function imageVolumeMount(m: CriMount, images: ImageVolumeSources): Mount {
+  const destination = cleanPath(m.container_path ?? '', 'mount container_path');
+  const source = images.sources[destination];
+  if (!source) throw new RuntimeError('Internal', `image volume at ${destination} was not mounted`);
+  return { destination, type: 'bind', source, options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', ...(images.noexec ? ['noexec'] : [])] };
+}
+
 /** CriMountsResult are the OCI mounts for the CRI's mounts, and the rootfs propagation they need. */
 export interface CriMountsResult {
   mounts: Mount[];
@@ -85,11 +100,14 @@ export interface CriMountsResult {
  * too, or events could not reach the mount. Sources are taken from `resolved` (symlinks resolved beforehand by
  * services/) when there.
  */
-export function criMounts(mounts: readonly CriMount[], resolved: Record<string, string>, rroSupported = false): CriMountsResult {
+export function criMounts(mounts: readonly CriMount[], resolved: Record<string, string>, rroSupported = false, images: ImageVolumeSources = { sources: {}, noexec: true }): CriMountsResult {
   const out: Mount[] = [];
   let rootfsPropagation: CriMountsResult['rootfsPropagation'];
   for (const m of mounts) {
-    if (m.image) throw unimplemented(`mount at ${m.container_path}: image volumes are not supported`);
+    if (m.image) {
+      out.push(imageVolumeMount(m, images));
+      continue;
+    }
     const destination = cleanPath(m.container_path ?? '', 'mount container_path');
     if (!m.host_path) throw invalidArgument(`mount at ${destination} has no host_path`);
     const source = resolved[m.host_path] ?? m.host_path;
