@@ -11,7 +11,7 @@ export { runtimeDefaultProfile } from './seccomp-default.js';
 export { cgroupsPath } from './opts/cgroups.js';
 export { localhostSeccompPath } from './opts/profiles.js';
 export { parseSeccompProfile } from './opts/seccomp.js';
-export { oomScoreAdj, resourcesToOci, validateContainerResources, type ResourceHostFacts } from './opts/resources.js';
+export { MIN_MEMORY_LIMIT, oomScoreAdj, resourcesToOci, validateContainerResources, type ResourceHostFacts } from './opts/resources.js';
 export { podSysctls } from './opts/sysctls.js';
 export { validateCriMounts } from './opts/mounts.js';
 export { namespaceModes } from './opts/namespaces.js';

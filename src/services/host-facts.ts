@@ -17,6 +17,7 @@ export function baseFactsOf(node: NodeFacts): BaseHostFacts {
     cgroupDriver: node.cgroup.driver, cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
     apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
     recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
+    onlineCpus: node.cpus, onlineMems: node.mems,
   };
 }
 

@@ -6,21 +6,45 @@ import type { Resources } from '../spec.js';
 import { int64, nonNegative } from '../values.js';
 
 /** ResourceHostFacts are the host facts resource translation reads. */
-export type ResourceHostFacts = Pick<HostFacts, 'cgroupMode' | 'hugepageSizes' | 'swapAccounting'>;
+export type ResourceHostFacts = Pick<HostFacts, 'cgroupMode' | 'hugepageSizes' | 'swapAccounting' | 'onlineCpus' | 'onlineMems'>;
 
 const MAX_CPU_SHARES = 262_144;
 
-function cpuset(list: string, field: string): string | undefined {
+/**
+ * MIN_MEMORY_LIMIT is the lowest memory limit fune accepts: 6 MiB. runc 1.1.5 writes the limit once `runc init`
+ * is in the cgroup, and the kernel refuses a limit below what is charged then (EBUSY, "unable to set memory
+ * limit to N (current usage: ...)"): about 2.1–2.4 MiB on the development host (cgroup v1, kernel 6.18), more
+ * with kernel-memory accounting on cgroup v2. 6 MiB is Docker's minimum (moby/moby#41168) and the lowest limit
+ * runc's own integration tests use (opencontainers/runc#3987).
+ */
+export const MIN_MEMORY_LIMIT = 6 * 1024 * 1024;
+
+function cpuset(list: string, field: string, online: string | undefined, what: string): string | undefined {
+  let ids: number[];
   try {
-    const ids = parseCpuset(list);
-    return ids.length === 0 ? undefined : formatCpuset(ids);
+    ids = parseCpuset(list);
   } catch (err) {
     if (err instanceof CpusetError) throw invalidArgument(`${field}: ${err.message}`);
     throw err;
   }
+  if (ids.length === 0) return undefined;
+  if (online) {
+    // The host's own list comes from the kernel; should it not parse, nothing is refused on its account.
+    let have: Set<number> | undefined;
+    try {
+      have = new Set(parseCpuset(online));
+    } catch {
+      have = undefined;
+    }
+    const missing = have ? ids.filter((id) => !have.has(id)) : [];
+    if (missing.length > 0) {
+      throw invalidArgument(`${field}: ${what} ${formatCpuset(missing)} of ${JSON.stringify(list)} are not online on this host (online: ${online})`);
+    }
+  }
+  return formatCpuset(ids);
 }
 
-function cpu(res: LinuxContainerResources): Resources['cpu'] {
+function cpu(res: LinuxContainerResources, host: ResourceHostFacts): Resources['cpu'] {
   const out: NonNullable<Resources['cpu']> = {};
   const shares = nonNegative(res.cpu_shares, 'cpu_shares');
   if (shares > MAX_CPU_SHARES) throw invalidArgument(`cpu_shares: ${shares} is above the maximum ${MAX_CPU_SHARES}`);
@@ -34,9 +58,9 @@ function cpu(res: LinuxContainerResources): Resources['cpu'] {
     throw invalidArgument(`cpu_period: ${period}µs is outside the kernel's range 1000..1000000µs`);
   }
   if (period > 0) out.period = period;
-  const cpus = cpuset(res.cpuset_cpus ?? '', 'cpuset_cpus');
+  const cpus = cpuset(res.cpuset_cpus ?? '', 'cpuset_cpus', host.onlineCpus, 'CPUs');
   if (cpus !== undefined) out.cpus = cpus;
-  const mems = cpuset(res.cpuset_mems ?? '', 'cpuset_mems');
+  const mems = cpuset(res.cpuset_mems ?? '', 'cpuset_mems', host.onlineMems, 'memory nodes');
   if (mems !== undefined) out.mems = mems;
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -50,6 +74,9 @@ function cpu(res: LinuxContainerResources): Resources['cpu'] {
  */
 function memory(res: LinuxContainerResources, host: ResourceHostFacts): Resources['memory'] {
   const limit = nonNegative(res.memory_limit_in_bytes, 'memory_limit_in_bytes');
+  if (limit > 0 && limit < MIN_MEMORY_LIMIT) {
+    throw invalidArgument(`memory_limit_in_bytes: ${limit} is below the minimum of ${MIN_MEMORY_LIMIT} bytes (6 MiB) that a container needs to start under runc`);
+  }
   const swap = int64(res.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes');
   if (swap < -1) throw invalidArgument(`memory_swap_limit_in_bytes: ${swap} is negative (only -1, unlimited, is allowed)`);
   if (swap > 0 && limit === 0) {
@@ -118,7 +145,7 @@ function unified(res: LinuxContainerResources, host: ResourceHostFacts): Resourc
 export function resourcesToOci(res: LinuxContainerResources | null | undefined, host: ResourceHostFacts): Resources {
   if (!res) return {};
   const out: Resources = {};
-  const c = cpu(res);
+  const c = cpu(res, host);
   if (c) out.cpu = c;
   const m = memory(res, host);
   if (m) out.memory = m;

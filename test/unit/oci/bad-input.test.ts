@@ -92,7 +92,7 @@ describe('other bad container input', () => {
     );
   });
   it('swap below memory, swap without memory, negative swap', () => {
-    expectError(() => resourcesToOci(resources({ memory_limit_in_bytes: '2000000', memory_swap_limit_in_bytes: '1000000' }), host()), 'InvalidArgument', /cannot be lower than memory_limit_in_bytes/);
+    expectError(() => resourcesToOci(resources({ memory_limit_in_bytes: '20000000', memory_swap_limit_in_bytes: '10000000' }), host()), 'InvalidArgument', /cannot be lower than memory_limit_in_bytes/);
     expectError(() => resourcesToOci(resources({ memory_swap_limit_in_bytes: '1000000' }), host()), 'InvalidArgument', /needs a memory limit/);
     expectError(() => resourcesToOci(resources({ memory_swap_limit_in_bytes: '-2' }), host()), 'InvalidArgument', /only -1/);
   });

@@ -40,6 +40,8 @@ export function host(over: Partial<HostFacts> = {}): HostFacts {
     },
     resolvedMountSources: {},
     arch: 'x86_64',
+    onlineCpus: '0-3',
+    onlineMems: '0',
     ...over,
   };
 }

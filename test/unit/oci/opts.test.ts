@@ -107,7 +107,7 @@ describe('seccomp resolution', () => {
 
 describe('resources', () => {
   it('leaves swap out without swap accounting, passes -1 through', () => {
-    expect(resourcesToOci(resources({ memory_limit_in_bytes: '1048576' }), host({ swapAccounting: false })).memory).toEqual({ limit: 1048576 });
+    expect(resourcesToOci(resources({ memory_limit_in_bytes: '16777216' }), host({ swapAccounting: false })).memory).toEqual({ limit: 16777216 });
     expect(resourcesToOci(resources({ memory_swap_limit_in_bytes: '-1' }), host()).memory).toEqual({ swap: -1 });
   });
   it('drops hugepage limits when the host has no hugetlb controller', () => {
