@@ -147,6 +147,8 @@ export class LayerStore {
       } catch (e) {
         if (typeof input === 'object') input.destroy();
         await rm(tmp, { recursive: true, force: true });
+        // Name the layer, so that a rejected entry can be traced to it.
+        if (e instanceof RuntimeError && !e.message.includes(diffId)) throw new RuntimeError(e.kind, `layer ${diffId}: ${e.message}`, { cause: e });
         throw e;
       }
     });

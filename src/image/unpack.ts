@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
@@ -12,6 +12,7 @@ import { RuntimeError } from '../errors/index.js';
 import { BatchWriter } from './batch-writer.js';
 import { FsBatch } from './fs-batch.js';
 import { sharedFsWorker, type FsWorker, type Owner } from './fs-worker.js';
+import { whiteoutRole } from './whiteout.js';
 
 /** UnpackOptions tune one layer unpack. */
 export interface UnpackOptions {
@@ -33,11 +34,9 @@ export interface UnpackResult {
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
-const OPAQUE = '.wh..wh..opq';
 /** CHUNK is the size of the pieces a layer stream moves in; BUFFER how far decompression may run ahead of writes. */
 const CHUNK = 256 << 10;
 const BUFFER = 1 << 20;
-const WH = '.wh.';
 
 /** readUmask gives the process umask from /proc (process.umask() without an argument is deprecated), or 0o777 when unknown, which makes every mode be set explicitly. */
 function readUmask(): number {
@@ -261,22 +260,21 @@ class Unpacker {
   async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
     this.count++;
     const rel = cleanName(h.name);
-    const base = posix.basename(rel);
+    const wh = whiteoutRole(h.name, rel, h.type);
     if (rel !== '') await this.parents(rel, true, h.name);
     const abs = join(this.dest, rel);
-    if (base.startsWith(WH)) {
-      const parent = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
-      if (base === OPAQUE) {
-        await this.batch.sync();
-        await this.o.special.setXattr(join(this.dest, parent), 'trusted.overlay.opaque', Buffer.from('y'));
-      } else if (!base.startsWith(`${WH}${WH}`)) {
-        const target = parent ? `${parent}/${base.slice(WH.length)}` : base.slice(WH.length);
-        await this.clear(target, false);
-        await this.mknod(join(this.dest, target), 'c', 0, 0, 0);
-        this.kinds.set(target, 'other');
-      }
+    if (wh.role === 'opaque') {
+      await this.batch.sync();
+      await this.o.special.setXattr(join(this.dest, wh.dir), 'trusted.overlay.opaque', Buffer.from('y'));
       return;
     }
+    if (wh.role === 'whiteout') {
+      await this.clear(wh.target, false);
+      await this.mknod(join(this.dest, wh.target), 'c', 0, 0, 0);
+      this.kinds.set(wh.target, 'other');
+      return;
+    }
+    if (wh.role === 'meta') return;
     switch (h.type as string | null | undefined) {
       case 'directory': {
         if (rel === '') return;

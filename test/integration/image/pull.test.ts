@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, criClient, failure, grpc, type TestDaemon, type CriClient } from '../../helpers/daemon.js';
 import { startRegistry, startTokenServer, blobDataPath, hostsToml, freePort, type TestRegistry, type TokenServer } from './registry-helper.js';
-import { busyboxImage, buildImage, buildIndex, makeTar, pushImage, pushIndex, type Image } from '../../../hack/test-images.js';
+import { busyboxImage, buildImage, buildIndex, makeTar, pushImage, pushIndex, type Image, type TarEntry } from '../../../hack/test-images.js';
 
 const S = grpc.status;
 
@@ -174,6 +174,26 @@ describe('image pulls against a real registry', () => {
     const files = await walk(join(d.root, 'image'));
     expect(files.some((f) => f.includes(layer.digest.slice(7)))).toBe(false);
     expect(files.some((f) => f.includes('.tmp-'))).toBe(false);
+  });
+
+  it.each([
+    ['a bare .wh.', [{ name: 'keep', body: 'k' }, { name: '.wh.' }], '.wh.'],
+    ['.wh.. in a directory', [{ name: 'd/keep', body: 'k' }, { name: 'd/.wh..' }], 'd/.wh..'],
+    ['.wh.+.. at the root', [{ name: '.wh...' }], '.wh...'],
+    ['an opaque marker at the root', [{ name: '.wh..wh..opq' }], '.wh..wh..opq'],
+    ['a file under an opaque marker', [{ name: 'd/.wh..wh..opq/x', body: 'x' }], 'd/.wh..wh..opq/x'],
+    ['a whiteout that is a symlink', [{ name: '.wh.x', type: 'symlink', linkname: '/etc' }], '.wh.x'],
+  ] as [string, TarEntry[], string][])('refuses a layer with %s: FAILED_PRECONDITION naming the entry, nothing kept', async (_what, entries, name) => {
+    const bad = await busyboxImage({ layers: [await makeTar(entries)] });
+    const repo = `fune/wh-${bad.config.digest.slice(7, 19)}`;
+    await pushImage(reg.base, repo, 'latest', bad);
+    const f = await failure(pull(`${reg.host}/${repo}:latest`));
+    expect(f.code).toBe(S.FAILED_PRECONDITION);
+    expect(f.details).toContain(`layer entry "${name}"`);
+    expect(f.details).toContain(JSON.parse(bad.config.data.toString()).rootfs.diff_ids[1]);
+    expect((await status(`${reg.host}/${repo}:latest`)).image).toBeNull();
+    const files = await walk(join(d.root, 'image'));
+    expect(files.some((p) => p.includes('.tmp-'))).toBe(false);
   });
 
   it('ImageFsInfo grows with a pull and shrinks with a removal; RemoveImage of an absent image is fine', async () => {

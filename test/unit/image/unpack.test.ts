@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as tar from 'tar-stream';
 import { unpackLayer, cleanName } from '../../../src/image/unpack.js';
 import type { SpecialFiles } from '../../../src/sys/special-files.js';
+import { RuntimeError } from '../../../src/errors/index.js';
 
 type E = { name: string; type?: tar.Header['type']; body?: string; linkname?: string; mode?: number; pax?: Record<string, string> };
 
@@ -166,5 +167,71 @@ describe('unpackLayer', () => {
     const dest = join(dir, 'layer');
     await (await import('node:fs/promises')).mkdir(dest);
     await expect(unpackLayer(blob, dest, { special: fakeSpecial().s, chown: false })).rejects.toThrow();
+  });
+});
+
+describe('malformed whiteouts', () => {
+  /** attempt unpacks `entries` with a recording SpecialFiles and gives the error and what was asked of it. */
+  async function attempt(entries: E[]) {
+    const blob = join(dir, 'blob');
+    await writeFile(blob, await tarOf(entries));
+    const dest = join(dir, 'layer');
+    await (await import('node:fs/promises')).mkdir(dest);
+    const { s, calls } = fakeSpecial();
+    const err = await unpackLayer(blob, dest, { special: s, chown: false }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { err, calls, dest };
+  }
+
+  const cases: [string, E[], string][] = [
+    ['a bare .wh. at the root (it would remove the layer directory)', [{ name: 'keep', body: 'k' }, { name: '.wh.' }], '.wh.'],
+    ['a bare .wh. in a directory (it would remove the directory)', [{ name: 'd/keep', body: 'k' }, { name: 'd/.wh.' }], 'd/.wh.'],
+    ['.wh.. at the root', [{ name: '.wh..' }], '.wh..'],
+    ['.wh.. in a directory', [{ name: 'd/keep', body: 'k' }, { name: 'd/.wh..' }], 'd/.wh..'],
+    ['.wh.+.. at the root (it would mknod beside the layer)', [{ name: '.wh...' }], '.wh...'],
+    ['.wh.+.. in a directory (it would white out the directory)', [{ name: 'd/keep', body: 'k' }, { name: 'd/.wh...' }], 'd/.wh...'],
+    ['an opaque marker at the layer root', [{ name: '.wh..wh..opq' }], '.wh..wh..opq'],
+    ['an opaque marker that is a directory', [{ name: 'd/.wh..wh..opq/', type: 'directory' }], 'd/.wh..wh..opq'],
+    ['a file under an opaque marker', [{ name: 'd/.wh..wh..opq/x', body: 'x' }], 'd/.wh..wh..opq/x'],
+    ['an opaque marker that is a symlink', [{ name: 'd/.wh..wh..opq', type: 'symlink', linkname: '/etc' }], 'd/.wh..wh..opq'],
+    ['a whiteout that is a directory', [{ name: '.wh.x/', type: 'directory' }], '.wh.x'],
+    ['a file under a whiteout name', [{ name: '.wh.x/y', body: 'y' }], '.wh.x/y'],
+    ['a whiteout that is a symlink', [{ name: 'd/.wh.x', type: 'symlink', linkname: '/etc/passwd' }], 'd/.wh.x'],
+    ['a whiteout that is a fifo', [{ name: '.wh.x', type: 'fifo' }], '.wh.x'],
+    ['a whiteout that is a character device', [{ name: '.wh.x', type: 'character-device' }], '.wh.x'],
+  ];
+  it.each(cases)('rejects %s: FAILED_PRECONDITION naming the entry, nothing made for it', async (_what, entries, name) => {
+    const outside = await readdir(dir);
+    const { err, calls, dest } = await attempt(entries);
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as RuntimeError).kind).toBe('FailedPrecondition');
+    expect((err as RuntimeError).message).toContain(`layer entry "${name}`);
+    expect((err as RuntimeError).message).toMatch(/malformed whiteout/);
+    expect(calls.filter((c) => c.startsWith('mknod') || c.includes('opaque'))).toEqual([]);
+    // the layer directory is still there, and nothing was made beside it
+    expect((await stat(dest)).isDirectory()).toBe(true);
+    expect((await readdir(dir)).filter((n) => !outside.includes(n)).sort()).toEqual(['blob', 'layer']);
+  });
+
+  it('still takes the well-formed kinds: whiteouts, hard-linked whiteouts, opaque markers, aufs metadata', async () => {
+    const { err, calls, dest } = await attempt([
+      { name: 'a', body: 'a' },
+      { name: '.wh.gone' },
+      { name: '.wh.also-gone', type: 'link', linkname: 'a' },
+      { name: 'd/.wh..wh..opq' },
+      { name: 'd/.wh.x.y' },
+      { name: '.wh..wh.aufs', body: '' },
+      { name: '.wh..wh.plnk/', type: 'directory' },
+      { name: '.wh..wh.plnk/123.456', body: 'p' },
+      { name: 'hl', type: 'link', linkname: '.wh..wh.plnk/123.456' },
+    ]);
+    expect(err).toBeUndefined();
+    expect(calls).toContain(`mknod ${join(dest, 'gone')} c 0:0`);
+    expect(calls).toContain(`mknod ${join(dest, 'also-gone')} c 0:0`);
+    expect(calls).toContain(`mknod ${join(dest, 'd/x.y')} c 0:0`);
+    expect(calls).toContain(`xattr ${join(dest, 'd')} trusted.overlay.opaque=y`);
+    expect(await readFile(join(dest, 'hl'), 'utf8')).toBe('p');
   });
 });
