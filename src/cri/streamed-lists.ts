@@ -11,6 +11,7 @@ const STREAMED_LISTS = [
   { name: 'StreamContainerStats', list: 'ListContainerStats', from: 'stats', to: 'container_stats' },
   { name: 'StreamPodSandboxStats', list: 'ListPodSandboxStats', from: 'stats', to: 'pod_sandbox_stats' },
   { name: 'StreamImages', list: 'ListImages', from: 'images', to: 'images' },
+  { name: 'StreamPodSandboxMetrics', list: 'ListPodSandboxMetrics', from: 'pod_metrics', to: 'pod_sandbox_metrics' },
 ] as const;
 
 /** BATCH is how many items one stream message carries, so that no message nears gRPC's size limit. */

@@ -67,10 +67,13 @@ export function parseKeyed(text: string | undefined): Map<string, bigint> {
 
 const NO_LIMIT = 1n << 62n;
 
-/** readCgroupStats reads cpu, memory and pids numbers of the cgroup at `path` (an expanded cgroupsPath). */
-export async function readCgroupStats(path: string, mode: 'v1' | 'v2'): Promise<CgroupStats> {
+/**
+ * readCgroupStats reads cpu, memory and pids numbers of the cgroup at `path` (an expanded cgroupsPath), under the
+ * cgroup mount `root` (another directory only in tests).
+ */
+export async function readCgroupStats(path: string, mode: 'v1' | 'v2', root = CGROUP_ROOT): Promise<CgroupStats> {
   if (mode === 'v2') {
-    const dir = join(CGROUP_ROOT, path);
+    const dir = join(root, path);
     const [cpu, mem, usage, max, pids] = await Promise.all([
       readText(join(dir, 'cpu.stat')),
       readText(join(dir, 'memory.stat')),
@@ -92,7 +95,7 @@ export async function readCgroupStats(path: string, mode: 'v1' | 'v2'): Promise<
       pids,
     };
   }
-  const v1 = (ctrl: string, file: string) => join(CGROUP_ROOT, ctrl, path, file);
+  const v1 = (ctrl: string, file: string) => join(root, ctrl, path, file);
   const [cpu, mem, usage, limit, pids] = await Promise.all([
     readNumber(v1('cpuacct', 'cpuacct.usage')),
     readText(v1('memory', 'memory.stat')),

@@ -17,6 +17,7 @@ import { recover } from './recovery.js';
 import { Registry } from './registry.js';
 import { SandboxService } from './sandbox-service.js';
 import { StatsService } from './stats-service.js';
+import { PodMetricsService } from './pod-metrics.js';
 import type { LifecycleMetrics, ObjectCounts } from '../domain/metrics-port.js';
 
 /** Lifecycle is the pod and container side of fune, built once by the daemon. */
@@ -25,6 +26,8 @@ export interface Lifecycle {
   containers: ContainerService;
   exec: ExecService;
   stats: StatsService;
+  /** podMetrics answers ListMetricDescriptors and ListPodSandboxMetrics. */
+  podMetrics: PodMetricsService;
   events: EventsService;
   /** runc is the one module that runs runc; streaming exec builds its command line through it. */
   runc: Runc;
@@ -79,8 +82,9 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   o.images?.setVolumeUsers?.((imageId) => containers.volumeUser(imageId));
   const exec = new ExecService({ runc, runner, lookup: containers, maxOutput: config.runtime.exec_sync_max_output, drainMs: config.runtime.exec_sync_drain_timeout, metrics: o.metrics });
   const stats = new StatsService(d, sandboxes, containers);
+  const podMetrics = new PodMetricsService(d, sandboxes, containers);
   return {
-    sandboxes, containers, exec, stats, events, runc,
+    sandboxes, containers, exec, stats, podMetrics, events, runc,
     async init() {
       await recover(d, sandboxes, containers);
       await containers.watchExits(exitDir);

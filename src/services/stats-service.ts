@@ -8,24 +8,18 @@ import { expandCgroupsPath, expandSlice, readCgroupStats, type CgroupStats } fro
 import type { ContainerService } from './container-service.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import type { SandboxService } from './sandbox-service.js';
+import { parseNetDevCounters } from '../domain/cadvisor-metrics.js';
 
 type U64 = { value: string } | null;
 const u64 = (v: bigint | undefined): U64 => (v === undefined ? null : { value: String(v) });
 
 /** parseNetDev parses /proc/<pid>/net/dev into per-interface counters. */
 export function parseNetDev(text: string): { name: string; rx_bytes: U64; rx_errors: U64; tx_bytes: U64; tx_errors: U64 }[] {
-  const out = [];
-  for (const line of text.split('\n').slice(2)) {
-    const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const f = m[2]!.trim().split(/\s+/).map((x) => BigInt(x));
-    out.push({ name: m[1]!.trim(), rx_bytes: u64(f[0]), rx_errors: u64(f[2]), tx_bytes: u64(f[8]), tx_errors: u64(f[10]) });
-  }
-  return out;
+  return parseNetDevCounters(text).map((i) => ({ name: i.name, rx_bytes: u64(i.rxBytes), rx_errors: u64(i.rxErrors), tx_bytes: u64(i.txBytes), tx_errors: u64(i.txErrors) }));
 }
 
 /** diskUsage counts the bytes and inodes under a directory (the writable layer), not following symlinks. */
-async function diskUsage(dir: string): Promise<{ bytes: bigint; inodes: bigint }> {
+export async function diskUsage(dir: string): Promise<{ bytes: bigint; inodes: bigint }> {
   let bytes = 0n;
   let inodes = 0n;
   const walk = async (p: string): Promise<void> => {
