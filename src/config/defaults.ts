@@ -20,6 +20,7 @@ export function defaultConfig(): Config {
       exec_sync_max_output: 16 * 1024 * 1024,
       exec_sync_drain_timeout: 2_000,
       image_volumes_noexec: true,
+      cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
     },
     registry: {
       config_path: '/etc/fune/certs.d',

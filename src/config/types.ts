@@ -36,6 +36,8 @@ export interface Config {
     exec_sync_drain_timeout: number;
     /** image_volumes_noexec mounts image volumes (CRI Mount.image) noexec, as the Kubernetes API describes them. */
     image_volumes_noexec: boolean;
+    /** cdi_spec_dirs are where CDI spec files are read from, later directories winning (none: CDI off). */
+    cdi_spec_dirs: string[];
   };
   registry: {
     /** config_path holds containerd-style hosts directories: `<config_path>/<host>/hosts.toml`. */

@@ -19,6 +19,8 @@ import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
 import { ImageUserFiles } from './user-files.js';
 import { Pending, settleAll } from './pending.js';
+import { planCdiDevices } from './cdi-devices.js';
+import { applyCdiEdits } from '../oci/cdi/apply.js';
 import { checkImageMounts, imageIdsOf, mountImageVolumes, statusMounts, type ImageVolume } from './image-volumes.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { StreamContainer } from './stream-runtime.js';
@@ -128,6 +130,7 @@ export class ContainerService {
     validateCriMounts(config.mounts ?? [], this.d.host.recursiveReadOnlyMounts ?? false);
     checkImageMounts(config.mounts ?? []);
     const volumeImages = imageIdsOf(images, config.mounts ?? []);
+    const cdi = await planCdiDevices(this.d.config.runtime.cdi_spec_dirs, config);
     const id = this.d.ids.newId();
     this.reg.containerNames.reserve(name, id);
     const rb = new Rollback(log);
@@ -184,6 +187,7 @@ export class ContainerService {
           },
           (m) => log.warn({ containerId: id }, m),
         );
+        if (cdi.edits.length) applyCdiEdits(spec, cdi.edits, cdi.hostDevices);
         t.mark('build spec');
         // The container exists for the CRI from here on; conmon and `runc create` wait for StartContainer, as
         // containerd's task does. The spec and the record are written at once: a crash between the two leaves a
