@@ -38,7 +38,7 @@ export interface ContainerRecord {
   rootfs: string;
   /** upperDir is the writable layer of the rootfs (for writable-layer stats), when the image side says. */
   upperDir?: string;
-  /** monitorCgroup is the cgroup (cgroupfs path) conmon was moved into: `<pod cgroup>/conmon-<id>`; removed with the container. */
+  /** monitorCgroup is the cgroup path conmon was moved into (`<pod cgroup>/conmon-<id>`, or its `fune-conmon-<id>.scope` with systemd); removed with the container. */
   monitorCgroup?: string;
   /** pidStartTime is the start time of `pid` (/proc/<pid>/stat field 22), so that the pid can be signalled directly without fear of reuse. */
   pidStartTime?: string;

@@ -2,7 +2,6 @@ import { failedPrecondition, invalidArgument } from '../errors/index.js';
 import { capabilitySets, normalizeCapability, resolveCapabilities } from './capabilities.js';
 import type { ContainerSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
-import { cgroupsPath } from './opts/cgroups.js';
 import { allowAllDevices, criDevices, defaultDeviceRules } from './opts/devices.js';
 import { bind, criMounts, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
 import { containerNamespaces, namespaceModes } from './opts/namespaces.js';
@@ -127,7 +126,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
     },
     linux: {
       resources: { devices: deviceRules, ...resources },
-      cgroupsPath: cgroupsPath(sandbox.cgroupParent, input.id, host.cgroupDriver),
+      cgroupsPath: input.cgroupsPath,
       namespaces,
       ...pathLists(privileged, sc?.masked_paths, sc?.readonly_paths),
     },

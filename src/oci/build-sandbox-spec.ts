@@ -2,7 +2,6 @@ import { capabilitySets, DEFAULT_CAPABILITIES } from './capabilities.js';
 import { OCI_VERSION, type Warn } from './build-container-spec.js';
 import type { SandboxSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
-import { cgroupsPath } from './opts/cgroups.js';
 import { allowAllDevices, defaultDeviceRules } from './opts/devices.js';
 import { bind, cleanPath, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
 import { namespaceModes, sandboxNamespaces } from './opts/namespaces.js';
@@ -85,7 +84,7 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
     },
     linux: {
       resources: { devices: privileged ? allowAllDevices() : defaultDeviceRules(), cpu: { shares: INFRA_CPU_SHARES } },
-      cgroupsPath: cgroupsPath(input.cgroupParent, input.id, host.cgroupDriver),
+      cgroupsPath: input.cgroupsPath,
       namespaces: sandboxNamespaces(sc?.namespace_options, input.netnsPath, host.cgroupMode === 'v2'),
       ...pathLists(privileged, undefined, undefined),
     },

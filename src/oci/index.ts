@@ -8,7 +8,6 @@ export { capabilitiesFromMask, CAPABILITY_NAMES, DEFAULT_CAPABILITIES, normalize
 export { execProcess } from './exec.js';
 export { parseGroup, parsePasswd } from './passwd.js';
 export { runtimeDefaultProfile } from './seccomp-default.js';
-export { cgroupsPath } from './opts/cgroups.js';
 export { localhostSeccompPath } from './opts/profiles.js';
 export { parseSeccompProfile } from './opts/seccomp.js';
 export { MIN_MEMORY_LIMIT, oomScoreAdj, resourcesToOci, validateContainerResources, type ResourceHostFacts } from './opts/resources.js';

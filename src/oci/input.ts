@@ -31,7 +31,6 @@ export interface GroupEntry {
  * sys/), so that oci/ never touches the host itself.
  */
 export interface HostFacts {
-  cgroupDriver: 'systemd' | 'cgroupfs';
   cgroupMode: 'v1' | 'v2';
   /** capabilities fune itself holds (its bounding set), as CAP_* names: "all capabilities" means these. */
   capabilities: string[];
@@ -82,8 +81,6 @@ export interface SandboxFacts {
   infraPid: number;
   /** paths of the pod's namespaces (network ns pinned under the state dir; the rest from the infra pid). */
   netnsPath?: string;
-  /** the pod's cgroup parent in the form of the configured driver. */
-  cgroupParent: string;
   hostname: string;
   /** host paths of files shared by the pod's containers. */
   resolvPath?: string;
@@ -110,6 +107,8 @@ export interface ContainerSpecInput {
   seccompDefault: boolean;
   /** host directories of the image mounts (CRI Mount.image), keyed by cleaned container path, mounted beforehand. */
   imageVolumes?: { sources: Record<string, string>; noexec: boolean };
+  /** the container's OCI linux.cgroupsPath, as the node's cgroup placement names it (runtime/placement). */
+  cgroupsPath: string;
 }
 
 /** SandboxSpecInput is everything buildSandboxSpec reads. */
@@ -123,7 +122,8 @@ export interface SandboxSpecInput {
   /** host path of the infra binary to bind-mount into the rootfs, when not from an image. */
   infraBinary?: string;
   netnsPath?: string;
-  cgroupParent: string;
+  /** the infra process's OCI linux.cgroupsPath, as the node's cgroup placement names it (runtime/placement). */
+  cgroupsPath: string;
   resolvPath?: string;
   hostsPath?: string;
   hostnamePath?: string;

@@ -6,9 +6,8 @@ import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
-import { buildContainerSpec, cgroupsPath, parseGroup, parsePasswd, resourcesToOci, validateContainerResources, validateCriMounts } from '../oci/index.js';
+import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerResources, validateCriMounts } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
-import { cgroupOomKilled, expandCgroupsPath, placeProcess, removeCgroup } from '../runtime/cgroups.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
 import type { ContainerEventType } from './events-service.js';
@@ -94,7 +93,7 @@ export class ContainerService {
   private async cgroupOom(rec: ContainerRecord): Promise<boolean> {
     const spec = await this.spec(rec);
     const path = spec?.linux?.cgroupsPath;
-    return path ? cgroupOomKilled(expandCgroupsPath(path), this.d.host.cgroupMode) : false;
+    return path ? this.d.placement.oomKilled(this.d.placement.cgroupOf(path)) : false;
   }
 
   /** spec reads a container's OCI spec from its bundle. */
@@ -178,8 +177,9 @@ export class ContainerService {
         const spec = buildContainerSpec(
           {
             id, config, image: img.config, passwd: parsePasswd(users.passwd), group: parseGroup(users.group), host, rootfs, seccompDefault: this.d.config.runtime.seccomp_default,
+            cgroupsPath: this.d.placement.cgroupsPath(pod.cgroupParent, id),
             sandbox: {
-              id: pod.id, config: pod.config, infraPid: pod.infraPid, netnsPath: pod.netnsPath, cgroupParent: pod.cgroupParent, hostname: hostname.trim(),
+              id: pod.id, config: pod.config, infraPid: pod.infraPid, netnsPath: pod.netnsPath, hostname: hostname.trim(),
               resolvPath: pod.resolvPath, hostsPath: pod.hostsPath, hostnamePath: pod.hostnamePath, shmPath: pod.shmPath,
             },
             targetPid: this.targetPid(config, pod.id),
@@ -205,25 +205,29 @@ export class ContainerService {
   }
 
   /**
-   * monitorCgroup is where a container's conmon goes: with the cgroupfs driver, `<pod cgroup>/conmon-<id>`, a sibling
-   * of the pod's containers, so that the pod pays for its monitors (CRI-O's `conmon_cgroup = "pod"`) and they
-   * leave the daemon's cgroup (a restart or limit of the daemon's cgroup does not touch them). With the systemd
-   * driver conmon stays in fune's own unit (KillMode=process keeps it alive across restarts): moving it needs
-   * systemd's D-Bus API, which fune does not speak.
+   * monitorCgroup is where a container's conmon goes, as the node's placement says: a sibling of the pod's
+   * containers (`<pod cgroup>/conmon-<id>`, or `fune-conmon-<id>.scope` in the pod's slice), so that the pod pays
+   * for its monitors (CRI-O's `conmon_cgroup = "pod"`) and they leave the daemon's cgroup (a restart, stop or limit
+   * of the daemon's cgroup or unit does not touch them).
    */
-  private monitorCgroup(podCgroupParent: string, id: string): string | undefined {
-    if (this.d.host.cgroupDriver !== 'cgroupfs') return undefined;
-    return cgroupsPath(podCgroupParent, `conmon-${id}`, 'cgroupfs');
+  private monitorCgroup(podCgroupParent: string, id: string): string {
+    return this.d.placement.monitorOf(podCgroupParent, id);
   }
 
-  private async placeMonitor(cgroup: string, bundle: string, log: Logger): Promise<void> {
-    const pid = await this.d.conmon.monitorPid(bundle);
-    try {
-      if (pid > 0) await placeProcess(cgroup, pid, this.d.host.cgroupMode);
-    } catch (err) {
-      // The container runs either way; a monitor left in fune's cgroup is not worth failing the create for.
-      log.warn({ err, cgroup, pid }, 'moving conmon into its cgroup failed');
-    }
+  /**
+   * settle does what follows `runc create` without holding up StartContainer: conmon moves into its cgroup, and
+   * the limits runc applied are made to outlast the cgroup's manager (systemd unit properties). The container
+   * runs either way; a failure is logged, not worth failing the start for.
+   */
+  private async settle(rec: ContainerRecord, cgroup: string, log: Logger): Promise<void> {
+    const pid = await this.d.conmon.monitorPid(rec.bundle);
+    const spec = await this.spec(rec);
+    await Promise.all([
+      (pid > 0 ? this.d.placement.placeMonitor(cgroup, pid) : Promise.resolve()).catch((err: unknown) => log.warn({ err, cgroup, pid }, 'moving conmon into its cgroup failed')),
+      spec?.linux?.cgroupsPath && spec.linux.resources
+        ? this.d.placement.keepLimits(spec.linux.cgroupsPath, spec.linux.resources).catch((err: unknown) => log.warn({ err, containerId: rec.id }, 'keeping the container limits as unit properties failed'))
+        : undefined,
+    ]);
   }
 
   private targetPid(config: ContainerConfig, podId: string): number | undefined {
@@ -257,9 +261,9 @@ export class ContainerService {
         t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
-        // Moving conmon (a cgroup attach takes milliseconds on v1) is not waited for: the container runs either way,
-        // and whatever removes the cgroup waits for the move first.
-        if (created !== rec && created.monitorCgroup) this.placing.begin(id, this.placeMonitor(created.monitorCgroup, rec.bundle, log));
+        // Moving conmon (a cgroup attach takes milliseconds on v1; a transient scope a systemd call) is not waited
+        // for: the container runs either way, and whatever removes the cgroup waits for the move first.
+        if (created !== rec && created.monitorCgroup) this.placing.begin(id, this.settle(rec, created.monitorCgroup, log));
         await this.d.runc.start(id, signal);
         t.mark('runc start');
         next = { ...created, state: 'CONTAINER_RUNNING', startedAt };
@@ -284,7 +288,7 @@ export class ContainerService {
     t.mark('conmon+runc create');
     const monitorCgroup = this.monitorCgroup(pod.cgroupParent, rec.id);
     log.debug({ containerId: rec.id, pid }, 'container created under conmon');
-    return { ...rec, pid, pidStartTime: (await readProcStat(pid))?.startTime, ...(monitorCgroup ? { monitorCgroup } : {}) };
+    return { ...rec, pid, pidStartTime: (await readProcStat(pid))?.startTime, monitorCgroup };
   }
 
   /** failStart releases what a failed start left (runc state, conmon, its cgroup, the rootfs mount) and records the container EXITED. */
@@ -310,7 +314,7 @@ export class ContainerService {
     await Promise.all([
       this.d.conmon.removeArtifacts(rec.id),
       rm(join(rec.bundle, 'conmon.pid'), { force: true }),
-      monitorCgroup ? this.placing.quiet(rec.id).then(() => removeCgroup(monitorCgroup, this.d.host.cgroupMode)) : undefined,
+      monitorCgroup ? this.placing.quiet(rec.id).then(() => this.d.placement.removeMonitor(monitorCgroup)) : undefined,
       unmount ? this.unmountAll(rec) : undefined,
     ]);
   }
@@ -495,7 +499,7 @@ export class ContainerService {
     await Promise.all([
       runtime.then(async () => {
         await this.placing.quiet(rec.id);
-        if (monitorCgroup) await removeCgroup(monitorCgroup, this.d.host.cgroupMode);
+        if (monitorCgroup) await this.d.placement.removeMonitor(monitorCgroup);
       }),
       unmounted.then(() => images?.removeRootfs(rec.id)),
       Promise.all([runtime, unmounted]).then(() => rm(rec.bundle, { recursive: true, force: true })),
@@ -536,6 +540,8 @@ export class ContainerService {
       const oci = resourcesToOci(res, this.d.host);
       if (rec.pid > 0) {
         await this.d.runc.update(id, oci);
+        const path = (await this.spec(rec))?.linux?.cgroupsPath;
+        if (path) await this.d.placement.keepLimits(path, oci);
       } else {
         // Not started yet: the resources go into the bundle's spec, which `runc create` reads at StartContainer.
         const spec = await this.spec(rec);

@@ -14,7 +14,7 @@ export type BaseHostFacts = Omit<HostFacts, 'resolvedDevices' | 'seccompProfiles
 /** baseFactsOf gives the request-independent host facts spec building reads, from the node facts probed at start. */
 export function baseFactsOf(node: NodeFacts): BaseHostFacts {
   return {
-    cgroupDriver: node.cgroup.driver, cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
+    cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
     apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
     recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
     onlineCpus: node.cpus, onlineMems: node.mems,

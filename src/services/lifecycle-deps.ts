@@ -3,6 +3,7 @@ import type { Logger } from '../log/index.js';
 import type { ImageSpec, PodSandboxConfig } from '../domain/cri-types.js';
 import type { Conmon } from '../runtime/conmon.js';
 import type { Runc } from '../runtime/runc.js';
+import type { CgroupPlacement } from '../runtime/placement/index.js';
 import type { Clock } from '../sys/clock.js';
 import type { IdGenerator } from '../sys/id.js';
 import type { ProcessRunner } from '../sys/process-runner.js';
@@ -60,6 +61,8 @@ export interface LifecycleDeps {
   events: EventsService;
   /** node is what kind of node this is (cgroup layout and driver, user namespace, OCI runtime features, ...). */
   node: NodeFacts;
+  /** placement is where this node puts pods, containers and conmon in the cgroup tree (cgroupfs or systemd, v1 or v2). */
+  placement: CgroupPlacement;
   host: BaseHostFacts;
   network?: PodNetworkPort;
   images?: ImagePort;

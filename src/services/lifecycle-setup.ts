@@ -5,6 +5,8 @@ import type { NodeFacts } from '../domain/node.js';
 import type { Logger } from '../log/index.js';
 import { Conmon } from '../runtime/conmon.js';
 import { Runc } from '../runtime/runc.js';
+import { placementFor } from '../runtime/placement/index.js';
+import { BusctlSystemd } from '../sys/systemd-bus.js';
 import { systemClock } from '../sys/clock.js';
 import { randomIds } from '../sys/id.js';
 import type { ProcessRunner } from '../sys/process-runner.js';
@@ -63,7 +65,8 @@ export function lookPath(name: string): string {
 /** createLifecycle builds the pod and container services with runc and conmon under fune's state dir. */
 export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const { config, log, runner } = o;
-  const systemdCgroup = o.node.cgroup.driver === 'systemd';
+  const placement = placementFor(o.node, { bus: new BusctlSystemd(runner) });
+  const systemdCgroup = placement.driver === 'systemd';
   const runcRoot = join(config.state, 'runc');
   const runcLogDir = join(config.state, 'runc-logs');
   const exitDir = join(config.state, 'exits');
@@ -73,7 +76,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const events = new EventsService();
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
-    node: o.node, host: baseFactsOf(o.node), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
+    node: o.node, placement, host: baseFactsOf(o.node), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
     metrics: o.metrics,
   };
   const sandboxes = new SandboxService(d);
@@ -98,6 +101,9 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
       }
       return out;
     },
-    close: () => containers.close(),
+    close: () => {
+      containers.close();
+      placement.close();
+    },
   };
 }

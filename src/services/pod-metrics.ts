@@ -2,7 +2,6 @@ import { readFileSync, statfsSync } from 'node:fs';
 import type { ContainerRecord } from '../domain/container.js';
 import type { SandboxRecord } from '../domain/sandbox.js';
 import { DESCRIPTORS, POD_CONTAINER, containerMetrics, parseNetDevCounters, podMetrics, type ContainerExtras, type Metric } from '../domain/cadvisor-metrics.js';
-import { expandCgroupsPath } from '../runtime/cgroups.js';
 import { cgroupSampler, countFds, type CgroupSampler } from '../runtime/cgroup-sample.js';
 import type { ContainerService } from './container-service.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
@@ -46,7 +45,7 @@ export class PodMetricsService {
     let p = this.paths.get(c.id);
     if (p === undefined) {
       const raw = (await this.containers.spec(c))?.linux?.cgroupsPath;
-      p = raw ? expandCgroupsPath(raw) : null;
+      p = raw ? this.d.placement.cgroupOf(raw) : null;
       this.paths.set(c.id, p);
     }
     return p;

@@ -9,7 +9,6 @@ import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls } from
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
-import { removeCgroup } from '../runtime/cgroups.js';
 import { gatherSandboxFacts } from './host-facts.js';
 import { nowNs, type LifecycleDeps, type PreparedNetwork } from './lifecycle-deps.js';
 import { Rollback } from './rollback.js';
@@ -58,13 +57,6 @@ export class SandboxService {
     this.containers = c;
   }
 
-  private podCgroupParent(config: PodSandboxConfig, id: string): { parent: string; owned: boolean } {
-    const given = config.linux?.cgroup_parent ?? '';
-    if (given) return { parent: given, owned: false };
-    if (this.d.host.cgroupDriver === 'systemd') return { parent: 'system.slice', owned: false };
-    return { parent: `/fune/pod-${id}`, owned: true };
-  }
-
   /** run is RunPodSandbox: it gives the new pod's id once the infra process runs and the record is on disk. */
   async run(config: PodSandboxConfig | null, runtimeHandler: string, signal: AbortSignal, log: Logger): Promise<string> {
     if (!config) throw invalidArgument('pod sandbox config is required');
@@ -74,6 +66,8 @@ export class SandboxService {
     // name is reserved or anything (network namespace, CNI, files) is made.
     podSysctls(config.linux?.sysctls, namespaceModes(config.linux?.security_context?.namespace_options));
     const id = this.d.ids.newId();
+    // The pod's cgroup parent in the node's form (a bad one is refused here, before anything is made).
+    const parent = this.d.placement.podParent(config.linux?.cgroup_parent ?? '', id);
     const reg = this.d.registry;
     reg.sandboxNames.reserve(name, id);
     const rb = new Rollback(log);
@@ -83,7 +77,6 @@ export class SandboxService {
         const ns = config.linux?.security_context?.namespace_options;
         const hostNetwork = ns?.network === 'NODE';
         const hostIpc = ns?.ipc === 'NODE';
-        const { parent, owned } = this.podCgroupParent(config, id);
         const dir = join(this.d.podsDir, id);
         const t = new StepTimer(log, 'RunPodSandbox');
         let rec: SandboxRecord = {
@@ -95,7 +88,7 @@ export class SandboxService {
         rb.add('drop record', () => reg.dropSandbox(rec));
         await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o755 });
         rb.add('remove pod dir', () => rm(dir, { recursive: true, force: true }));
-        if (owned) rb.add('remove pod cgroup', () => removeCgroup(parent, this.d.host.cgroupMode));
+        rb.add('remove pod cgroup', () => this.d.placement.removePod(id, parent));
         // Independent steps run at once: the infra image, the network namespace (CNI ADD comes later, while the
         // infra process starts), /dev/shm, the pod's files (hosts is rewritten with the IPs once they are known)
         // and the host facts. The 'creating' record on disk is enough for recovery to undo any of them: it works
@@ -123,7 +116,7 @@ export class SandboxService {
         const spec = buildSandboxSpec(
           {
             id, config, host: (factsR as PromiseFulfilledResult<Awaited<ReturnType<typeof gatherSandboxFacts>>>).value, rootfs: join(dir, 'rootfs'), args: infra ? infra.args : [...DEFAULT_INFRA_ARGS],
-            infraBinary: infra ? undefined : this.d.config.runtime.infra_path, netnsPath: rec.netnsPath, cgroupParent: parent,
+            infraBinary: infra ? undefined : this.d.config.runtime.infra_path, netnsPath: rec.netnsPath, cgroupsPath: this.d.placement.cgroupsPath(parent, id),
             resolvPath: rec.resolvPath, hostsPath: rec.hostsPath, hostnamePath: rec.hostnamePath, shmPath: rec.shmPath,
             seccompDefault: this.d.config.runtime.seccomp_default,
           },
@@ -245,7 +238,7 @@ export class SandboxService {
     }
     await rm(rec.dir, { recursive: true, force: true });
     t?.mark('dir');
-    if (!rec.config.linux?.cgroup_parent && this.d.host.cgroupDriver === 'cgroupfs') await removeCgroup(rec.cgroupParent, this.d.host.cgroupMode);
+    await this.d.placement.removePod(rec.id, rec.cgroupParent);
     t?.mark('cgroup');
     await this.d.registry.dropSandbox(rec);
     t?.mark('record');

@@ -4,7 +4,7 @@ import type { ContainerStatsFilter, PodSandboxStatsFilter } from '../domain/cri-
 import { filterContainerStats, type ContainerRecord } from '../domain/container.js';
 import { matchesLabels, matchesPrefix } from '../domain/ids.js';
 import type { SandboxRecord } from '../domain/sandbox.js';
-import { expandCgroupsPath, expandSlice, readCgroupStats, type CgroupStats } from '../runtime/cgroups.js';
+import type { CgroupStats } from '../runtime/cgroups.js';
 import type { ContainerService } from './container-service.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -72,7 +72,7 @@ export class StatsService {
     const ts = nowNs(this.d.clock);
     const spec = await this.containers.spec(c);
     const path = spec?.linux?.cgroupsPath;
-    const s = path && c.state === 'CONTAINER_RUNNING' ? await readCgroupStats(expandCgroupsPath(path), this.d.host.cgroupMode) : {};
+    const s = path && c.state === 'CONTAINER_RUNNING' ? await this.d.placement.stats(this.d.placement.cgroupOf(path)) : {};
     const fs = c.upperDir ? await diskUsage(c.upperDir) : { bytes: 0n, inodes: 0n };
     return {
       attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {} },
@@ -95,15 +95,11 @@ export class StatsService {
     return Promise.all(filterContainerStats(all, filter).map((c) => this.containerStatsOf(c)));
   }
 
-  private podCgroup(p: SandboxRecord): string {
-    return this.d.host.cgroupDriver === 'systemd' && p.cgroupParent.endsWith('.slice') ? expandSlice(p.cgroupParent) : p.cgroupParent;
-  }
-
   /** podStatsOf gives the CRI PodSandboxStats of one pod. */
   async podStatsOf(p: SandboxRecord): Promise<Record<string, unknown>> {
     const ts = nowNs(this.d.clock);
     const ready = (await this.sandboxes.effectiveState(p)) === 'SANDBOX_READY';
-    const s = ready ? await readCgroupStats(this.podCgroup(p), this.d.host.cgroupMode) : {};
+    const s = ready ? await this.d.placement.stats(this.d.placement.podCgroup(p.cgroupParent)) : {};
     const net = ready && !p.hostNetwork ? parseNetDev(await readFile(`/proc/${p.infraPid}/net/dev`, 'utf8').catch(() => '')) : [];
     const ifaces = net.filter((i) => i.name !== 'lo');
     const ctrs = this.d.registry.containersOf(p.id).filter((c) => c.phase === 'created' && c.state !== 'CONTAINER_EXITED');

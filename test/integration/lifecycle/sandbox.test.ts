@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { access, readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
 import { podConfig, startEnv, type LifecycleEnv } from './env.js';
@@ -22,6 +22,28 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+describe('pod cgroup parents (cgroupfs)', () => {
+  it.each([
+    ['a dot-dot element', '/kubepods/../../etc'],
+    ['a colon (a systemd cgroupsPath)', 'kubepods.slice:fune:x'],
+    ['the root cgroup', '/'],
+  ])('refuses %s with INVALID_ARGUMENT and makes nothing', async (_what, parent) => {
+    const cfg = podConfig('badparent', env.logDir, { linux: { cgroup_parent: parent } });
+    const err = await failure(env.c.call('RunPodSandbox', { config: cfg }));
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toContain('cgroup parent');
+    expect((await env.c.call('ListPodSandbox', {})).items).toEqual([]);
+    expect(await readdir(join(env.d.state, 'pods')).catch(() => [])).toEqual([]);
+    expect(await readdir(join(env.d.state, 'netns')).catch(() => [])).toEqual([]);
+    // The name was not kept: the same pod with a good parent runs.
+    const good = `/fune-test-parent-${process.pid}`;
+    const { pod_sandbox_id: id } = await env.c.call('RunPodSandbox', { config: { ...cfg, linux: { cgroup_parent: good } } });
+    await env.c.call('RemovePodSandbox', { pod_sandbox_id: id });
+    // The parent is the "kubelet's": fune leaves it, so the test removes it.
+    for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmdir(join('/sys/fs/cgroup', ctrl, good)).catch(() => undefined);
+  });
+});
 
 describe('pod sandboxes', () => {
   it('runs a pod with a catatonit infra process, reports and lists it, stops and removes it idempotently', async () => {

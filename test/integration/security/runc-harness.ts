@@ -29,7 +29,6 @@ export function gatherHostFacts(seccompProfiles: Record<string, string> = {}): H
   const apparmorEnabled = existsSync(apparmorFile) && readFileSync(apparmorFile, 'utf8').trim() === 'Y';
   const uname = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
   return {
-    cgroupDriver: 'cgroupfs',
     cgroupMode: v2 ? 'v2' : 'v1',
     capabilities: capabilitiesFromMask(capBnd),
     minOomScoreAdj: canLower ? -1000 : ownScore,

@@ -50,7 +50,6 @@ async function runIn(
       id: SANDBOX,
       infraPid,
       netnsPath: undefined,
-      cgroupParent: h.cgroupParent,
       resolvPath: undefined,
       hostsPath: undefined,
       hostnamePath: undefined,
@@ -59,6 +58,7 @@ async function runIn(
     host: { ...host, ...over.hostOver },
     rootfs,
     seccompDefault: false,
+    cgroupsPath: `${h.cgroupParent}/${id}`,
   });
   const r = await h.runContainer(id, spec);
   return { code: r.code, out: r.stdout + r.stderr };
@@ -79,7 +79,7 @@ beforeAll(async () => {
     rootfs,
     args: ['/catatonit', '-P'],
     infraBinary: '/usr/bin/catatonit',
-    cgroupParent: h.cgroupParent,
+    cgroupsPath: `${h.cgroupParent}/${SANDBOX}`,
     seccompDefault: false,
   });
   infraPid = await h.startSandbox(SANDBOX, spec);

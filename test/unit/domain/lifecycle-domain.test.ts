@@ -4,7 +4,6 @@ import { resolveId } from '../../../src/domain/ids.js';
 import { canTransitionContainer, exitReason, filterContainers, stopSignalOf } from '../../../src/domain/container.js';
 import { classifyRuncError, runcMessage } from '../../../src/runtime/runc.js';
 import { parseProcStat } from '../../../src/runtime/proc.js';
-import { expandCgroupsPath } from '../../../src/runtime/cgroups.js';
 import { NameIndex } from '../../../src/store/names.js';
 import { KeyedMutex } from '../../../src/services/locks.js';
 
@@ -46,11 +45,9 @@ describe('lifecycle domain', () => {
     expect(runcMessage('{"level":"error","msg":"runc create failed: x","time":"t"}\n')).toBe('runc create failed: x');
     expect(runcMessage('time="t" level=error msg="exec failed: \\"a\\""')).toBe('exec failed: "a"');
   });
-  it('parses /proc stat lines and systemd cgroup paths', () => {
+  it('parses /proc stat lines', () => {
     const st = parseProcStat('42 (my (odd) name) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 100 1');
     expect(st).toMatchObject({ pid: 42, state: 'S', ppid: 1, pgrp: 42, session: 42, startTime: '12345' });
-    expect(expandCgroupsPath('kubepods-besteffort.slice:fune:abc')).toBe('/kubepods.slice/kubepods-besteffort.slice/fune-abc.scope');
-    expect(expandCgroupsPath('/fune/x')).toBe('/fune/x');
   });
   it('reserves names once and serialises per key', async () => {
     const n = new NameIndex('pod');

@@ -128,9 +128,6 @@ describe('other bad container input', () => {
   it('TARGET without a running target', () => {
     expectError(() => buildContainerSpec(containerInput(containerConfig({}, { namespace_options: nsOptions({ pid: 'TARGET', target_id: 'abc' }) }))), 'FailedPrecondition', /target container abc/);
   });
-  it('a systemd driver with a cgroupfs parent', () => {
-    expectError(() => buildContainerSpec(containerInput(undefined, { host: host({ cgroupDriver: 'systemd' }) })), 'InvalidArgument', /not a systemd slice name/);
-  });
 });
 
 describe('bad sysctls', () => {

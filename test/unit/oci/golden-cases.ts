@@ -3,6 +3,9 @@ import { expect } from 'vitest';
 import type { ContainerSpecInput, SandboxSpecInput } from '../../../src/oci/input.js';
 import { parseGroup, parsePasswd } from '../../../src/oci/passwd.js';
 import type { Spec } from '../../../src/oci/spec.js';
+import { cgroupTree } from '../../../src/runtime/cgroups.js';
+import { SystemdPlacement } from '../../../src/runtime/placement/index.js';
+import { FakeSystemdBus } from '../../helpers/fake-systemd-bus.js';
 import {
   BLOCK_CHMOD,
   BLOCK_HOSTNAME,
@@ -28,6 +31,9 @@ const guaranteedPod = podConfig();
 guaranteedPod.linux!.cgroup_parent = '/kubepods/pod4f1c2a9e';
 const bestEffortPod = podConfig();
 bestEffortPod.linux!.cgroup_parent = '/kubepods/besteffort/pod4f1c2a9e';
+
+
+const systemdPlacement = () => new SystemdPlacement(cgroupTree('v2'), new FakeSystemdBus());
 
 export const GOLDEN_CASES: Case[] = [
   {
@@ -297,7 +303,9 @@ export const GOLDEN_CASES: Case[] = [
       config.mounts.push({ ...config.mounts[0]!, container_path: '/data', host_path: '/mnt/data', propagation: 'PROPAGATION_HOST_TO_CONTAINER' });
       const pod = podConfig();
       pod.linux!.cgroup_parent = 'kubepods-burstable-pod4f1c2a9e.slice';
-      return containerInput(config, { host: host({ cgroupDriver: 'systemd' }), sandbox: sandboxFacts(pod) });
+      const input = containerInput(config, { sandbox: sandboxFacts(pod) });
+      // The systemd placement names the cgroup; oci/ writes what it is given.
+      return { ...input, cgroupsPath: systemdPlacement().cgroupsPath(systemdPlacement().podParent(pod.linux!.cgroup_parent, pod.metadata!.uid), input.id) };
     },
     check: (s) => {
       expect(s.linux?.cgroupsPath).toBe('kubepods-burstable-pod4f1c2a9e.slice:fune:c0ffee00d15ea5e5c0ffee00d15ea5e5c0ffee00d15ea5e5c0ffee00d15ea5e5');

@@ -19,7 +19,6 @@ export const BLOCK_HOSTNAME = '/var/lib/kubelet/seccomp/block-hostname.json';
 /** HOST is this machine as the issue describes it: cgroup v1, cgroupfs, no CAP_SYS_RESOURCE, no AppArmor. */
 export function host(over: Partial<HostFacts> = {}): HostFacts {
   return {
-    cgroupDriver: 'cgroupfs',
     cgroupMode: 'v1',
     capabilities: capabilitiesFromMask('000001fffeffffff'),
     minOomScoreAdj: 0,
@@ -183,7 +182,6 @@ export function sandboxFacts(config: PodSandboxConfig = podConfig(), over: Parti
     config,
     infraPid: 4242,
     netnsPath: '/run/fune/netns/cni-5f8e6f4a-1b2c-3d4e-5f60-718293a4b5c6',
-    cgroupParent: config.linux?.cgroup_parent ?? '',
     hostname: config.hostname,
     resolvPath: '/var/lib/fune/sandboxes/b7e0c2d4/resolv.conf',
     hostsPath: '/var/lib/fune/sandboxes/b7e0c2d4/hosts',
@@ -194,7 +192,7 @@ export function sandboxFacts(config: PodSandboxConfig = podConfig(), over: Parti
 }
 
 export function containerInput(config: ContainerConfig = containerConfig(), over: Partial<ContainerSpecInput> = {}): ContainerSpecInput {
-  return {
+  const input: ContainerSpecInput = {
     id: 'c0ffee00d15ea5e5c0ffee00d15ea5e5c0ffee00d15ea5e5c0ffee00d15ea5e5',
     config,
     image: {
@@ -211,8 +209,11 @@ export function containerInput(config: ContainerConfig = containerConfig(), over
     host: host(),
     rootfs: '/var/lib/fune/containers/c0ffee00/rootfs',
     seccompDefault: false,
+    cgroupsPath: '',
     ...over,
   };
+  // As the cgroupfs placement names it, under the pod's parent (over.cgroupsPath wins).
+  return { ...input, cgroupsPath: over.cgroupsPath ?? `${input.sandbox.config.linux?.cgroup_parent || '/fune'}/${input.id}` };
 }
 
 export function sandboxInput(config: PodSandboxConfig = podConfig(), over: Partial<SandboxSpecInput> = {}): SandboxSpecInput {
@@ -224,7 +225,7 @@ export function sandboxInput(config: PodSandboxConfig = podConfig(), over: Parti
     args: ['/catatonit', '-P'],
     infraBinary: '/usr/bin/catatonit',
     netnsPath: '/run/fune/netns/cni-5f8e6f4a-1b2c-3d4e-5f60-718293a4b5c6',
-    cgroupParent: config.linux?.cgroup_parent ?? '',
+    cgroupsPath: `${config.linux?.cgroup_parent || '/fune'}/b7e0c2d4a1f94c3e8d2b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d`,
     shmPath: '/run/fune/sandboxes/b7e0c2d4/shm',
     seccompDefault: false,
     ...over,

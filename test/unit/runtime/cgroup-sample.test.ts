@@ -1,11 +1,11 @@
 // The cgroup readers behind ListPodSandboxMetrics, on fixture trees: v1 files captured from a busybox container on
 // this (v1) host, with the cpu, OOM and block-device numbers edited to exercise whole seconds and device lines;
-// v2 files written in the kernel's format (6.x). Each reader's numbers must agree with readCgroupStats, which
+// v2 files written in the kernel's format (6.x). Each reader's numbers must agree with the cgroup tree's stats, which
 // ContainerStats uses, on the same tree.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { cgroupSampler, parseBlkio, parseCpuMax, parseIoStat, parsePsi, weightToShares } from '../../../src/runtime/cgroup-sample.js';
-import { readCgroupStats } from '../../../src/runtime/cgroups.js';
+import { cgroupTree } from '../../../src/runtime/cgroups.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'cgroup');
 const PATH = '/kubepods/burstable/pod1/ctr1';
@@ -48,7 +48,7 @@ describe('cgroup samples', () => {
     it(`${mode}: agrees with what ContainerStats reads from the same files`, async () => {
       const root = join(FIXTURES, mode);
       const s = cgroupSampler(mode, root).sample(PATH);
-      const st = await readCgroupStats(PATH, mode, root);
+      const st = await cgroupTree(mode, root).stats(PATH);
       expect({ cpu: s.cpu.usageNs, usage: s.memory.usage, ws: s.memory.workingSet, rss: s.memory.rss, pf: s.memory.pageFaults, maj: s.memory.majorPageFaults, limit: s.spec.memoryLimit }).toEqual({
         cpu: st.cpuUsageNs, usage: st.memoryUsage, ws: st.workingSet, rss: st.rss, pf: st.pageFaults, maj: st.majorPageFaults, limit: st.memoryLimit,
       });
