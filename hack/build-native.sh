@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Builds fune's native addons native/spawn (posix_spawn behind ProcessRunner, see src/sys/fast-spawn.ts) and
-# native/netns (port-forward connects from a thread in the pod's netns, see src/sys/netns-connect.ts) with the
-# node-gyp that npm bundles, against the Node headers installed beside node (nothing is downloaded). Does nothing
+# native/netns (port-forward connects from a thread in the pod's netns, see src/sys/netns-connect.ts) and
+# native/seqpacket (conmon's attach socket, whose reading pauses while the client is full, see src/sys/seqpacket.ts)
+# with the node-gyp that npm bundles, against the Node headers installed beside node (nothing is downloaded). Does nothing
 # when the built addon is newer than its sources. A failed build is not fatal: fune then starts programs with
-# child_process.spawn, and port-forward dials through helper processes (and the addons' tests fail, so CI notices).
+# child_process.spawn, port-forward dials through helper processes, and attach reads conmon's socket through
+# node-unix-socket, without pausing (and the addons' tests fail, so CI notices).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# native/netns: this script again, on that folder.
-[ -z "${FUNE_ADDON:-}" ] && FUNE_ADDON=netns bash hack/build-native.sh
+# native/netns and native/seqpacket: this script again, on those folders.
+[ -z "${FUNE_ADDON:-}" ] && for a in netns seqpacket; do FUNE_ADDON=$a bash hack/build-native.sh; done
 dir=native/${FUNE_ADDON:-spawn}
 out=$dir/build/Release/fune_${FUNE_ADDON:-spawn}.node
 what="the posix_spawn addon" fallback="child_process.spawn is used"
 [ "$dir" = native/netns ] && what="the setns addon" fallback="port-forward uses helper processes"
+[ "$dir" = native/seqpacket ] && what="the attach socket addon" fallback="attach output is not paused for slow clients"
 if [ -f "$out" ] && [ -z "$(find "$dir" -maxdepth 1 -newer "$out" \( -name '*.c' -o -name binding.gyp \))" ]; then
   exit 0
 fi

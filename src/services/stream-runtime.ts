@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import type { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import * as pty from 'node-pty';
-import { SeqpacketSocket } from 'node-unix-socket';
 import { RuntimeError, errorMessage, internal } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { ChildProcess, ProcessRunner } from '../sys/process-runner.js';
+import { connectSeqpacket, type PacketSocket } from '../sys/seqpacket.js';
 import { removeFile } from '../store/atomic-file.js';
+import { outputTo, pumpPackets, pumpToFd, sharedSource, terminalSource } from './stream-flow.js';
 
 /** StreamContainer is what exec and attach need to know about a running container. */
 export interface StreamContainer {
@@ -88,6 +89,10 @@ const ATTACH_STDERR = 3;
 
 /** STDIN_PACKET caps one packet written to conmon's attach socket (conmon reads at most 32 KiB − 1 per packet). */
 const STDIN_PACKET = 8192;
+/** STDIN_IN_FLIGHT bounds the stdin bytes written to the attach socket that the kernel has not taken yet. */
+const STDIN_IN_FLIGHT = 64 * 1024;
+/** EOT is a terminal's end-of-file character (^D), what the end of a client's stdin becomes under a TTY. */
+const EOT = Buffer.from([4]);
 
 /**
  * RuncStreamRuntime carries out streaming exec, attach and port-forward: `runc exec` with pipes, or with `-t` under
@@ -165,50 +170,52 @@ export class RuncStreamRuntime {
     const term = pty.spawn(runc, args, { name: 'xterm', cols: size?.width || 80, rows: size?.height || 24, env: { TERM: 'xterm' } });
     const onResize = (s: TerminalSize) => s.width > 0 && s.height > 0 && term.resize(s.width, s.height);
     io.resize.on('resize', onResize);
-    const out = term.onData((d) => io.stdout?.write(d));
-    const onIn = (b: Buffer) => term.write(b.toString('binary'));
-    // A terminal has no half-close: the end of the client's stdin becomes the terminal's EOF character.
-    const onEnd = () => term.write('\x04');
-    io.stdin?.on('data', onIn).once('end', onEnd);
+    // Output waits for the client: the terminal is not read while the client's stream is full.
+    const source = terminalSource(term);
+    const write = io.stdout ? outputTo(io.stdout, source) : undefined;
+    const out = term.onData((d) => write?.(d));
+    // Input is written to the terminal's descriptor one chunk at a time, raw bytes; a terminal has no half-close:
+    // the end of the client's stdin becomes the terminal's EOF character, after the last byte.
+    const fd = (term as unknown as { fd?: unknown }).fd;
+    const pump = io.stdin && typeof fd === 'number' ? pumpToFd(io.stdin, fd, EOT) : undefined;
     try {
       return await new Promise<number>((resolve) => term.onExit(({ exitCode, signal }) => resolve(signal ? 128 + signal : exitCode)));
     } finally {
       out.dispose();
+      source.stop();
+      pump?.stop();
       io.resize.off('resize', onResize);
-      io.stdin?.off('data', onIn).off('end', onEnd);
     }
   }
 
   /** attach joins the container's stdio through conmon until the container exits or the client leaves. */
   async attach(containerId: string, io: CommandIO): Promise<void> {
     const c = await this.d.lookup.runningContainer(containerId);
-    const sock = new SeqpacketSocket();
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      try {
-        sock.connect(c.attachSocketPath, () => resolve());
-      } catch (e) {
-        reject(internal(`connecting to the attach socket of ${containerId}: ${errorMessage(e)}`));
-      }
-    });
+    let sock: PacketSocket;
+    try {
+      sock = await connectSeqpacket(c.attachSocketPath);
+    } catch (e) {
+      throw internal(`connecting to the attach socket of ${containerId}: ${errorMessage(e)}`);
+    }
     const done = new Promise<void>((resolve) => {
       sock.once('end', () => resolve());
       sock.once('close', () => resolve());
       sock.on('error', () => resolve());
       io.signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    // The socket is not read while the client's stdout or stderr is full; conmon's writes to it then block.
+    const source = sharedSource(sock);
+    const toOut = io.stdout ? outputTo(io.stdout, source) : undefined;
+    const toErr = io.tty ? toOut : io.stderr ? outputTo(io.stderr, source) : undefined;
     sock.on('data', (pkt: Buffer) => {
       if (pkt.length < 2 || (pkt[0] !== ATTACH_STDOUT && pkt[0] !== ATTACH_STDERR)) return;
       // conmon's first byte names the pipe (its stdpipe_t): 2 stdout, 3 stderr; with a terminal all is stdout.
-      const target = pkt[0] === ATTACH_STDERR && !io.tty ? io.stderr : io.stdout;
-      target?.write(pkt.subarray(1));
+      (pkt[0] === ATTACH_STDERR ? toErr : toOut)?.(pkt.subarray(1));
     });
     const onResize = (s: TerminalSize) => void this.resize(c.ctlPipePath, s);
     if (io.tty) io.resize.on('resize', onResize);
     if (io.stdin && c.stdin) {
-      io.stdin.on('data', (b: Buffer) => {
-        for (let o = 0; o < b.length; o += STDIN_PACKET) sock.write(b.subarray(o, o + STDIN_PACKET));
-      });
+      pumpPackets(io.stdin, sock, STDIN_PACKET, STDIN_IN_FLIGHT);
       // Half-closing makes conmon close the container's stdin unless it runs with --leave-stdin-open (stdin_once).
       io.stdin.once('end', () => sock.end());
     } else {

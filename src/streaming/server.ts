@@ -192,7 +192,7 @@ export class StreamingServer {
         this.opts.metrics?.sessionClosed(found.kind);
       });
       ws.on('error', (err) => log.debug({ err }, 'websocket error'));
-      const deps = { runtime: this.opts.runtime, log, onActivity: () => idle.touch() };
+      const deps = { runtime: this.opts.runtime, log, onActivity: () => idle.touch(), socket, maxQueuedBytes: this.opts.limits?.maxQueuedBytes };
       if (found.kind === 'portforward') serveForwardWs(ws, protocol, found, deps);
       else serveCommandWs(ws, protocol, found, deps);
     });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/index.js';
 import {
   DEFAULT_FRAME_LIMITS,
@@ -9,18 +9,22 @@ import {
   RstStatus,
   SpdyProtocolError,
   decodeHeaderBlock,
-  encodeDataHeader,
   encodeGoAway,
   encodeHeaderBlock,
   encodePing,
   encodeRstStream,
   encodeSynReply,
+  encodeWindowUpdate,
   type Frame,
   type FrameLimits,
   type HeaderLimits,
   type Headers,
 } from './spdy-frame.js';
 import { HeaderCompressor, HeaderDecompressor } from './spdy-zlib.js';
+import { DEFAULT_MAX_QUEUED, OutputWatch, ReadGate } from './backpressure.js';
+import { SpdyStream, WINDOW_STEP } from './spdy-stream.js';
+
+export { SpdyStream } from './spdy-stream.js';
 
 /** SessionLimits bound what one SPDY connection may hold. */
 export interface SessionLimits extends FrameLimits, HeaderLimits {
@@ -28,19 +32,30 @@ export interface SessionLimits extends FrameLimits, HeaderLimits {
   maxStreams: number;
   /** maxWriteChunk splits outgoing DATA into frames of at most this many bytes. */
   maxWriteChunk: number;
+  /** maxQueuedBytes: while more than this waits to be written to the peer, the session reads nothing from it. */
+  maxQueuedBytes: number;
+  /** streamBuffer is how many unread bytes one stream holds before the session stops reading. */
+  streamBuffer: number;
 }
 
 /** BATCH_MAX is the size under which a write waits for the end of the event loop's turn (see SpdySession.send). */
 const BATCH_MAX = 16 * 1024;
 
 /** DEFAULT_SESSION_LIMITS are fune's bounds for a streaming connection. */
-export const DEFAULT_SESSION_LIMITS: SessionLimits = { ...DEFAULT_FRAME_LIMITS, ...DEFAULT_HEADER_LIMITS, maxStreams: 1000, maxWriteChunk: 64 * 1024 };
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  ...DEFAULT_FRAME_LIMITS, ...DEFAULT_HEADER_LIMITS, maxStreams: 1000, maxWriteChunk: 64 * 1024, maxQueuedBytes: DEFAULT_MAX_QUEUED, streamBuffer: 256 * 1024,
+};
+
 
 /**
  * SpdySession is the server side of one SPDY/3.1 connection after the HTTP upgrade. It never sends a frame before
  * the client's first (the Go client may swallow bytes that follow the 101), answers only client-opened streams,
  * echoes PINGs, ignores SETTINGS and WINDOW_UPDATE and never waits for a send window (spdystream opens none).
  * Garbage gets GOAWAY(PROTOCOL_ERROR) and the connection closes; nothing throws out of it.
+ *
+ * Memory is bounded both ways: the socket is not read while a stream holds more than `streamBuffer` unread bytes,
+ * nor while more than `maxQueuedBytes` wait to be written (a peer that floods PINGs or SYN_STREAMs and reads no
+ * reply stops being read). Consumed bytes are granted back with WINDOW_UPDATE, for peers that honour windows.
  *
  * Events: `stream` (SpdyStream: call accept() or reset()), `activity` (a DATA frame was read or written: the idle
  * timer's input; PINGs do not count), `close`.
@@ -50,7 +65,9 @@ export class SpdySession extends EventEmitter {
   private readonly inflater: HeaderDecompressor;
   private readonly deflater = new HeaderCompressor();
   private readonly streams = new Map<number, SpdyStream>();
-  private readonly blocked = new Set<SpdyStream>();
+  private readonly gate: ReadGate;
+  private readonly output: OutputWatch;
+  private sessionCredit = 0;
   private drainWaiters: (() => void)[] = [];
   private lastStreamId = 0;
   private closed = false;
@@ -66,6 +83,11 @@ export class SpdySession extends EventEmitter {
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...limits };
     this.reader = new FrameReader(this.limits);
     this.inflater = new HeaderDecompressor(this.limits.maxBytes);
+    this.gate = new ReadGate(
+      () => socket.pause(),
+      () => !this.closed && socket.resume(),
+    );
+    this.output = new OutputWatch(socket, this.gate, this.limits.maxQueuedBytes);
     socket.on('data', (b: Buffer) => this.onBytes(b));
     socket.on('drain', () => {
       const w = this.drainWaiters;
@@ -117,7 +139,8 @@ export class SpdySession extends EventEmitter {
     this.closed = true;
     for (const s of this.streams.values()) s.destroy();
     this.streams.clear();
-    this.blocked.clear();
+    this.gate.clear();
+    this.output.stop();
     this.drainWaiters = [];
     this.socket.destroy();
     this.emit('close');
@@ -176,13 +199,31 @@ export class SpdySession extends EventEmitter {
 
   /** block pauses reading from the socket while `stream` has more unread data than its buffer holds. */
   block(stream: SpdyStream): void {
-    this.blocked.add(stream);
-    this.socket.pause();
+    this.gate.hold(stream);
   }
 
-  /** unblock resumes reading when no stream is over its buffer any more. */
+  /** unblock resumes reading when no stream is over its buffer and the output has drained. */
   unblock(stream: SpdyStream): void {
-    if (this.blocked.delete(stream) && this.blocked.size === 0 && !this.closed) this.socket.resume();
+    this.gate.release(stream);
+  }
+
+  /** isReading tells whether the session reads its socket now (tests use it). */
+  get isReading(): boolean {
+    return !this.gate.paused;
+  }
+
+  /**
+   * credit grants the peer `n` more bytes on stream `id` (0: only the session's window, for DATA fune dropped) with
+   * WINDOW_UPDATE; the session's own window is granted in steps of WINDOW_STEP.
+   */
+  credit(id: number, n: number): void {
+    if (this.isClosed) return;
+    if (id !== 0) this.send(encodeWindowUpdate(id, n));
+    this.sessionCredit += n;
+    if (this.sessionCredit >= WINDOW_STEP) {
+      this.send(encodeWindowUpdate(0, this.sessionCredit));
+      this.sessionCredit = 0;
+    }
   }
 
   private onBytes(b: Buffer): void {
@@ -190,6 +231,8 @@ export class SpdySession extends EventEmitter {
     this.reader.push(b);
     try {
       for (let f = this.reader.next(); f && !this.closed; f = this.reader.next()) this.onFrame(f);
+      // Whatever the peer's frames made us write is queued now: a peer that does not read it is not read either.
+      if (!this.closed) this.output.check();
     } catch (err) {
       const protocol = err instanceof SpdyProtocolError;
       this.log.debug({ err }, protocol ? 'SPDY protocol error: GOAWAY' : 'SPDY session failure');
@@ -214,7 +257,7 @@ export class SpdySession extends EventEmitter {
         const s = this.streams.get(f.streamId);
         if (f.data.length > 0) this.emit('activity');
         // Data for a stream we reset or never knew is dropped: the peer may not have seen the RST yet.
-        s?.receive(f.data, f.fin);
+        if (!s?.receive(f.data, f.fin) && f.data.length > 0) this.credit(0, f.data.length);
         return;
       }
       case 'syn_stream':
@@ -263,99 +306,5 @@ export class SpdySession extends EventEmitter {
     this.streams.set(id, s);
     if (fin) s.receive(Buffer.alloc(0), true);
     this.emit('stream', s);
-  }
-}
-
-/** STREAM_BUFFER is how many unread bytes one stream holds before the connection stops reading. */
-const STREAM_BUFFER = 256 * 1024;
-
-/**
- * SpdyStream is one client-opened stream as a Node Duplex: reads give the client's DATA, writes send DATA, `end()`
- * sends FIN. It is freed from its session once both halves are done or it was reset.
- */
-export class SpdyStream extends Duplex {
-  private replied = false;
-  private wasReset = false;
-  private finSent = false;
-  private finReceived = false;
-
-  constructor(
-    private readonly session: SpdySession,
-    readonly id: number,
-    readonly headers: Headers,
-  ) {
-    super({ readableHighWaterMark: STREAM_BUFFER, allowHalfOpen: true });
-    this.once('close', () => session.forget(this));
-  }
-
-  /** accept sends the SYN_REPLY that makes the stream usable for the client. */
-  accept(): void {
-    if (this.replied || this.wasReset || this.destroyed) return;
-    this.replied = true;
-    this.session.sendReply(this);
-  }
-
-  /** reset sends RST_STREAM and frees the stream. */
-  reset(status: number = RstStatus.CANCEL): void {
-    if (this.wasReset || this.destroyed) return;
-    this.wasReset = true;
-    this.session.send(encodeRstStream(this.id, status));
-    this.destroy();
-  }
-
-  /** discard reads and drops everything the client sends on this stream. */
-  discard(): this {
-    this.on('data', () => {});
-    return this;
-  }
-
-  /** receive is called by the session with the payload of a DATA frame. */
-  receive(data: Buffer, fin: boolean): void {
-    // DATA after the client's FIN is dropped: pushing past the end would make the stream emit an error.
-    if (this.destroyed || this.finReceived) return;
-    if (data.length > 0 && !this.push(data)) this.session.block(this);
-    if (fin) {
-      this.finReceived = true;
-      this.push(null);
-    }
-  }
-
-  /** onReset is called when the client reset the stream. */
-  onReset(): void {
-    this.wasReset = true;
-    this.destroy();
-  }
-
-  override _read(): void {
-    this.session.unblock(this);
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.wasReset || this.session.isClosed) return cb(); // the peer is gone: drop, like a closed pipe
-    let ok = true;
-    for (let o = 0; o < chunk.length; o += this.session.limits.maxWriteChunk) {
-      const part = chunk.subarray(o, o + this.session.limits.maxWriteChunk);
-      ok = this.session.send(encodeDataHeader(this.id, part.length, false), part) && ok;
-    }
-    if (chunk.length > 0) this.session.emit('activity');
-    if (ok) cb();
-    else this.session.whenDrained(() => cb());
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.wasReset && !this.session.isClosed) this.session.send(encodeDataHeader(this.id, 0, true));
-    this.finSent = true;
-    cb();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // A stream torn down before its FIN (a pipeline that failed, a runtime error) is reset, or the client would wait
-    // for it for ever.
-    if (!this.wasReset && !this.finSent) {
-      this.wasReset = true;
-      if (!this.session.isClosed) this.session.send(encodeRstStream(this.id, RstStatus.CANCEL));
-    }
-    this.session.forget(this);
-    cb(err);
   }
 }

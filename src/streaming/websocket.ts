@@ -1,7 +1,8 @@
-import { Duplex, PassThrough, Writable } from 'node:stream';
+import { Duplex, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
+import { OutputWatch, ReadGate } from './backpressure.js';
 import { CONNECTION_CLOSED, newResizeEmitter, ResizeDecoder, runCommand, statusBody } from './remotecommand.js';
 import type { AttachRequestInfo, ExecRequestInfo, PortForwardRequestInfo, StreamRuntime } from './types.js';
 
@@ -18,18 +19,64 @@ export const WS_PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel
 
 const CH = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 
-/** Channels turns one WebSocket into numbered channels. */
+/** WsDeps are what serving one WebSocket connection needs; `socket` is the upgraded socket under `ws`. */
+export interface WsDeps {
+  runtime: StreamRuntime;
+  log: Logger;
+  onActivity: () => void;
+  socket: Duplex;
+  /** maxQueuedBytes: while more than this waits to be sent, the connection reads nothing (default 1 MiB). */
+  maxQueuedBytes?: number;
+}
+
+/**
+ * Channels turns one WebSocket into numbered channels. The WebSocket stops being read (ws.pause) while an input
+ * does not take what it was given (a command that does not read stdin, a pod socket nobody reads) and while more
+ * than `maxQueuedBytes` wait to go out (a client that does not read its output or the pongs to its pings).
+ */
 class Channels {
   readonly base64: boolean;
+  readonly gate: ReadGate;
+  private readonly output: OutputWatch;
   private readonly inputs = new Map<number, (data: Buffer | null) => void>();
 
   constructor(
     readonly ws: WebSocket,
     protocol: string,
-    private readonly onActivity: () => void,
+    private readonly deps: WsDeps,
   ) {
     this.base64 = protocol.includes('base64');
+    this.gate = new ReadGate(
+      () => ws.pause(),
+      () => ws.resume(),
+    );
+    this.output = new OutputWatch(deps.socket, this.gate, deps.maxQueuedBytes);
     ws.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
+    // ws answers a ping with a pong before it emits 'ping': a client that pings and never reads fills the queue.
+    ws.on('ping', () => this.output.check());
+    ws.once('close', () => {
+      this.gate.clear();
+      this.output.stop();
+    });
+  }
+
+  /**
+   * readable gives a Duplex whose readable side is what the client sends on `channel` (its writes go to `write`):
+   * while it holds more than its high-water mark unread, the connection is not read. Data for a channel whose
+   * stream is gone is dropped.
+   */
+  readable(channel: number, write?: (chunk: Buffer, cb: (err?: Error | null) => void) => void): Duplex {
+    const d = new Duplex({
+      write: (chunk: Buffer, _e, cb) => (write ? write(chunk, cb) : cb()),
+      read: () => this.gate.release(d),
+    });
+    this.input(channel, (data) => {
+      if (d.destroyed || d.readableEnded) return;
+      if (data === null) d.push(null);
+      else if (!d.push(data)) this.gate.hold(d);
+    });
+    d.once('close', () => this.gate.release(d));
+    return d;
   }
 
   /** input routes inbound messages of `channel` to `fn` (null = the client closed the channel). */
@@ -40,7 +87,7 @@ class Channels {
   /** send writes one message on `channel`; `cb` runs once it is handed to the socket. */
   send(channel: number, data: Buffer, cb?: (err?: Error) => void): void {
     if (this.ws.readyState !== this.ws.OPEN) return cb?.();
-    this.onActivity();
+    this.deps.onActivity();
     if (this.base64) this.ws.send(String.fromCharCode(48 + channel) + data.toString('base64'), { binary: false }, cb);
     else this.ws.send(Buffer.concat([Buffer.of(channel), data]), { binary: true }, cb);
   }
@@ -53,8 +100,9 @@ class Channels {
   }
 
   private onMessage(raw: Buffer, isBinary: boolean): void {
+    this.output.check();
     if (raw.length === 0) return;
-    this.onActivity();
+    this.deps.onActivity();
     let channel: number;
     let data: Buffer;
     if (this.base64 && !isBinary) {
@@ -77,17 +125,12 @@ export function serveCommandWs(
   ws: WebSocket,
   protocol: string,
   req: ExecRequestInfo | AttachRequestInfo,
-  deps: { runtime: StreamRuntime; log: Logger; onActivity: () => void },
+  deps: WsDeps,
 ): void {
-  const ch = new Channels(ws, protocol, deps.onActivity);
+  const ch = new Channels(ws, protocol, deps);
   const ac = new AbortController();
   ws.once('close', () => ac.abort(CONNECTION_CLOSED));
-  let stdin: PassThrough | undefined;
-  if (req.stdin) {
-    const input = new PassThrough();
-    stdin = input;
-    ch.input(CH.stdin, (d) => (d === null ? input.end() : input.write(d)));
-  }
+  const stdin = req.stdin ? ch.readable(CH.stdin) : undefined;
   const resize = newResizeEmitter();
   const decoder = new ResizeDecoder(resize);
   ch.input(CH.resize, (d) => d && decoder.write(d));
@@ -111,9 +154,9 @@ export function serveForwardWs(
   ws: WebSocket,
   protocol: string,
   req: PortForwardRequestInfo,
-  deps: { runtime: StreamRuntime; log: Logger; onActivity: () => void },
+  deps: WsDeps,
 ): void {
-  const ch = new Channels(ws, protocol, deps.onActivity);
+  const ch = new Channels(ws, protocol, deps);
   const ac = new AbortController();
   ws.once('close', () => ac.abort(CONNECTION_CLOSED));
   let open = req.ports.length;
@@ -123,11 +166,7 @@ export function serveForwardWs(
     head.writeUInt16LE(port);
     ch.send(2 * i, head);
     ch.send(2 * i + 1, head);
-    const conn = new Duplex({
-      write: (chunk: Buffer, _e, cb) => ch.send(2 * i, chunk, (err) => cb(err ?? null)),
-      read: () => {},
-    });
-    ch.input(2 * i, (d) => (d === null ? conn.push(null) : conn.push(d)));
+    const conn = ch.readable(2 * i, (chunk, cb) => ch.send(2 * i, chunk, (err) => cb(err ?? null)));
     ws.once('close', () => conn.destroy());
     void deps.runtime.portForward(req.podSandboxId, port, conn, ac.signal).then(
       () => undefined,
