@@ -96,7 +96,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const sc = config.streaming;
     streaming = new StreamingServer({
       address: sc.address, port: sc.port, tlsCertFile: sc.tls_cert_file, tlsKeyFile: sc.tls_key_file, tokenTtlMs: sc.token_ttl, maxTokens: sc.max_tokens,
-      idleTimeoutMs: sc.stream_idle_timeout, streamCreationTimeoutMs: sc.stream_creation_timeout, clock: systemClock, log: log.child({ component: 'streaming' }), metrics,
+      idleTimeoutMs: sc.stream_idle_timeout, streamCreationTimeoutMs: sc.stream_creation_timeout,
+      maxConnections: sc.max_connections, upgradeTimeoutMs: sc.upgrade_timeout, clock: systemClock, log: log.child({ component: 'streaming' }), metrics,
       runtime: new RuncStreamRuntime({ lookup: streamLookup, runner: nodeProcessRunner, dialer: dialers, exec: lifecycle.runc, log: log.child({ component: 'streaming' }) }),
     });
     await streaming.start();

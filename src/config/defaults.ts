@@ -44,6 +44,8 @@ export function defaultConfig(): Config {
       stream_idle_timeout: 4 * 3_600_000,
       stream_creation_timeout: 30_000,
       port_forward_dialer: 'auto',
+      max_connections: 256,
+      upgrade_timeout: 10_000,
     },
     metrics: { address: '' },
   };
@@ -59,4 +61,5 @@ export const DURATION_KEYS = new Set([
   'streaming.token_ttl',
   'streaming.stream_idle_timeout',
   'streaming.stream_creation_timeout',
+  'streaming.upgrade_timeout',
 ]);

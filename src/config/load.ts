@@ -94,6 +94,8 @@ export function validateConfig(c: Config): string[] {
   if (!['auto', 'helper'].includes(c.streaming.port_forward_dialer))
     p.push(`"streaming.port_forward_dialer" must be "auto" or "helper", not ${JSON.stringify(c.streaming.port_forward_dialer)}`);
   if (c.streaming.max_tokens < 1) p.push(`"streaming.max_tokens" must be at least 1, not ${c.streaming.max_tokens}`);
+  if (c.streaming.max_connections < 1) p.push(`"streaming.max_connections" must be at least 1, not ${c.streaming.max_connections}`);
+  if (c.streaming.upgrade_timeout <= 0) p.push('"streaming.upgrade_timeout" must be more than 0');
   if (c.registry.max_concurrent_downloads < 1)
     p.push(`"registry.max_concurrent_downloads" must be at least 1, not ${c.registry.max_concurrent_downloads}`);
   if (c.runtime.exec_sync_max_output < 1) p.push(`"runtime.exec_sync_max_output" must be at least 1`);

@@ -72,6 +72,13 @@ export interface Config {
      * (the setns addon, when built), else through a helper process per pod; "helper" always uses the helpers.
      */
     port_forward_dialer: 'auto' | 'helper';
+    /**
+     * max_connections caps the upgraded exec/attach/port-forward connections open at once (more get HTTP 503), and
+     * separately the connections still waiting to upgrade (more are closed at accept).
+     */
+    max_connections: number;
+    /** upgrade_timeout: a connection that has not completed its upgrade this long after accept is closed. */
+    upgrade_timeout: number;
   };
   metrics: {
     /**

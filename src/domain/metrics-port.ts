@@ -29,9 +29,9 @@ export type StreamKind = 'exec' | 'attach' | 'portforward';
 /**
  * StreamRefusal is why a streaming request was turned away: `token` (unknown, used or expired URL), `protocol` (no
  * common protocol version, or not an upgrade), `exhausted` (too many URLs outstanding when Exec/Attach/PortForward
- * asked for one).
+ * asked for one), `connections` (an upgrade beyond `streaming.max_connections`: HTTP 503).
  */
-export type StreamRefusal = 'token' | 'protocol' | 'exhausted';
+export type StreamRefusal = 'token' | 'protocol' | 'exhausted' | 'connections';
 
 /** StreamingMetrics hears of streaming sessions opening, closing, and being refused. */
 export interface StreamingMetrics {

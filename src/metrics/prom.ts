@@ -45,7 +45,7 @@ export class PromMetrics implements RuntimeMetrics {
     this.ooms = new Counter({ name: 'fune_containers_oom_total', help: 'Container exits that were OOM kills.', registers });
     this.execTimeouts = new Counter({ name: 'fune_exec_sync_timeouts_total', help: 'ExecSync calls whose command ran past its timeout and was killed.', registers });
     this.sessions = new Gauge({ name: 'fune_streaming_sessions', help: 'Open streaming connections (exec, attach, port-forward).', labelNames: ['kind'], registers });
-    this.refused = new Counter({ name: 'fune_streaming_sessions_refused_total', help: 'Streaming requests turned away, by kind and reason (token, protocol, exhausted).', labelNames: ['kind', 'reason'], registers });
+    this.refused = new Counter({ name: 'fune_streaming_sessions_refused_total', help: 'Streaming requests turned away, by kind and reason (token, protocol, exhausted, connections).', labelNames: ['kind', 'reason'], registers });
     this.recovery = new Gauge({ name: 'fune_recovery_duration_seconds', help: 'Time the last start-up recovery took (0 until it has finished).', registers });
     for (const kind of STREAM_KINDS) this.sessions.set({ kind }, 0);
     const states = (name: string, help: string, all: string[], pick: (c: ObjectCounts) => Record<string, number>) =>

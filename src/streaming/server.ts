@@ -25,6 +25,10 @@ export interface StreamingServerOptions {
   maxTokens: number;
   idleTimeoutMs: number;
   streamCreationTimeoutMs: number;
+  /** maxConnections caps upgraded connections (HTTP 503 beyond) and, apart, those waiting to upgrade (closed). */
+  maxConnections?: number;
+  /** upgradeTimeoutMs: a connection not upgraded this long after accept is closed (slowloris). */
+  upgradeTimeoutMs?: number;
   runtime: StreamRuntime;
   clock: Clock;
   log: Logger;
@@ -33,18 +37,30 @@ export interface StreamingServerOptions {
   metrics?: StreamingMetrics;
 }
 
+/** DEFAULT_MAX_CONNECTIONS and DEFAULT_UPGRADE_TIMEOUT_MS are the `[streaming]` defaults. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_UPGRADE_TIMEOUT_MS = 10_000;
+
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]{1,64})$/;
 
 /**
  * StreamingServer serves the URLs that Exec, Attach and PortForward return: an HTTP(S) server whose only routes are
  * `/exec|attach|portforward/<token>`, upgraded to SPDY/3.1 or WebSocket. `issue` stores a validated request and
  * gives its URL; a token is good for one connection until its TTL passes.
+ *
+ * At most `maxConnections` upgraded connections are open at once: one more upgrade request is answered HTTP 503
+ * (its request was read, so the client can tell why; its token stays good until its TTL) and running sessions go
+ * on. Connections not upgraded yet are capped apart at the same number, and each must upgrade within
+ * `upgradeTimeoutMs` of its accept: beyond the cap a connection is closed at accept (nothing of it was read, and a
+ * flood of them is not worth a reply), and one too slow is closed.
  */
 export class StreamingServer {
   private server?: http.Server | https.Server;
   private readonly tokens: TokenCache<StreamRequest>;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
   private readonly live = new Set<{ destroy(): void }>();
+  /** pending maps each accepted connection not upgraded yet to the cancel of its deadline. */
+  private readonly pending = new Map<Duplex, () => void>();
   private base = '';
 
   constructor(private readonly opts: StreamingServerOptions) {
@@ -61,6 +77,11 @@ export class StreamingServer {
     return this.live.size;
   }
 
+  /** waiting is the number of accepted connections that have not upgraded yet. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
   /** openStreams is the number of SPDY streams all open connections still track (a leak check). */
   get openStreams(): number {
     let n = 0;
@@ -72,8 +93,11 @@ export class StreamingServer {
   async start(): Promise<void> {
     const tls = this.opts.tlsCertFile && this.opts.tlsKeyFile;
     const srv = tls
-      ? https.createServer({ cert: await readFile(this.opts.tlsCertFile!), key: await readFile(this.opts.tlsKeyFile!) })
+      ? https.createServer({
+          cert: await readFile(this.opts.tlsCertFile!), key: await readFile(this.opts.tlsKeyFile!), handshakeTimeout: this.opts.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
+        })
       : http.createServer();
+    srv.on(tls ? 'secureConnection' : 'connection', (socket: Duplex) => this.onConnection(socket));
     srv.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res));
     srv.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     srv.on('clientError', (_err, socket: Duplex) => socket.destroy());
@@ -92,6 +116,11 @@ export class StreamingServer {
   async stop(): Promise<void> {
     for (const c of this.live) c.destroy();
     this.live.clear();
+    for (const [socket, cancel] of this.pending) {
+      cancel();
+      socket.destroy();
+    }
+    this.pending.clear();
     const srv = this.server;
     if (!srv) return;
     this.server = undefined;
@@ -117,6 +146,28 @@ export class StreamingServer {
     return undefined;
   }
 
+  private onConnection(socket: Duplex): void {
+    const max = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (this.pending.size >= max) {
+      this.opts.log.debug({ limit: max }, 'too many streaming connections waiting to upgrade: closed');
+      socket.destroy();
+      return;
+    }
+    const cancel = this.opts.clock.setTimeout(() => {
+      this.opts.log.debug('streaming connection did not upgrade in time: closed');
+      this.pending.delete(socket);
+      socket.destroy();
+    }, this.opts.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS);
+    this.pending.set(socket, cancel);
+    socket.once('close', () => this.upgraded(socket));
+  }
+
+  /** upgraded ends the upgrade deadline of `socket` (it upgraded, or it is gone). */
+  private upgraded(socket: Duplex): void {
+    this.pending.get(socket)?.();
+    this.pending.delete(socket);
+  }
+
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const found = this.take(req);
     if (!found) {
@@ -129,6 +180,12 @@ export class StreamingServer {
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    const max = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (this.live.size >= max) {
+      this.opts.log.debug({ limit: max }, 'too many streaming connections: upgrade refused');
+      this.opts.metrics?.sessionRefused((ROUTE.exec((req.url ?? '').split('?')[0]!)?.[1] as StreamRequest['kind'] | undefined) ?? 'unknown', 'connections');
+      return reject(socket, 503, `unable to upgrade: too many streaming connections (at most ${max})`, ['Retry-After: 1']);
+    }
     const found = this.take(req);
     if (!found) return reject(socket, 404, '404 page not found');
     const refuse = (code: number, body: string, extra?: string[]) => {
@@ -149,6 +206,7 @@ export class StreamingServer {
     if (!connection.includes('upgrade') || !upgrade.includes('spdy/3.1')) {
       return refuse(400, `unable to upgrade: missing upgrade headers in request: ${JSON.stringify(req.headers)}`);
     }
+    this.upgraded(socket);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') (socket.setNoDelay as (b: boolean) => void)(true);
     const log = this.opts.log.child({ stream: found.kind, protocol });
@@ -181,6 +239,7 @@ export class StreamingServer {
       return reject(socket, 400, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${accepted.join(' ')}]`);
     }
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      this.upgraded(socket);
       const log = this.opts.log.child({ stream: found.kind, protocol: protocol || 'websocket' });
       const conn = { destroy: () => ws.terminate() };
       const idle = new IdleTimer(this.opts.clock, this.opts.idleTimeoutMs, () => ws.terminate());

@@ -7,6 +7,15 @@ import type { StreamIO, StreamRuntime, TerminalSize } from '../../../src/streami
 export class FakeRuntime implements StreamRuntime {
   killed = 0;
   resizes: TerminalSize[] = [];
+  /** held counts the stdin bytes `hold` read after release(); heldOk stays true while each was 'a'. */
+  held = 0;
+  heldOk = true;
+  private released?: () => void;
+  private readonly gate = new Promise<void>((r) => (this.released = r));
+  /** release lets `hold` start reading its stdin. */
+  release(): void {
+    this.released!();
+  }
   async exec(_id: string, cmd: readonly string[], io: StreamIO) {
     io.resize.on('resize', (s: TerminalSize) => this.resizes.push(s));
     const [c, ...args] = cmd;
@@ -31,6 +40,13 @@ export class FakeRuntime implements StreamRuntime {
       }
       case 'cat':
         for await (const b of io.stdin!) io.stdout!.write(b as Buffer);
+        return { exitCode: 0 };
+      case 'hold':
+        await this.gate;
+        for await (const b of io.stdin!) {
+          this.held += (b as Buffer).length;
+          if (!(b as Buffer).every((x) => x === 0x61)) this.heldOk = false;
+        }
         return { exitCode: 0 };
       case 'sleep':
         await new Promise<void>((resolve) => {
