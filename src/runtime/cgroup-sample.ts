@@ -103,10 +103,11 @@ export function v1Sampler(root = CGROUP_ROOT): CgroupSampler {
     sample(path) {
       const f = (ctrl: string, file: string) => join(root, ctrl, path, file);
       const cpuStat = parseKeyed(text(f('cpu', 'cpu.stat')));
-      const ticks = parseKeyed(text(f('cpuacct', 'cpuacct.stat')));
-      // cpuacct.usage_user/_sys are nanoseconds; cpuacct.stat counts USER_HZ (100 per second) ticks.
-      const user = num(f('cpuacct', 'cpuacct.usage_user')) ?? (ticks.has('user') ? ticks.get('user')! * 10_000_000n : undefined);
-      const system = num(f('cpuacct', 'cpuacct.usage_sys')) ?? (ticks.has('system') ? ticks.get('system')! * 10_000_000n : undefined);
+      // cpuacct.usage_user/_sys are nanoseconds; older kernels have only cpuacct.stat, in USER_HZ (100/s) ticks.
+      let ticks: Map<string, bigint> | undefined;
+      const tick = (k: string) => ((ticks ??= parseKeyed(text(f('cpuacct', 'cpuacct.stat')))).has(k) ? ticks.get(k)! * 10_000_000n : undefined);
+      const user = num(f('cpuacct', 'cpuacct.usage_user')) ?? tick('user');
+      const system = num(f('cpuacct', 'cpuacct.usage_sys')) ?? tick('system');
       const m = parseKeyed(text(f('memory', 'memory.stat')));
       const usage = num(f('memory', 'memory.usage_in_bytes'));
       const memsw = num(f('memory', 'memory.memsw.usage_in_bytes'));
