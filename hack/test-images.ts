@@ -2,7 +2,7 @@
 // `apt-get download`, never from an image registry), as OCI image layouts, `docker save` tarballs, or pushed to a
 // registry through the OCI distribution API.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync, constants } from 'node:zlib';
@@ -188,15 +188,11 @@ export async function busyboxImage(o: Partial<BuildOptions> = {}): Promise<Image
 export async function noiseLayer(seed: string, files: number, bytesPerFile: number): Promise<Buffer> {
   const entries: TarEntry[] = [{ name: `data-${seed}/`, type: 'directory' }];
   for (let i = 0; i < files; i++) {
-    const parts: Buffer[] = [];
-    let h = createHash('sha256').update(`${seed}/${i}`).digest();
-    let n = 0;
-    while (n < bytesPerFile) {
-      parts.push(h);
-      n += h.length;
-      h = createHash('sha256').update(h).digest();
-    }
-    entries.push({ name: `data-${seed}/f${i}`, body: Buffer.concat(parts).subarray(0, bytesPerFile) });
+    // an AES-CTR key stream keyed by the seed: as unpredictable to gzip as a hash chain, and about a thousand
+    // times faster (a hash per 32 bytes took over a second per MB)
+    const key = createHash('sha256').update(`${seed}/${i}`).digest();
+    const body = createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(bytesPerFile));
+    entries.push({ name: `data-${seed}/f${i}`, body });
   }
   return makeTar(entries);
 }

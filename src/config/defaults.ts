@@ -27,6 +27,7 @@ export function defaultConfig(): Config {
       pull_progress_timeout: 60_000,
       pull_deadline: 0,
       max_concurrent_downloads: 3,
+      max_unpacked_size: 0,
     },
     cni: {
       conf_dir: '/etc/cni/net.d',
@@ -50,6 +51,9 @@ export function defaultConfig(): Config {
     metrics: { address: '' },
   };
 }
+
+/** SIZE_KEYS are the `section.key` names whose TOML values are byte sizes: an integer, or a string with a unit. */
+export const SIZE_KEYS = new Set(['registry.max_unpacked_size']);
 
 /** DURATION_KEYS are the `section.key` names whose TOML values are duration strings. */
 export const DURATION_KEYS = new Set([

@@ -3,7 +3,8 @@ import { isAbsolute } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { LOG_LEVELS } from '../log/index.js';
 import { isErrno } from '../errors/index.js';
-import { DEFAULT_CONFIG_PATH, DURATION_KEYS, defaultConfig } from './defaults.js';
+import { DEFAULT_CONFIG_PATH, DURATION_KEYS, SIZE_KEYS, defaultConfig } from './defaults.js';
+import { parseSize } from './size.js';
 import { parseDuration, formatDuration } from './duration.js';
 import type { Config, ConfigFlags } from './types.js';
 
@@ -53,6 +54,12 @@ function setChecked(target: Table, key: string, value: unknown, name: string, pr
     const ms = typeof value === 'string' ? parseDuration(value) : undefined;
     if (ms === undefined) problems.push(`"${name}" must be a duration such as "30s" or "4h", not ${JSON.stringify(value)}`);
     else target[key] = ms;
+    return;
+  }
+  if (SIZE_KEYS.has(name)) {
+    const n = parseSize(value);
+    if (n === undefined) problems.push(`"${name}" must be a number of bytes or a size such as "512MiB" or "20GB", not ${JSON.stringify(String(value))}`);
+    else target[key] = n;
     return;
   }
   if (Array.isArray(def)) {

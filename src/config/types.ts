@@ -47,6 +47,8 @@ export interface Config {
     /** pull_deadline bounds a whole pull (0 = none). */
     pull_deadline: number;
     max_concurrent_downloads: number;
+    /** max_unpacked_size bounds an image's unpacked size in bytes (0 = no bound); a pull beyond it fails early. */
+    max_unpacked_size: number;
   };
   cni: {
     conf_dir: string;

@@ -8,6 +8,7 @@ import * as tar from 'tar-stream';
 import { RuntimeError } from '../errors/index.js';
 import { TMP_PREFIX } from '../store/atomic-file.js';
 import { cleanName } from './unpack.js';
+import { asDiskFull } from './disk-full.js';
 import { MT, parseManifest, parseConfig, selectPlatform, type Platform, type Manifest } from './manifest.js';
 import { parseReference, formatReference } from './reference.js';
 import type { ImageManager } from './images.js';
@@ -117,6 +118,8 @@ export async function importArchive(m: ImageManager, src: Readable, platform: Pl
       out.push(await commit(m, manifest, digest, body, tags, (d) => byDigest.get(d)!));
     }
     return out;
+  } catch (e) {
+    throw asDiskFull(e, m.layers.dir);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -34,7 +34,11 @@ async function drained(out: Writable): Promise<void> {
  * IngestStream is a blob's bytes as they download; `verified` settles when the blob is checked and stored, and
  * rejects with the reason when it is not.
  */
-export type IngestStream = PassThrough & { verified: Promise<void> };
+export type IngestStream = PassThrough & {
+  verified: Promise<void>;
+  /** cancel stops the download, keeps nothing of it, and makes `verified` reject with `reason`. */
+  cancel(reason: Error): void;
+};
 
 export class ContentStore {
   private readonly blobs: string;
@@ -113,7 +117,9 @@ export class ContentStore {
    */
   ingestStream(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void): IngestStream {
     const out = new PassThrough({ highWaterMark: TEE_BUFFER }) as IngestStream;
-    out.verified = this.download(digest, size, openSource, onBytes, out);
+    const ac = new AbortController();
+    out.cancel = (reason) => ac.abort(reason);
+    out.verified = this.download(digest, size, openSource, onBytes, out, ac.signal);
     out.verified.then(
       () => out.end(),
       (e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))),
@@ -121,14 +127,18 @@ export class ContentStore {
     return out;
   }
 
-  private async download(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void, tee?: Writable): Promise<void> {
+  private async download(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void, tee?: Writable, signal?: AbortSignal): Promise<void> {
     const target = this.path(digest);
     const tmp = join(this.ingestDir, `${TMP_PREFIX}${digest.slice(7, 23)}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o644);
     let ok = false;
     let src: Readable | undefined;
+    const onAbort = () => src?.destroy(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      signal?.throwIfAborted();
       src = await openSource();
+      signal?.throwIfAborted();
       const h = createHash('sha256');
       const w = new BatchWriter(fh);
       let n = 0;
@@ -148,6 +158,7 @@ export class ContentStore {
       await fh.sync();
       ok = true;
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       if (!ok) src?.destroy();
       await fh.close();
       if (!ok) await rm(tmp, { force: true });

@@ -8,14 +8,16 @@ import { ContentStore } from './content-store.js';
 import { LayerStore } from './layer-store.js';
 import { ImageStore, type ImageRecord } from './image-store.js';
 import { RootfsStore } from './rootfs.js';
-import { fetchImage, type PullProgress, type PullerDeps } from './pull.js';
+import { fetchImage, type PullProgress, type PullerDeps, type StoredBlob } from './pull.js';
+import { asDiskFull } from './disk-full.js';
+import { RuntimeError, errorMessage, isKind } from '../errors/index.js';
 import type { Credentials } from './auth.js';
 import { parseReference, formatReference } from './reference.js';
 import { SingleFlight, Mutex } from './single-flight.js';
 import { diskUsage, type Usage } from './disk-usage.js';
 
 /** ImageManagerDeps configure the image subsystem. */
-export interface ImageManagerDeps extends Pick<PullerDeps, 'transport' | 'configPath' | 'platform' | 'stallMs' | 'deadlineMs' | 'concurrency'> {
+export interface ImageManagerDeps extends Pick<PullerDeps, 'transport' | 'configPath' | 'platform' | 'stallMs' | 'deadlineMs' | 'concurrency'>, Partial<Pick<PullerDeps, 'maxUnpackedSize'>> {
   /** dir is fune's image directory (`<root>/image`). */
   dir: string;
   runner: ProcessRunner;
@@ -65,7 +67,10 @@ export class ImageManager {
 
   private pullerDeps(): PullerDeps {
     const d = this.d;
-    return { content: this.content, layers: this.layers, transport: d.transport, configPath: d.configPath, platform: d.platform, stallMs: d.stallMs, deadlineMs: d.deadlineMs, concurrency: d.concurrency };
+    return {
+      content: this.content, layers: this.layers, transport: d.transport, configPath: d.configPath, platform: d.platform, stallMs: d.stallMs, deadlineMs: d.deadlineMs, concurrency: d.concurrency,
+      maxUnpackedSize: d.maxUnpackedSize ?? 0, discard: (blobs) => this.discard(blobs),
+    };
   }
 
   /** pull fetches and records an image; concurrent pulls of one reference share one download. */
@@ -76,6 +81,12 @@ export class ImageManager {
       const fetched = await fetchImage(this.pullerDeps(), { ref: r, creds: o.creds, signal: o.signal, log: o.log, onProgress: o.onProgress });
       try {
         return await this.lock.run(() => this.images.put({ ...fetched.record, createdAt: this.d.now() }));
+      } catch (e) {
+        const err = asDiskFull(e, this.d.dir);
+        if (!isKind(err, 'ResourceExhausted')) throw err;
+        fetched.release(); // (idempotent) before the discard, which leaves pinned layers alone
+        await this.discard(fetched.record.blobs.map((digest) => ({ digest, diffId: fetched.record.layers.find((l) => l.digest === digest)?.diffId })));
+        throw new RuntimeError('ResourceExhausted', `pull of ${key} failed, nothing of it kept: ${errorMessage(err)}`, { cause: err });
       } finally {
         fetched.release();
       }
@@ -85,6 +96,15 @@ export class ImageManager {
   /** record adds an image whose blobs and layers are already stored (import), under the index lock. */
   async record(rec: Omit<ImageRecord, 'createdAt'>): Promise<ImageRecord> {
     return this.lock.run(() => this.images.put({ ...rec, createdAt: this.d.now() }));
+  }
+
+  /** discard removes a failed pull's blobs that no image lists (unless their layer is pinned) and every unused layer. */
+  private discard(blobs: StoredBlob[]): Promise<void> {
+    return this.lock.run(async () => {
+      const live = new Set(this.images.all().flatMap((i) => i.blobs));
+      for (const b of blobs) if (!live.has(b.digest) && !(b.diffId && this.layers.pinned(b.diffId))) await this.content.delete(b.digest);
+      await this.collect(false);
+    });
   }
 
   /** find resolves an id, tag or digest reference. */

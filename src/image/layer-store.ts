@@ -10,6 +10,8 @@ import { RuntimeError, isErrno } from '../errors/index.js';
 import { unpackLayer } from './unpack.js';
 import { sharedFsWorker } from './fs-worker.js';
 import { SingleFlight } from './single-flight.js';
+import { asDiskFull } from './disk-full.js';
+import type { LayerMeter } from './unpack-budget.js';
 
 /** LayerInfo is what layer.json records about an unpacked layer. */
 export interface LayerInfo {
@@ -119,7 +121,7 @@ export class LayerStore {
    * corrupt); it is called only when this call does the work. The uncompressed content must hash to `diffId`,
    * else nothing is kept.
    */
-  unpack(diffId: string, source: string | (() => Promise<Readable>), onWarning?: (m: string) => void): Promise<LayerInfo> {
+  unpack(diffId: string, source: string | (() => Promise<Readable>), o: { onWarning?: (m: string) => void; meter?: LayerMeter } = {}): Promise<LayerInfo> {
     return this.flights.do(diffId, async () => {
       const have = await this.info(diffId);
       if (have) return have;
@@ -128,10 +130,11 @@ export class LayerStore {
       try {
         input = typeof source === 'string' ? source : await source();
         await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
-        const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning });
+        const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning: o.onWarning, meter: o.meter });
         if (res.diffId !== diffId) throw new RuntimeError('FailedPrecondition', `layer content has diff id ${res.diffId}, the image config says ${diffId}`);
         const u = await sharedFsWorker.du(join(tmp, 'diff'));
         const info: LayerInfo = { diffId, size: u.bytes, inodes: u.inodes, short: shortName(diffId) };
+        o.meter?.done(info.size);
         // The record goes in while the directory still has its temporary name, and one syncfs puts it on disk
         // with the layer's files; only then does the rename publish the layer (a crash before leaves a
         // temporary directory, which start-up removes).
@@ -147,9 +150,10 @@ export class LayerStore {
       } catch (e) {
         if (typeof input === 'object') input.destroy();
         await rm(tmp, { recursive: true, force: true });
+        const err = asDiskFull(e, this.dir);
         // Name the layer, so that a rejected entry can be traced to it.
-        if (e instanceof RuntimeError && !e.message.includes(diffId)) throw new RuntimeError(e.kind, `layer ${diffId}: ${e.message}`, { cause: e });
-        throw e;
+        if (err instanceof RuntimeError && !err.message.includes(diffId)) throw new RuntimeError(err.kind, `layer ${diffId}: ${err.message}`, { cause: err });
+        throw err;
       }
     });
   }

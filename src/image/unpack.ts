@@ -13,6 +13,7 @@ import { BatchWriter } from './batch-writer.js';
 import { FsBatch } from './fs-batch.js';
 import { sharedFsWorker, type FsWorker, type Owner } from './fs-worker.js';
 import { whiteoutRole } from './whiteout.js';
+import type { LayerMeter } from './unpack-budget.js';
 
 /** UnpackOptions tune one layer unpack. */
 export interface UnpackOptions {
@@ -23,6 +24,8 @@ export interface UnpackOptions {
   onWarning?: (msg: string) => void;
   /** worker runs the file system steps (default: the process's shared one). */
   worker?: FsWorker;
+  /** meter counts each file's size before its content is written, and may stop the unpack by throwing. */
+  meter?: LayerMeter;
 }
 
 /** UnpackResult is what an unpack produced. */
@@ -174,7 +177,7 @@ export async function unpackLayer(blob: string | Readable, dest: string, o: Unpa
     // No step of this unpack may still run once the caller removes the tree.
     await u.settle();
     if (e instanceof RuntimeError) throw e;
-    throw new RuntimeError('FailedPrecondition', `${what}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new RuntimeError('FailedPrecondition', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   if (failure) {
     await u.settle();
@@ -289,6 +292,7 @@ class Unpacker {
       case 'contiguous-file':
       case undefined:
       case null: {
+        this.o.meter?.take(h.size ?? 0, h.name);
         await this.clear(rel, false);
         // Owner and mode are set only when creation does not already give them: few calls per file, which is
         // what unpacking many small files costs. Small files travel in batches to the file system worker.

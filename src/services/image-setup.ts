@@ -36,6 +36,7 @@ export function createImageParts(config: Config, metrics?: PullMetrics): ImagePa
     stallMs: config.registry.pull_progress_timeout,
     deadlineMs: config.registry.pull_deadline,
     concurrency: Math.max(1, config.registry.max_concurrent_downloads),
+    maxUnpackedSize: config.registry.max_unpacked_size,
     chown: process.getuid?.() === 0,
     now: () => Date.now(),
   });

@@ -157,4 +157,26 @@ mystery = true
     expect(formatDuration(3_600_000)).toBe('1h');
     expect(formatDuration(1500)).toBe('1500ms');
   });
+
+  it.each([
+    ['0', 0],
+    ['1048576', 1048576],
+    ['"1048576"', 1048576],
+    ['"512MiB"', 512 * 1024 ** 2],
+    ['"512Mi"', 512 * 1024 ** 2],
+    ['"1.5GiB"', 1.5 * 1024 ** 3],
+    ['"20GB"', 20e9],
+    ['"64 kB"', 64_000],
+    ['"100B"', 100],
+  ])('reads registry.max_unpacked_size = %s as %d bytes', (v, want) => {
+    expect(parseConfigText(`[registry]\nmax_unpacked_size = ${v}\n`).registry.max_unpacked_size).toBe(want);
+  });
+
+  it.each(['-1', '1.5', '"10G"', '"10M"', '"lots"', '"5 MiBs"', '"-5MiB"', 'true', '"1e3"'])('refuses registry.max_unpacked_size = %s', (v) => {
+    expect(problems(`[registry]\nmax_unpacked_size = ${v}\n`).join('\n')).toMatch(/"registry.max_unpacked_size" must be a number of bytes or a size/);
+  });
+
+  it('has no unpacked-size bound by default', () => {
+    expect(defaultConfig().registry.max_unpacked_size).toBe(0);
+  });
 });
