@@ -127,13 +127,15 @@ export class RootfsStore {
    * mountLayersReadOnly mounts an image's layers, with no writable layer over them, at `target` (an existing
    * directory): the image volumes of the CRI (Mount.image). overlayfs needs two lower layers when there is no upper
    * one, so the empty directory is always the lowest. The mount is ro, nosuid and nodev, and noexec when asked
-   * (a bind of it keeps those flags). Mounting a mounted target is a no-op.
+   * (a bind of it keeps those flags). A repeated layer is stacked once (overlayLayers). Mounting a mounted target
+   * is a no-op.
    */
   async mountLayersReadOnly(diffIds: string[], target: string, noexec: boolean): Promise<void> {
     if (await this.mounter.isMounted(target)) return;
-    const lowers = [...[...diffIds].reverse().map(shortName), this.emptyDir];
+    const layers = overlayLayers(diffIds);
+    const lowers = [...[...layers].reverse().map(shortName), this.emptyDir];
     const options = [`lowerdir=${lowers.join(':')}`, 'ro', 'nosuid', 'nodev', ...(noexec ? ['noexec'] : [])];
-    if (options.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${diffIds.length}) for one overlay mount`);
+    if (options.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${layers.length}) for one overlay mount`);
     await this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options, cwd: this.layers.linksDir });
   }
 

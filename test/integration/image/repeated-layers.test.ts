@@ -82,8 +82,8 @@ describe('images that repeat a layer', () => {
   });
 
   /** runIn starts a container of `image` and gives what `script` prints inside it. */
-  async function runIn(name: string, image: string, script: string): Promise<string> {
-    const config = { ...containerConfig(name, 'exec sleep 1000'), image: { image } };
+  async function runIn(name: string, image: string, script: string, mounts: object[] = []): Promise<string> {
+    const config = { ...containerConfig(name, 'exec sleep 1000'), image: { image }, mounts };
     const { container_id: id } = await env.c.call('CreateContainer', { pod_sandbox_id: pod.id, config, sandbox_config: pod.config });
     try {
       await env.c.call('StartContainer', { container_id: id });
@@ -112,6 +112,13 @@ describe('images that repeat a layer', () => {
     const ref = `${reg.host}/fune/empties:v1`;
     await img.call('PullImage', { image: { image: ref } });
     expect(await runIn('empties', ref, 'cat /marker; cat /base-file')).toBe('mbase-pull');
+  });
+
+  it('an image with repeated layers mounts as an image volume (CRI Mount.image) with the same files', async () => {
+    const ref = `${reg.host}/fune/aba:v1`;
+    await img.call('PullImage', { image: { image: ref } });
+    const mounts = [{ container_path: '/v', readonly: true, image: { image: ref } }];
+    expect(await runIn('volume', 'fune.test/aba-import:v1', CHECK.replaceAll(' /', ' /v/'), mounts)).toBe(expected('pull'));
   });
 
   it('an imported image with repeated layers runs the same way', async () => {
