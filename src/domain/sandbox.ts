@@ -10,7 +10,7 @@
  * ```
  * `creating` is a record written before the first side effect; recovery removes what such a record left behind.
  */
-import type { PodSandboxConfig, PodSandboxFilter, PodSandboxState } from './cri-types.js';
+import type { LinuxContainerResources, PodSandboxConfig, PodSandboxFilter, PodSandboxState } from './cri-types.js';
 import { matchesLabels, matchesPrefix } from './ids.js';
 
 /** SandboxRecord is what fune keeps of a pod, on disk and in memory. Timestamps are nanoseconds as decimal strings. */
@@ -41,6 +41,8 @@ export interface SandboxRecord {
   shmMounted: boolean;
   /** infraImage is the id of the configured sandbox image whose rootfs (an overlay keyed by the pod id) the infra process runs from; absent for catatonit. */
   infraImage?: string;
+  /** resources are the last UpdatePodSandboxResources request (pod resources without overhead, and overhead). */
+  resources?: { overhead: LinuxContainerResources | null; resources: LinuxContainerResources | null };
 }
 
 /** canTransitionSandbox tells whether a pod may go from one state to another. */

@@ -19,6 +19,7 @@ import { StepTimer } from './step-timer.js';
 import { ImageUserFiles } from './user-files.js';
 import { Pending, settleAll } from './pending.js';
 import { planCdiDevices } from './cdi-devices.js';
+import { resourcesStatus } from './resources-status.js';
 import { applyCdiEdits } from '../oci/cdi/apply.js';
 import { checkImageMounts, imageIdsOf, mountImageVolumes, statusMounts, type ImageVolume } from './image-volumes.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -518,7 +519,10 @@ export class ContainerService {
     if (verbose) {
       info.info = JSON.stringify({ sandboxID: rec.sandboxId, pid: rec.pid, removing: false, snapshotKey: rec.id, runtimeType: 'runc', bundle: rec.bundle, config: rec.config, runtimeSpec: await this.spec(rec) });
     }
-    return { status: containerStatusOf(rec), info };
+    const status = containerStatusOf(rec);
+    const inForce = await resourcesStatus(rec, this.reg.sandboxes.get(rec.sandboxId), this.d.host);
+    if (inForce) status.resources = inForce;
+    return { status, info };
   }
 
   /** list is ListContainers with its filter (id or prefix, state, pod, labels). */

@@ -16,6 +16,8 @@ import { StepTimer } from './step-timer.js';
 import { hostsFile, writePodFiles, type PodFiles } from './pod-files.js';
 import { SandboxImage, type InfraImage } from './infra-image.js';
 import { LifecycleEvents } from './lifecycle-events.js';
+import { updatePodResources } from './pod-resources.js';
+import type { LinuxContainerResources } from '../domain/cri-types.js';
 
 const DEFAULT_SHM = 64 * 1024 * 1024;
 
@@ -244,6 +246,11 @@ export class SandboxService {
     t?.mark('record');
   }
 
+  /** updateResources is UpdatePodSandboxResources (see updatePodResources). */
+  async updateResources(idOrPrefix: string, overhead: LinuxContainerResources | null, resources: LinuxContainerResources | null, log: Logger): Promise<void> {
+    await updatePodResources(this.d, idOrPrefix, overhead, resources, log);
+  }
+
   /** effectiveState is the pod's state, NOTREADY when its infra process is gone. */
   async effectiveState(rec: SandboxRecord): Promise<SandboxRecord['state']> {
     if (rec.state === 'SANDBOX_READY' && !(await processAlive(rec.infraPid, rec.infraStartTime))) return 'SANDBOX_NOTREADY';
@@ -258,7 +265,7 @@ export class SandboxService {
     const info: Record<string, string> = {};
     if (verbose) {
       const spec = JSON.parse(await readFile(join(rec.dir, 'config.json'), 'utf8').catch(() => 'null')) as Spec | null;
-      info.info = JSON.stringify({ pid: rec.infraPid, runtimeSpec: spec, netNamespacePath: rec.netnsPath ?? '', cgroupParent: rec.cgroupParent, image: rec.infraImage ? this.d.config.runtime.sandbox_image : 'catatonit', runtimeHandler: rec.runtimeHandler, config: rec.config });
+      info.info = JSON.stringify({ pid: rec.infraPid, runtimeSpec: spec, netNamespacePath: rec.netnsPath ?? '', cgroupParent: rec.cgroupParent, image: rec.infraImage ? this.d.config.runtime.sandbox_image : 'catatonit', runtimeHandler: rec.runtimeHandler, config: rec.config, ...(rec.resources ? { updatedResources: rec.resources } : {}) });
     }
     return { status, info };
   }

@@ -1,6 +1,6 @@
 // UpdateContainerResources and OOM kills through the daemon, checked in the container's own cgroup v1 files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { access, readFile, rmdir } from 'node:fs/promises';
+import { access, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
 import { containerConfig, podConfig, startEnv, type LifecycleEnv } from './env.js';
@@ -150,6 +150,81 @@ describe('conmon placement', () => {
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: plain.id });
       // the kubelet's cgroup parent is the kubelet's to remove
       for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
+    }
+  });
+});
+
+describe('in-place resize', () => {
+  const stat22 = async (pid: number) => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[19];
+  it('updates a running container again and again without restarting it, and reports the values in force', async () => {
+    const pod = await runPod('resize');
+    const id = await runContainer(pod, 'r', 'exec sleep 1000', { linux: { resources: resources({ cpu_shares: '256', memory_limit_in_bytes: String(64 * MiB) }) } });
+    const cg = await cgroupOf(id);
+    const info = async () => JSON.parse((await env.c.call('ContainerStatus', { container_id: id, verbose: true })).info.info as string) as { pid: number };
+    const pid = (await info()).pid;
+    const start = await stat22(pid);
+    const started = (await env.c.call('ContainerStatus', { container_id: id })).status.started_at;
+    // 100000000 is not a multiple of the page size: the cgroup keeps 99999744, the status says what was asked for.
+    const steps = [
+      resources({ cpu_shares: '512', cpu_period: '100000', cpu_quota: '50000', memory_limit_in_bytes: '100000000', memory_swap_limit_in_bytes: '100000000' }),
+      resources({ cpu_shares: '512', cpu_period: '100000', cpu_quota: '50000', memory_limit_in_bytes: '100000000', memory_swap_limit_in_bytes: '100000000' }),
+      resources({ cpu_shares: '128', cpu_period: '50000', cpu_quota: '100000', memory_limit_in_bytes: String(48 * MiB), memory_swap_limit_in_bytes: String(48 * MiB) }),
+      resources({ cpu_shares: '1024', cpu_period: '100000', cpu_quota: '200000', memory_limit_in_bytes: String(128 * MiB), memory_swap_limit_in_bytes: String(128 * MiB) }),
+    ];
+    for (const r of steps) {
+      await env.c.call('UpdateContainerResources', { container_id: id, linux: r });
+      expect(await cg('cpu', 'cpu.shares')).toBe(r.cpu_shares);
+      expect(await cg('cpu', 'cpu.cfs_quota_us')).toBe(r.cpu_quota);
+      expect(BigInt(await cg('memory', 'memory.limit_in_bytes'))).toBe((BigInt(r.memory_limit_in_bytes) / 4096n) * 4096n);
+      const st = (await env.c.call('ContainerStatus', { container_id: id })).status;
+      expect(st.resources.linux).toMatchObject({ cpu_shares: r.cpu_shares, cpu_quota: r.cpu_quota, cpu_period: r.cpu_period, memory_limit_in_bytes: r.memory_limit_in_bytes });
+      // Never restarted: the same process (pid and start time), still running since the same time.
+      expect(st.state).toBe('CONTAINER_RUNNING');
+      expect(st.started_at).toBe(started);
+      expect((await info()).pid).toBe(pid);
+      expect(await stat22(pid)).toBe(start);
+    }
+    // What the cgroup holds is what the status reports, even when it changed behind fune's back.
+    const dir = JSON.parse((await env.c.call('ContainerStatus', { container_id: id, verbose: true })).info.info).runtimeSpec.linux.cgroupsPath as string;
+    await writeFile(join('/sys/fs/cgroup/cpu', dir, 'cpu.shares'), '300');
+    await writeFile(join('/sys/fs/cgroup/memory', dir, 'memory.memsw.limit_in_bytes'), String(150 * MiB));
+    await writeFile(join('/sys/fs/cgroup/memory', dir, 'memory.limit_in_bytes'), String(150 * MiB));
+    const st = (await env.c.call('ContainerStatus', { container_id: id })).status;
+    expect(st.resources.linux).toMatchObject({ cpu_shares: '300', memory_limit_in_bytes: String(150 * MiB), memory_swap_limit_in_bytes: String(150 * MiB), cpu_quota: '200000' });
+    await env.c.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('UpdatePodSandboxResources applies resources plus overhead to a pod cgroup fune owns, and only records them when the kubelet owns it', async () => {
+    const own = await runPod('podres');
+    const podDir = (ctrl: string) => join('/sys/fs/cgroup', ctrl, 'fune', `pod-${own.id}`);
+    const r = resources({ cpu_shares: '512', cpu_period: '100000', cpu_quota: '100000', memory_limit_in_bytes: String(256 * MiB) });
+    const o = resources({ cpu_shares: '10', cpu_period: '100000', cpu_quota: '10000', memory_limit_in_bytes: String(16 * MiB) });
+    await env.c.call('UpdatePodSandboxResources', { pod_sandbox_id: own.id, resources: r, overhead: o });
+    expect((await readFile(join(podDir('cpu'), 'cpu.shares'), 'utf8')).trim()).toBe('522');
+    expect((await readFile(join(podDir('cpu'), 'cpu.cfs_quota_us'), 'utf8')).trim()).toBe('110000');
+    expect((await readFile(join(podDir('memory'), 'memory.limit_in_bytes'), 'utf8')).trim()).toBe(String(272 * MiB));
+    const verbose = JSON.parse((await env.c.call('PodSandboxStatus', { pod_sandbox_id: own.id, verbose: true })).info.info);
+    expect(verbose.updatedResources.resources).toMatchObject({ cpu_shares: '512' });
+    // Bad input changes nothing; an unknown pod is NOT_FOUND.
+    const bad = await failure(env.c.call('UpdatePodSandboxResources', { pod_sandbox_id: own.id, resources: resources({ cpu_shares: '2', cpuset_cpus: '1--3' }) }));
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await readFile(join(podDir('cpu'), 'cpu.shares'), 'utf8')).trim()).toBe('522');
+    expect((await failure(env.c.call('UpdatePodSandboxResources', { pod_sandbox_id: 'f'.repeat(64), resources: r }))).code).toBe(grpc.status.NOT_FOUND);
+
+    // A kubelet-given cgroup parent is the kubelet's: accepted, recorded, its files left as they are.
+    const parent = `/fune-test-${Math.random().toString(36).slice(2, 8)}`;
+    const config = podConfig('podres-k', env.logDir, { linux: { cgroup_parent: parent } });
+    const kid = (await env.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    try {
+      const before = await readFile(join('/sys/fs/cgroup/cpu', parent, 'cpu.shares'), 'utf8');
+      await env.c.call('UpdatePodSandboxResources', { pod_sandbox_id: kid, resources: r, overhead: o });
+      expect(await readFile(join('/sys/fs/cgroup/cpu', parent, 'cpu.shares'), 'utf8')).toBe(before);
+      const v = JSON.parse((await env.c.call('PodSandboxStatus', { pod_sandbox_id: kid, verbose: true })).info.info);
+      expect(v.updatedResources.overhead).toMatchObject({ cpu_shares: '10' });
+    } finally {
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: kid });
+      for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: own.id });
     }
   });
 });
