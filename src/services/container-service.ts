@@ -520,7 +520,7 @@ export class ContainerService {
       info.info = JSON.stringify({ sandboxID: rec.sandboxId, pid: rec.pid, removing: false, snapshotKey: rec.id, runtimeType: 'runc', bundle: rec.bundle, config: rec.config, runtimeSpec: await this.spec(rec) });
     }
     const status = containerStatusOf(rec);
-    const inForce = await resourcesStatus(rec, this.reg.sandboxes.get(rec.sandboxId), this.d.host);
+    const inForce = await resourcesStatus(rec, this.reg.sandboxes.get(rec.sandboxId), this.d.placement, this.d.host.cgroupMode);
     if (inForce) status.resources = inForce;
     return { status, info };
   }

@@ -24,7 +24,8 @@ export function podLimits(res: LinuxContainerResources | null, overhead: LinuxCo
 /**
  * updatePodResources is UpdatePodSandboxResources. The request is checked like container resources and kept on
  * the pod's record (verbose PodSandboxStatus shows it). Where fune made the pod cgroup (cgroupfs driver, no
- * cgroup_parent from the kubelet) it applies the totals to it; where the kubelet owns the pod cgroup it has set it
+ * cgroup_parent from the kubelet) it applies the totals to it (with systemd, fune's pod slice would need the
+ * limits as unit properties, which it does not set yet: recorded only); where the kubelet owns the pod cgroup it has set it
  * already, and fune only records the request, as containerd 2.3 and CRI-O 1.33 do (they hand it to NRI plugins).
  */
 export async function updatePodResources(d: LifecycleDeps, podIdOrPrefix: string, overhead: LinuxContainerResources | null, resources: LinuxContainerResources | null, log: Logger): Promise<{ applied: boolean }> {
@@ -34,8 +35,8 @@ export async function updatePodResources(d: LifecycleDeps, podIdOrPrefix: string
   validateContainerResources(overhead, d.host);
   return reg.locks.run(id, async () => {
     const rec = reg.sandboxes.get(id)!;
-    const owned = !rec.config.linux?.cgroup_parent && d.host.cgroupDriver === 'cgroupfs';
-    if (owned) await writePodCgroupLimits(rec.cgroupParent, podLimits(resources, overhead), d.host.cgroupMode);
+    const owned = !rec.config.linux?.cgroup_parent && d.placement.driver === 'cgroupfs';
+    if (owned) await writePodCgroupLimits(d.placement.podCgroup(rec.cgroupParent), podLimits(resources, overhead), d.host.cgroupMode);
     await reg.saveSandbox({ ...rec, resources: { overhead, resources } });
     log.info({ podSandboxId: id, applied: owned }, owned ? 'pod cgroup resources updated' : 'pod resources recorded (the kubelet owns the pod cgroup)');
     return { applied: owned };
