@@ -6,7 +6,7 @@ import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
-import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerResources, validateCriMounts } from '../oci/index.js';
+import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerFields, validateContainerResources, validateCriMounts } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
@@ -129,6 +129,8 @@ export class ContainerService {
     validateContainerResources(config.linux?.resources, this.d.host);
     validateCriMounts(config.mounts ?? [], this.d.host.recursiveReadOnlyMounts ?? false);
     checkImageMounts(config.mounts ?? []);
+    // Paths from the request that lead outside their place (a log_path with "..", a relative host_path) too.
+    const logPath = validateContainerFields(config, pod.config);
     const volumeImages = imageIdsOf(images, config.mounts ?? []);
     const cdi = await planCdiDevices(this.d.config.runtime.cdi_spec_dirs, config);
     const id = this.d.ids.newId();
@@ -141,7 +143,6 @@ export class ContainerService {
         const img = images.resolveImage(imageRef);
         const bundle = join(this.d.bundlesDir, id);
         const rootfs = join(bundle, 'rootfs');
-        const logPath = pod.config.log_directory && config.log_path ? join(pod.config.log_directory, config.log_path) : '';
         let rec: ContainerRecord = {
           id, sandboxId: pod.id, name, config, image: imageRef, imageId: img.id, imageRef: img.repoDigests[0] ?? img.id, phase: 'creating',
           state: 'CONTAINER_CREATED', createdAt: nowNs(this.d.clock), startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '',

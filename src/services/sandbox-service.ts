@@ -5,7 +5,7 @@ import type { PodSandboxConfig, PodSandboxFilter } from '../domain/cri-types.js'
 import { filterSandboxes, type SandboxRecord } from '../domain/sandbox.js';
 import { sandboxName } from '../domain/names.js';
 import { failedPrecondition, invalidArgument, isKind } from '../errors/index.js';
-import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls } from '../oci/index.js';
+import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls, validatePodFields } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
@@ -66,7 +66,11 @@ export class SandboxService {
     const name = sandboxName(config.metadata);
     // Sysctls that are not namespaced, or need a namespace the pod shares with the host, are refused before any
     // name is reserved or anything (network namespace, CNI, files) is made.
-    podSysctls(config.linux?.sysctls, namespaceModes(config.linux?.security_context?.namespace_options));
+    const modes = namespaceModes(config.linux?.security_context?.namespace_options);
+    podSysctls(config.linux?.sysctls, modes);
+    // So are values that would reach the pod's files, CNI or runc in a form they cannot take (a newline in a DNS
+    // option, a server that is no IP address, a port out of range, a relative log directory).
+    validatePodFields(config, modes.hostNetwork);
     const id = this.d.ids.newId();
     // The pod's cgroup parent in the node's form (a bad one is refused here, before anything is made).
     const parent = this.d.placement.podParent(config.linux?.cgroup_parent ?? '', id);

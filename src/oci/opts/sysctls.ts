@@ -12,6 +12,18 @@ export function normalizeSysctlName(name: string): string {
   return [...name].map((c) => (c === '/' ? '.' : c === '.' ? '/' : c)).join('');
 }
 
+/**
+ * validSysctlName checks a name in dotted form: at least two parts, none empty (so no `..`, no leading or trailing
+ * dot), the first a plain word; a `/` inside a later part stands for a dot in that file name (`eno2/100` is the
+ * interface eno2.100, as the kubelet writes it) and may only join two non-empty words, so no part can stand for
+ * the file names `.` or `..`.
+ */
+export function validSysctlName(name: string): boolean {
+  const parts = name.split('.');
+  if (parts.length < 2 || !/^[a-z0-9_]+$/.test(parts[0]!)) return false;
+  return parts.slice(1).every((p) => /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/.test(p));
+}
+
 const IPC_SYSCTL = /^(kernel\.shm[a-z_]*|kernel\.msg[a-z_]*|kernel\.sem|fs\.mqueue\..+)$/;
 
 /**
@@ -24,7 +36,7 @@ export function podSysctls(sysctls: Record<string, string> | null | undefined, m
   const out: Record<string, string> = {};
   for (const [rawName, value] of Object.entries(sysctls ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const name = normalizeSysctlName(rawName.trim());
-    if (!/^[a-z0-9_]+(\.[a-zA-Z0-9_/-]+)+$/.test(name)) throw invalidArgument(`invalid sysctl name ${JSON.stringify(rawName)}`);
+    if (!validSysctlName(name)) throw invalidArgument(`invalid sysctl name ${JSON.stringify(rawName)}: it needs dot-separated parts, none of them empty, "." or ".."`);
     if (/[\n\0]/.test(value)) throw invalidArgument(`invalid value for sysctl ${name}`);
     if (name.startsWith('net.')) {
       if (modes.hostNetwork) throw invalidArgument(`sysctl ${name} needs the pod's own network namespace, but the pod uses the host network`);

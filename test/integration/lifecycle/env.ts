@@ -164,8 +164,11 @@ export async function logText(env: LifecycleEnv, id: string): Promise<string> {
   return out;
 }
 
-/** footprint lists what the daemon has on disk and mounted, to show that a refused request left nothing. */
-export async function footprint(env: LifecycleEnv): Promise<string[]> {
+/**
+ * footprint lists what the daemon has on disk and mounted, to show that a refused request left nothing; `extra`
+ * directories (a pod's log directory) are listed four levels deep.
+ */
+export async function footprint(env: LifecycleEnv, extra: string[] = []): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -177,6 +180,7 @@ export async function footprint(env: LifecycleEnv): Promise<string[]> {
   };
   await walk(env.d.state, 2);
   await walk(join(env.d.root), 2);
+  for (const dir of extra) await walk(dir, 4);
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '');
   out.push(...mounts.filter((m) => m.startsWith(env.d.dir)).map((m) => `mount ${m}`));
   out.push(...(await readdir('/run/netns').catch(() => [] as string[])).map((n) => `netns ${n}`));
