@@ -17,7 +17,7 @@ RUNTIME_PKGS=(runc conmon catatonit containernetworking-plugins iptables iproute
 RUNTIME_PKGS+=(g++ make python3)
 # Test-only packages: a real registry, htpasswd for its auth, busybox to build test images from, zstd/tar for
 # crafted layers, jq for the scripts, Prometheus (and its promtool) to scrape and lint the metrics endpoint.
-TEST_PKGS=(docker-registry apache2-utils busybox-static zstd tar jq curl prometheus)
+TEST_PKGS=(docker-registry apache2-utils busybox-static zstd tar jq curl prometheus criu)
 
 missing=()
 check() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || missing+=("$1"); }

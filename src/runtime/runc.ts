@@ -214,6 +214,14 @@ export class Runc {
     await this.call(id, ['update', '--resources', '-', id], { input: JSON.stringify(resources), signal });
   }
 
+  /**
+   * checkpoint dumps container `id` with CRIU into `imagePath` (`runc checkpoint --leave-running`: the container
+   * goes on running), CRIU's own files in `workPath`.
+   */
+  async checkpoint(id: string, imagePath: string, workPath: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.call(id, ['checkpoint', '--image-path', imagePath, '--work-path', workPath, '--leave-running', '--tcp-established', '--file-locks', id], { timeoutMs, signal });
+  }
+
   /** execArgs gives the full argv (after the runc path) of `runc exec` of `cmd` in container `id`. */
   execArgs(id: string, cmd: readonly string[], o: { pidFile?: string; tty?: boolean } = {}): string[] {
     return [...this.globalArgs(id), 'exec', ...(o.tty ? ['--tty'] : []), ...(o.pidFile ? ['--pid-file', o.pidFile] : []), id, ...cmd];

@@ -11,6 +11,7 @@ import { systemClock } from '../sys/clock.js';
 import { randomIds } from '../sys/id.js';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import { ContainerService } from './container-service.js';
+import { CheckpointService } from './checkpoint-service.js';
 import { EventsService } from './events-service.js';
 import { ExecService } from './exec-service.js';
 import { baseFactsOf } from './host-facts.js';
@@ -26,6 +27,8 @@ import type { LifecycleMetrics, ObjectCounts } from '../domain/metrics-port.js';
 export interface Lifecycle {
   sandboxes: SandboxService;
   containers: ContainerService;
+  /** checkpoints is CheckpointContainer (runc checkpoint with CRIU). */
+  checkpoints: CheckpointService;
   exec: ExecService;
   stats: StatsService;
   /** podMetrics answers ListMetricDescriptors and ListPodSandboxMetrics. */
@@ -87,7 +90,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const stats = new StatsService(d, sandboxes, containers);
   const podMetrics = new PodMetricsService(d, sandboxes, containers);
   return {
-    sandboxes, containers, exec, stats, podMetrics, events, runc,
+    sandboxes, containers, checkpoints: new CheckpointService(d, containers), exec, stats, podMetrics, events, runc,
     async init() {
       await recover(d, sandboxes, containers);
       await containers.watchExits(exitDir);

@@ -18,6 +18,7 @@ import { containerStats, listContainerStats } from './container-stats.js';
 import { podSandboxStats, listPodSandboxStats } from './pod-sandbox-stats.js';
 import { getContainerEvents } from './get-container-events.js';
 import { updatePodSandboxResources } from './update-pod-sandbox-resources.js';
+import { checkpointContainer } from './checkpoint-container.js';
 import { listMetricDescriptors, listPodSandboxMetrics } from './pod-sandbox-metrics.js';
 
 /** lifecycleRpcs lists the pod and container verbs. */
@@ -27,6 +28,6 @@ export function lifecycleRpcs(l: Lifecycle): AnyRpc[] {
     createContainer(l.containers), startContainer(l.containers), stopContainer(l.containers), removeContainer(l.containers),
     containerStatus(l.containers), listContainers(l.containers), execSync(l.exec), updateContainerResources(l.containers),
     reopenContainerLog(l.containers), containerStats(l.stats), listContainerStats(l.stats), podSandboxStats(l.stats),
-    listPodSandboxStats(l.stats), getContainerEvents(l.events), updatePodSandboxResources(l.sandboxes), listMetricDescriptors(l.podMetrics), listPodSandboxMetrics(l.podMetrics),
+    listPodSandboxStats(l.stats), getContainerEvents(l.events), updatePodSandboxResources(l.sandboxes), checkpointContainer(l.checkpoints), listMetricDescriptors(l.podMetrics), listPodSandboxMetrics(l.podMetrics),
   ];
 }
