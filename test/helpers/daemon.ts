@@ -76,7 +76,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
 async function waitForSocket(d: TestDaemon, exited: Promise<number | null>): Promise<void> {
   let done = false;
   void exited.then(() => (done = true));
-  for (let i = 0; i < 300; i++) {
+  // 15 s by default; the VM tier raises it (node and fune start about 10x slower under TCG).
+  const bound = Number(process.env.FUNE_TEST_READY_TIMEOUT_MS ?? 15_000);
+  for (let i = 0; i < bound / 50; i++) {
     if (done) throw new Error(`daemon exited before serving:\n${d.logs()}`);
     try {
       await access(d.socket);

@@ -1,12 +1,14 @@
 // Test environment for the pod and container lifecycle: a real daemon on private dirs, a loopback-only CNI
 // network, the busybox test image imported through the admin socket, and a cleanup that removes everything the
 // daemon may have left (runc containers, conmon processes, mounts, netns files, cgroups) even after a failure.
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { criClient, startDaemon, type CriClient, type TestDaemon } from '../../helpers/daemon.js';
 import { busyboxImage, ociArchive } from '../../../hack/test-images.js';
+import { sweep } from '../../helpers/sweep.js';
+
+export { sweep };
 
 export const IMAGE = 'registry.fune.test/fune/busybox:latest';
 
@@ -75,55 +77,6 @@ export async function startEnv(extraToml = ''): Promise<LifecycleEnv> {
     },
   };
   return env;
-}
-
-/** sweep removes whatever a (possibly killed) daemon left on the host under `state` and `dir`. */
-export async function sweep(state: string, dir: string): Promise<void> {
-  const runcRoot = join(state, 'runc');
-  let list: { id: string; pid: number }[] = [];
-  try {
-    list = JSON.parse(execFileSync('runc', ['--root', runcRoot, 'list', '--format', 'json']).toString() || 'null') ?? [];
-  } catch {
-    // no runc state
-  }
-  for (const r of list) {
-    try {
-      execFileSync('runc', ['--root', runcRoot, 'delete', '--force', r.id], { stdio: 'ignore' });
-    } catch {
-      // gone
-    }
-  }
-  // conmon processes of this test: their pid files live in the bundles.
-  for (const b of await readdir(join(state, 'containers')).catch(() => [] as string[])) {
-    const pid = Number((await readFile(join(state, 'containers', b, 'conmon.pid'), 'utf8').catch(() => '')).trim());
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir));
-  for (const m of mounts.sort((a, b) => b.length - a.length)) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-  for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-    const base = join('/sys/fs/cgroup', ctrl, 'fune');
-    for (const pod of await readdir(base).catch(() => [] as string[])) {
-      if (!pod.startsWith('pod-')) continue;
-      // only pods of this test: their ids are in our records
-      const known = await readdir(join(dir, 'root', 'sandboxes')).catch(() => [] as string[]);
-      if (known.some((k) => k.startsWith(pod.slice(4)))) {
-        for (const sub of await readdir(join(base, pod), { withFileTypes: true }).catch(() => [])) if (sub.isDirectory()) await rmdir(join(base, pod, sub.name)).catch(() => undefined);
-        await rmdir(join(base, pod)).catch(() => undefined);
-      }
-    }
-  }
 }
 
 /** podConfig gives a pod sandbox config with a unique uid. */

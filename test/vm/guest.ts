@@ -1,0 +1,43 @@
+// Helpers of the VM tier's tests: which cgroup drivers to run under, and the kernel's own view of a container's
+// cgroup (from /proc/<pid>/cgroup, not from what fune wrote into the spec).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CriClient } from '../helpers/daemon.js';
+
+/**
+ * DRIVERS are the cgroup drivers the resource tests run under: FUNE_VM_DRIVERS (comma separated), by default
+ * cgroupfs only. Add systemd (`FUNE_VM_DRIVERS=cgroupfs,systemd`) to run the same tables through runc's systemd driver.
+ */
+export const DRIVERS = (process.env.FUNE_VM_DRIVERS ?? 'cgroupfs').split(',').map((d) => d.trim()).filter((d) => d !== '') as ('cgroupfs' | 'systemd')[];
+
+/** cgroupOfPid gives the cgroup v2 directory of a process, as the kernel reports it. */
+export async function cgroupOfPid(pid: number): Promise<string> {
+  const line = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').find((l) => l.startsWith('0::'));
+  if (!line) throw new Error(`process ${pid} has no cgroup v2 line in /proc/${pid}/cgroup`);
+  return join('/sys/fs/cgroup', line.slice(3));
+}
+
+/** containerPid gives the init pid of a running container (verbose ContainerStatus). */
+export async function containerPid(c: CriClient, id: string): Promise<number> {
+  const info = JSON.parse((await c.call('ContainerStatus', { container_id: id, verbose: true })).info.info as string) as { pid: number };
+  if (!(info.pid > 0)) throw new Error(`container ${id} has no pid`);
+  return info.pid;
+}
+
+/** cgroupFiles reads files of a container's cgroup: `await cg('memory.max')`, trimmed. */
+export async function cgroupFiles(c: CriClient, id: string): Promise<{ dir: string; read(file: string): Promise<string> }> {
+  const dir = await cgroupOfPid(await containerPid(c, id));
+  return { dir, read: async (file) => (await readFile(join(dir, file), 'utf8')).trim() };
+}
+
+/** waitFor polls `probe` until it gives a value that `done` accepts (or throws after `ms`). */
+export async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, ms = 120_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + ms;
+  let v = await probe();
+  while (!done(v)) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}; last value ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 250));
+    v = await probe();
+  }
+  return v;
+}
