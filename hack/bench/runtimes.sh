@@ -13,7 +13,8 @@ ctd_running() { [ -s "$CTD_PIDFILE" ] && [ -d "/proc/$(cat "$CTD_PIDFILE")" ]; }
 # sets ctd_started=1 for bench_cleanup.
 start_containerd() {
   log "starting containerd ($HARNESS/start-containerd.sh)"
-  "$HARNESS/start-containerd.sh" 2>>"$OUT/containerd-start.log" | tail -n1
+  # CTD_HARNESS_DIR: a copy of the harness's containerd/ folder with another config (hack/vm: the systemd driver).
+  ${CTD_HARNESS_DIR:+env HARNESS_DIR="$CTD_HARNESS_DIR"} "$HARNESS/start-containerd.sh" 2>>"$OUT/containerd-start.log" | tail -n1
 }
 
 stop_containerd() {
@@ -29,7 +30,8 @@ start_fune() {
   nsenter --net="$NETNS" -- node --max-semi-space-size=1 --v8-pool-size=1 "$@" dist/src/main.js daemon \
     --config "$work/config.toml" --root "$FUNE_ROOT" --state "$FUNE_STATE" --log-level "${LOG_LEVEL:-info}" 2>>"$OUT/fune.log" &
   fune_pid=$!
-  for _ in $(seq 200); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
+  # FUNE_START_WAIT seconds (20; about a minute under TCG in the test guest).
+  for _ in $(seq $((${FUNE_START_WAIT:-20} * 10))); do [ -S "$FUNE_STATE/fune.sock" ] && grep -q 'fune is ready' "$OUT/fune.log" && break; sleep 0.1; done
   [ -d "/proc/$fune_pid" ] || die "fune exited at start-up, see $OUT/fune.log"
 }
 
