@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile, lstat, readlink, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { criClient, failure, grpc, ROOT, type CriClient } from '../helpers/daemon.js';
 import { containerConfig, importImage, podConfig } from '../integration/lifecycle/env.js';
 
@@ -100,6 +100,11 @@ describe.skipIf(!inGuest)('the systemd driver under the shipped fune.service', (
     await importImage(STATE);
   }, T);
 
+  // Each test starts with no pod, whatever a failed one before it left.
+  beforeEach(async () => {
+    await removeAll();
+  }, T);
+
   afterAll(async () => {
     try {
       if (c) await removeAll();
@@ -157,19 +162,20 @@ describe.skipIf(!inGuest)('the systemd driver under the shipped fune.service', (
 
   it('keeps CreateContainer\'s and UpdateContainerResources\' limits across systemctl daemon-reload', async () => {
     const slice = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid()}.slice`;
-    const r = await runPod('limits', slice, { memory_limit_in_bytes: String(64 * MiB), cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', unified: { 'memory.high': String(48 * MiB), 'memory.oom.group': '1' } });
+    const r = await runPod('limits', slice, { memory_limit_in_bytes: String(64 * MiB), cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', hugepage_limits: [{ page_size: '2MB', limit: String(4 * MiB) }], unified: { 'memory.high': String(48 * MiB), 'memory.oom.group': '1' } });
     await settled(r.ctr, r.conmon);
     const cg = cgroupOf(r.pid);
-    const created = { 'memory.max': String(64 * MiB), 'memory.swap.max': '0', 'memory.high': String(48 * MiB), 'cpu.max': '50000 100000', 'cpu.weight': '20' };
+    // hugetlb is a file systemd does not manage: it stays (runc 1.1.5's `runc update` does not change it, so it is set here).
+    const created = { 'memory.max': String(64 * MiB), 'memory.swap.max': '0', 'memory.high': String(48 * MiB), 'cpu.max': '50000 100000', 'cpu.weight': '20', 'hugetlb.2MB.max': String(4 * MiB) };
     for (const [f, v] of Object.entries(created)) expect(read(cg, f), f).toBe(v);
     expect(read(cg, 'memory.oom.group')).toBe('1');
     systemctl('daemon-reload');
     for (const [f, v] of Object.entries(created)) expect(read(cg, f), `${f} after daemon-reload`).toBe(v);
     await c.call('UpdateContainerResources', {
       container_id: r.ctr,
-      linux: { memory_limit_in_bytes: String(96 * MiB), cpu_shares: '256', cpu_quota: '30000', cpu_period: '100000', cpuset_cpus: '0', hugepage_limits: [{ page_size: '2MB', limit: String(4 * MiB) }], unified: { 'memory.min': String(8 * MiB) } },
+      linux: { memory_limit_in_bytes: String(96 * MiB), cpu_shares: '256', cpu_quota: '30000', cpu_period: '100000', cpuset_cpus: '0', unified: { 'memory.min': String(8 * MiB) } },
     }, { deadlineMs: 300_000 });
-    const updated = { 'memory.max': String(96 * MiB), 'memory.swap.max': '0', 'memory.min': String(8 * MiB), 'cpu.max': '30000 100000', 'cpu.weight': '10', 'cpuset.cpus': '0', 'hugetlb.2MB.max': String(4 * MiB) };
+    const updated = { 'memory.max': String(96 * MiB), 'memory.swap.max': '0', 'memory.min': String(8 * MiB), 'cpu.max': '30000 100000', 'cpu.weight': '10', 'cpuset.cpus': '0' };
     for (const [f, v] of Object.entries(updated)) expect(read(cg, f), f).toBe(v);
     systemctl('daemon-reload');
     for (const [f, v] of Object.entries(updated)) expect(read(cg, f), `${f} after daemon-reload`).toBe(v);
