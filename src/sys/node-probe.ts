@@ -69,8 +69,7 @@ export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
   const capabilities = capabilitiesFromMask(capBnd);
   const ownScore = Number.parseInt(oom.trim() || '0', 10);
   const uids = parseIdMap(uidMap);
-  const hugeDir = mode === 'v2' ? cg : join(cg, 'hugetlb');
-  const hugepageSizes = [...new Set((await readdir(hugeDir).catch(() => [] as string[])).map((n) => /^hugetlb\.(\d+[KMG]B)\./.exec(n)?.[1]).filter((x): x is string => !!x))];
+  const hugepageSizes = await hugepageSizesOf(mode, cg, own, controllers, sys);
   const swapAccounting = mode === 'v2' ? await v2SwapAccounting(cg, own) : existsSync(join(cg, 'memory/memory.memsw.limit_in_bytes'));
   const rel = release();
   return {
@@ -88,6 +87,29 @@ export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
     cpus: cpus.trim(),
     mems: mems.trim() || '0',
   };
+}
+
+/**
+ * hugepageSizesOf gives the page sizes the hugetlb controller limits ("2MB", "1GB"), none when the controller is
+ * not there for fune. v1: the file names of the hugetlb hierarchy. v2: the root cgroup has no hugetlb files, so the
+ * sizes come from fune's own cgroup when it has them, else from the kernel's list (/sys/kernel/mm/hugepages) once
+ * the controller is available.
+ */
+async function hugepageSizesOf(mode: CgroupMode, cg: string, own: string, controllers: string[], sys: string): Promise<string[]> {
+  const fromNames = (names: string[]) => [...new Set(names.map((n) => /^hugetlb\.(\d+[KMG]B)\./.exec(n)?.[1]).filter((x): x is string => !!x))];
+  if (mode === 'v1') return fromNames(await readdir(join(cg, 'hugetlb')).catch(() => [] as string[]));
+  if (!controllers.includes('hugetlb')) return [];
+  const own_ = fromNames(await readdir(join(cg, own)).catch(() => [] as string[]));
+  if (own_.length > 0) return own_;
+  const kernel = await readdir(join(sys, 'kernel/mm/hugepages')).catch(() => [] as string[]);
+  return kernel.map((n) => /^hugepages-(\d+)kB$/.exec(n)?.[1]).filter((x): x is string => !!x).map((kb) => pageSizeName(Number(kb))).sort();
+}
+
+/** pageSizeName writes a page size in kB the way the hugetlb controller names it: 2048 → "2MB", 1048576 → "1GB". */
+export function pageSizeName(kb: number): string {
+  if (kb % (1024 * 1024) === 0) return `${kb / (1024 * 1024)}GB`;
+  if (kb % 1024 === 0) return `${kb / 1024}MB`;
+  return `${kb}KB`;
 }
 
 async function v2SwapAccounting(cg: string, own: string): Promise<boolean> {

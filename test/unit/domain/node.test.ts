@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isInitialUserNamespace, kernelAtLeast, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime } from '../../../src/domain/node.js';
-import { probeNode } from '../../../src/sys/node-probe.js';
+import { pageSizeName, probeNode } from '../../../src/sys/node-probe.js';
 import type { ProcessRunner, RunResult } from '../../../src/sys/process-runner.js';
 
 describe('id maps', () => {
@@ -91,9 +91,8 @@ describe('probeNode on fixture trees', () => {
     const own = '/user.slice/user-1000.slice/user@1000.service/app.slice/fune.service';
     const d = await tree({
       'cg/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n',
-      [`cg${own}/cgroup.controllers`]: 'cpu memory pids\n',
+      [`cg${own}/cgroup.controllers`]: 'cpu memory pids hugetlb\n',
       [`cg${own}/memory.swap.max`]: 'max\n',
-      'cg/hugetlb.2MB.max': '', // the v2 root lists no hugetlb files; a fixture name is enough for the parser
       'proc/self/cgroup': `0::${own}\n`,
       'proc/self/status': 'Name:\tnode\nCapBnd:\t000001fffeffffff\n',
       'proc/self/oom_score_adj': '200\n',
@@ -103,12 +102,14 @@ describe('probeNode on fixture trees', () => {
       'sys/kernel/security/lsm': 'lockdown,capability,landlock,yama,apparmor,bpf',
       'sys/devices/system/cpu/online': '0-3\n',
       'sys/devices/system/node/online': '0\n',
+      'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages': '0\n',
+      'sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages': '0\n',
     });
     const n = await probeNode({
       cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({ '--version': 'runc version 1.1.5\n', features: '{"mountOptions":["rro"]}' }),
       cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'),
     });
-    expect(n.cgroup).toEqual({ mode: 'v2', driver: 'cgroupfs', controllers: ['cpu', 'memory', 'pids'], own });
+    expect(n.cgroup).toEqual({ mode: 'v2', driver: 'cgroupfs', controllers: ['cpu', 'memory', 'pids', 'hugetlb'], own });
     expect(n.user.inUserNamespace).toBe(true);
     expect(n.user.uidMap).toHaveLength(2);
     expect(n.swapAccounting).toBe(true);
@@ -116,7 +117,8 @@ describe('probeNode on fixture trees', () => {
     expect(n.capabilities).not.toContain('CAP_SYS_RESOURCE');
     expect(n.lsm).toEqual({ apparmor: true, selinux: false });
     expect(n.oci.recursiveReadOnly).toBe(true);
-    expect(n.hugepageSizes).toEqual(['2MB']);
+    // The v2 root has no hugetlb files: the sizes come from the kernel's list, as the controller is delegated.
+    expect(n.hugepageSizes).toEqual(['1GB', '2MB']);
     expect([n.cpus, n.mems]).toEqual(['0-3', '0']);
   });
 
@@ -140,4 +142,16 @@ describe('probeNode on fixture trees', () => {
     expect(n.oci).toEqual({ name: '', version: '', mountOptions: [], recursiveReadOnly: false, idmapMounts: false });
     expect(n.mems).toBe('0');
   });
+
+  it('a cgroup v2 node without the hugetlb controller offers no hugepage sizes, whatever the kernel has', async () => {
+    const d = await tree({
+      'cg/cgroup.controllers': 'cpu memory pids\n',
+      'proc/self/cgroup': '0::/\n',
+      'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages': '0\n',
+    });
+    const n = await probeNode({ cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys') });
+    expect(n.hugepageSizes).toEqual([]);
+  });
+
+  it.each([[2048, '2MB'], [1048576, '1GB'], [64, '64KB'], [32768, '32MB']])('page size %d kB is %s', (kb, name) => expect(pageSizeName(kb)).toBe(name));
 });
