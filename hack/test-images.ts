@@ -184,6 +184,19 @@ export async function busyboxImage(o: Partial<BuildOptions> = {}): Promise<Image
   return buildImage({ ...o, layers: [await makeTar(busyboxEntries()), ...(o.layers ?? [])] });
 }
 
+/**
+ * setuidLayer is a layer with a setuid-root program, `bin/suid-id`: coreutils' `id` from the host's Debian
+ * package. It is dynamically linked against the host's libc, so it runs when executed from the host, and prints
+ * the effective uid it got (0 when the setuid bit took effect): what a local user could do with an image's
+ * setuid binary if they could reach the image's files (the class of containerd's CVE-2021-41103).
+ */
+export async function setuidLayer(): Promise<Buffer> {
+  return makeTar([
+    { name: 'bin/', type: 'directory' },
+    { name: 'bin/suid-id', body: readFileSync('/usr/bin/id'), mode: 0o4755, uid: 0, gid: 0 },
+  ]);
+}
+
 /** noiseLayer is a layer of `files` files of pseudo-random bytes (deterministic per seed; gzip cannot shrink it). */
 export async function noiseLayer(seed: string, files: number, bytesPerFile: number): Promise<Buffer> {
   const entries: TarEntry[] = [{ name: `data-${seed}/`, type: 'directory' }];

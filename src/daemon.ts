@@ -1,9 +1,10 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/types.js';
 import type { Logger } from './log/index.js';
 import { acquireDaemonLock } from './store/daemon-lock.js';
+import { makeStateDirs, tightenState } from './services/private-state.js';
 import { probeNode } from './sys/node-probe.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
 import { NetworkService } from './services/network-service.js';
@@ -54,9 +55,15 @@ export function packageVersion(): string {
  * UNAVAILABLE), recovers state, and only then opens the readiness gate.
  */
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
-  await mkdir(config.root, { recursive: true, mode: 0o711 });
-  await mkdir(config.state, { recursive: true, mode: 0o711 });
+  await makeStateDirs(config.root, config.state);
   const releaseLock = await acquireDaemonLock(join(config.state, 'fune.lock'));
+  // Before anything reads or makes state: what an older fune left readable by other users becomes root's alone.
+  try {
+    await tightenState(config.root, config.state, log.child({ component: 'permissions' }));
+  } catch (e) {
+    await releaseLock();
+    throw e;
+  }
   const readiness = { ready: false };
   // What kind of node this is, once: every behaviour that differs between nodes asks these facts.
   const node = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });

@@ -63,7 +63,7 @@ async function extract(src: Readable, dir: string): Promise<Map<string, FileInfo
  */
 export async function importArchive(m: ImageManager, src: Readable, platform: Platform): Promise<ImportedImage[]> {
   const work = join(m.content.dir, 'ingest', `${TMP_PREFIX}import-${randomBytes(6).toString('hex')}`);
-  await mkdir(work, { recursive: true });
+  await mkdir(work, { recursive: true, mode: 0o700 });
   try {
     const files = await extract(src, work);
     const get = (name: string): FileInfo => {

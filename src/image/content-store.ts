@@ -52,8 +52,8 @@ export class ContentStore {
 
   /** init creates the directories and removes what an interrupted download left behind. */
   async init(): Promise<number> {
-    await mkdir(this.blobs, { recursive: true });
-    await mkdir(this.ingestDir, { recursive: true });
+    await mkdir(this.blobs, { recursive: true, mode: 0o700 });
+    await mkdir(this.ingestDir, { recursive: true, mode: 0o700 });
     let swept = 0;
     for (const dir of [this.ingestDir, this.blobs]) {
       for (const n of await readdir(dir)) {
@@ -93,7 +93,7 @@ export class ContentStore {
     const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     if (got !== digest) throw new RuntimeError('FailedPrecondition', `blob ${digest}: content has digest ${got}`);
     if (await this.has(digest)) return;
-    await writeFileAtomic(this.path(digest), data, 0o644);
+    await writeFileAtomic(this.path(digest), data, 0o600);
   }
 
   /**
@@ -130,7 +130,7 @@ export class ContentStore {
   private async download(digest: string, size: number, openSource: () => Promise<Readable>, onBytes?: (n: number) => void, tee?: Writable, signal?: AbortSignal): Promise<void> {
     const target = this.path(digest);
     const tmp = join(this.ingestDir, `${TMP_PREFIX}${digest.slice(7, 23)}-${randomBytes(4).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', 0o600);
     let ok = false;
     let src: Readable | undefined;
     const onAbort = () => src?.destroy(signal!.reason as Error);

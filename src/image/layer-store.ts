@@ -129,7 +129,8 @@ export class LayerStore {
       let input: string | Readable | undefined;
       try {
         input = typeof source === 'string' ? source : await source();
-        await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+        await mkdir(tmp, { mode: 0o700 });
+        await mkdir(join(tmp, 'diff'), { mode: 0o755 });
         const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning: o.onWarning, meter: o.meter });
         if (res.diffId !== diffId) throw new RuntimeError('FailedPrecondition', `layer content has diff id ${res.diffId}, the image config says ${diffId}`);
         const u = await sharedFsWorker.du(join(tmp, 'diff'));
@@ -138,7 +139,7 @@ export class LayerStore {
         // The record goes in while the directory still has its temporary name, and one syncfs puts it on disk
         // with the layer's files; only then does the rename publish the layer (a crash before leaves a
         // temporary directory, which start-up removes).
-        await writeFile(join(tmp, 'layer.json'), JSON.stringify(info), { flag: 'wx', mode: 0o644 });
+        await writeFile(join(tmp, 'layer.json'), JSON.stringify(info), { flag: 'wx', mode: 0o600 });
         await this.syncfs(tmp);
         await rename(tmp, join(this.layersDir, hex(diffId)));
         await fsyncDir(this.layersDir);

@@ -1,5 +1,5 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Mounter } from '../sys/mount.js';
 import { MOUNT_OPTIONS_LIMIT } from '../sys/mount.js';
 import { RecordStore } from '../store/record-store.js';
@@ -103,6 +103,7 @@ export class RootfsStore {
     const p = this.plan(rec);
     // At once: a record without its directories (a crash in between) is an orphan the owner's recovery removes,
     // since the container's own record is written after this.
+    await mkdir(dirname(p.upperdir), { recursive: true, mode: 0o700 }); // the container's own directory: root's alone
     await Promise.all([mkdir(p.upperdir, { recursive: true, mode: 0o755 }), mkdir(p.workdir, { recursive: true, mode: 0o700 }), this.records.put(containerId, rec)]);
     this.byId.set(containerId, rec);
     return p;

@@ -104,7 +104,7 @@ export class NetnsManager {
 
   private async doPrepare(): Promise<void> {
     const dir = this.deps.dir;
-    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const mounts = parseMountPoints(await this.mountInfo());
     const own = mounts.get(dir);
     if (own) {

@@ -120,7 +120,7 @@ export class Conmon {
 
   /** dirsMade makes the directories conmon writes into, once per daemon (again after a failure). */
   private async dirsMade(): Promise<void> {
-    this.dirs ??= Promise.all([this.d.exitDir, this.d.socketDir, this.d.runcLogDir].map((dir) => mkdir(dir, { recursive: true })));
+    this.dirs ??= Promise.all([this.d.exitDir, this.d.socketDir, this.d.runcLogDir].map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })));
     try {
       await this.dirs;
     } catch (e) {
@@ -132,7 +132,7 @@ export class Conmon {
   /** create has conmon run `runc create` and gives the container's pid once it exists (not yet started). */
   async create(c: ConmonCreate, signal?: AbortSignal): Promise<{ pid: number }> {
     await this.dirsMade();
-    const errLog = await open(join(c.bundle, 'conmon.log'), 'a');
+    const errLog = await open(join(c.bundle, 'conmon.log'), 'a', 0o600);
     const args = conmonArgs(this.d, c);
     let child;
     try {

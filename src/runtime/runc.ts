@@ -89,7 +89,7 @@ export class Runc {
   }
 
   private async call(id: string, args: string[], opts: RunOptions = {}): Promise<Buffer> {
-    await mkdir(this.d.logDir, { recursive: true });
+    await mkdir(this.d.logDir, { recursive: true, mode: 0o700 });
     const argv = [...this.globalArgs(id), ...args];
     const res = await this.d.runner.run(this.d.runcPath, argv, { timeoutMs: this.timeoutMs, ...opts });
     if (res.code === 0) return res.stdout;
@@ -105,7 +105,7 @@ export class Runc {
    * back from runc's JSON log.
    */
   async run(id: string, bundle: string, pidFile: string, signal?: AbortSignal): Promise<void> {
-    await mkdir(this.d.logDir, { recursive: true });
+    await mkdir(this.d.logDir, { recursive: true, mode: 0o700 });
     const argv = [...this.globalArgs(id), 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id];
     const child = this.d.runner.spawn(this.d.runcPath, argv, { stdio: 'ignore' });
     const kill = () => child.kill('SIGKILL');

@@ -53,7 +53,7 @@ export class ContainerService {
 
   /** watchExits starts watching conmon's exit directory, so that exits become STOPPED events promptly. */
   async watchExits(exitDir: string): Promise<void> {
-    await mkdir(exitDir, { recursive: true });
+    await mkdir(exitDir, { recursive: true, mode: 0o700 });
     this.watcher = watch(exitDir, (_type, name) => {
       if (!name || !this.reg.containers.has(name)) return;
       for (const wake of this.exitWaiters.get(name) ?? []) wake();
@@ -158,7 +158,7 @@ export class ContainerService {
         // Independent steps at once (all of them end before any rollback runs): the mount point, the writable
         // layer, the pod's hostname, the host facts the spec needs, the log directory.
         const [, plan, hostname, host] = await settleAll([
-          mkdir(rootfs, { recursive: true }),
+          mkdir(rootfs, { recursive: true, mode: 0o700 }), // the bundle and its mount point: root's alone
           images.prepareRootfs(id, img.id) as Promise<{ upperdir?: string } | undefined>,
           readFile(pod.hostnamePath ?? '', 'utf8').catch(() => ''),
           gatherContainerFacts(this.d.host, config, pod.config),
@@ -196,7 +196,7 @@ export class ContainerService {
         // record whose bundle has no spec, which recovery records EXITED (the call never answered).
         const user = spec.process!.user;
         rec = { ...rec, phase: 'created', user: { uid: user.uid, gid: user.gid, groups: user.additionalGids ?? [user.gid] } };
-        await settleAll([writeFile(join(bundle, 'config.json'), JSON.stringify(spec)), this.reg.saveContainer(rec)] as const);
+        await settleAll([writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 }), this.reg.saveContainer(rec)] as const);
         t.mark('spec+record');
         t.done({ containerId: id });
         this.emit('CONTAINER_CREATED_EVENT', rec);

@@ -92,7 +92,8 @@ export class SandboxService {
         await reg.saveSandbox(rec);
         t.mark('record');
         rb.add('drop record', () => reg.dropSandbox(rec));
-        await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o755 });
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await mkdir(join(dir, 'rootfs'), { mode: 0o755 });
         rb.add('remove pod dir', () => rm(dir, { recursive: true, force: true }));
         rb.add('remove pod cgroup', () => this.d.placement.removePod(id, parent));
         // Independent steps run at once: the infra image, the network namespace (CNI ADD comes later, while the
@@ -128,7 +129,7 @@ export class SandboxService {
           },
           (m) => log.warn({ podSandboxId: id }, m),
         );
-        await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+        await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
         t.mark('spec');
         // The infra process starts in the namespace while CNI ADD configures it (containerd and CRI-O run them one
         // after the other; nothing in the infra process needs the network).

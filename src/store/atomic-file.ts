@@ -20,9 +20,9 @@ export async function fsyncDir(dir: string): Promise<void> {
  * writeFileAtomic replaces `path` with `data` so that a crash leaves either the old or the new content, never a
  * mix: write a temporary file beside it, fsync it, rename it over the target, fsync the directory.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `${TMP_PREFIX}${basename(path)}.${randomBytes(6).toString('hex')}`);
   const fh = await open(tmp, 'wx', mode);
   try {

@@ -8,10 +8,10 @@ import { isErrno } from '../errors/index.js';
  * function, or throws an Error that names the pid of the daemon that holds the lock.
  */
 export async function acquireDaemonLock(path: string, pid = process.pid): Promise<() => Promise<void>> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fh = await open(path, 'wx', 0o644);
+      const fh = await open(path, 'wx', 0o600);
       await fh.writeFile(`${pid}\n`);
       await fh.sync();
       await fh.close();

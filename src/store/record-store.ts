@@ -58,7 +58,7 @@ export class RecordStore<T> {
       names = await readdir(this.dir);
     } catch (e) {
       if (isErrno(e, 'ENOENT')) {
-        await mkdir(this.dir, { recursive: true });
+        await mkdir(this.dir, { recursive: true, mode: 0o700 });
         return out;
       }
       throw e;
