@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { RuntimeError, type ErrorKind } from '../errors/index.js';
 import { tail, type ProcessRunner, type RunOptions } from '../sys/process-runner.js';
+import { processAlive } from './proc.js';
 import type { Resources as LinuxResources } from '../oci/spec.js';
 
 /** RuncDeps configure the one module that runs runc. */
@@ -134,13 +135,13 @@ export class Runc {
    * of StartContainer). Whenever the FIFO is not there or gives no byte (init gone, or a runtime that works
    * differently), `runc start` runs as before and has the last word, with its own error.
    */
-  async start(id: string, signal?: AbortSignal): Promise<void> {
-    if (await this.startThroughFifo(id, signal)) return;
+  async start(id: string, signal?: AbortSignal, initPid?: number): Promise<void> {
+    if (await this.startThroughFifo(id, signal, initPid)) return;
     await this.call(id, ['start', id], { signal });
   }
 
   /** startThroughFifo is `runc start` done in-process (see start); false when it could not be done that way. */
-  private async startThroughFifo(id: string, signal?: AbortSignal): Promise<boolean> {
+  private async startThroughFifo(id: string, signal?: AbortSignal, initPid?: number): Promise<boolean> {
     const fifo = join(this.d.root, id, 'exec.fifo');
     // O_NONBLOCK: the open never waits for a writer. init, blocked in its open for writing, already counts as
     // one, so reads give EAGAIN until its byte arrives and end of file once it has exec'd (or died).
@@ -154,6 +155,14 @@ export class Runc {
         signal?.throwIfAborted();
         try {
           const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          // End of file before any byte: no writer has the FIFO open. Either init died, or `runc create` returned
+          // before init reached its open. In the second case our open read end lets init's open succeed at any
+          // moment, write its byte and exec, so giving up now would race it (`runc start` then finds the container
+          // already stopped): wait for the byte while init lives.
+          if (bytesRead === 0 && got === 0 && initPid && (await processAlive(initPid)) && Date.now() <= deadline) {
+            await sleep(wait);
+            continue;
+          }
           if (bytesRead === 0) break;
           got += bytesRead;
           wait = 0;

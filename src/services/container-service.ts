@@ -266,7 +266,7 @@ export class ContainerService {
         // Moving conmon (a cgroup attach takes milliseconds on v1; a transient scope a systemd call) is not waited
         // for: the container runs either way, and whatever removes the cgroup waits for the move first.
         if (created !== rec && created.monitorCgroup) this.placing.begin(id, this.settle(rec, created.monitorCgroup, log));
-        await this.d.runc.start(id, signal);
+        await this.d.runc.start(id, signal, created.pid);
         t.mark('runc start');
         next = { ...created, state: 'CONTAINER_RUNNING', startedAt };
       } catch (e) {

@@ -62,6 +62,17 @@ describe('Runc.start', () => {
     expect(ran[0]!.slice(-2)).toEqual(['start', 'c2']);
   });
 
+  it('waits for an init that opens the FIFO only after the read end was opened (runc create returns before init reaches its open)', async () => {
+    const fifo = await createdContainer('c4', false);
+    // init is alive but not yet a writer: the first read gives end of file, not EAGAIN.
+    init = spawn('sh', ['-c', `sleep 0.3; printf 0 > "${fifo}"`], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => init!.once('exit', r));
+    await runc().start('c4', undefined, init.pid);
+    expect(ran).toEqual([]);
+    expect(await exited).toBe(0);
+    expect(await exists(fifo)).toBe(false);
+  });
+
   it('runs `runc start` (and does not hang) when nobody writes to the FIFO', async () => {
     const fifo = await createdContainer('c3', false);
     await runc().start('c3');
