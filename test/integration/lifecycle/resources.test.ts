@@ -149,7 +149,7 @@ describe('conmon placement', () => {
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: plain.id });
       // the kubelet's cgroup parent is the kubelet's to remove
-      for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
+      for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd', 'unified']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
     }
   });
 });
@@ -223,7 +223,7 @@ describe('in-place resize', () => {
       expect(v.updatedResources.overhead).toMatchObject({ cpu_shares: '10' });
     } finally {
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: kid });
-      for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
+      for (const ctrl of ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd', 'unified']) await rmdir(join('/sys/fs/cgroup', ctrl, parent)).catch(() => undefined);
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: own.id });
     }
   });
