@@ -68,6 +68,8 @@ export class SpdySession extends EventEmitter {
   private readonly gate: ReadGate;
   private readonly output: OutputWatch;
   private sessionCredit = 0;
+  /** pings are the ids of the PINGs read in this turn, answered together after it. */
+  private pings: number[] = [];
   private drainWaiters: (() => void)[] = [];
   private lastStreamId = 0;
   private closed = false;
@@ -231,6 +233,7 @@ export class SpdySession extends EventEmitter {
     this.reader.push(b);
     try {
       for (let f = this.reader.next(); f && !this.closed; f = this.reader.next()) this.onFrame(f);
+      if (this.pings.length > 0) this.answerPings();
       // Whatever the peer's frames made us write is queued now: a peer that does not read it is not read either.
       if (!this.closed) this.output.check();
     } catch (err) {
@@ -238,6 +241,21 @@ export class SpdySession extends EventEmitter {
       this.log.debug({ err }, protocol ? 'SPDY protocol error: GOAWAY' : 'SPDY session failure');
       this.fail(protocol ? GoAwayStatus.PROTOCOL_ERROR : GoAwayStatus.INTERNAL_ERROR);
     }
+  }
+
+  /** answerPings echoes the PINGs of one read in one buffer (a flood of them costs one write per read). */
+  private answerPings(): void {
+    const ids = this.pings;
+    this.pings = [];
+    if (this.closed) return;
+    if (ids.length === 1) return void this.send(encodePing(ids[0]!));
+    const one = encodePing(0);
+    const out = Buffer.allocUnsafe(one.length * ids.length);
+    ids.forEach((id, i) => {
+      one.copy(out, i * one.length);
+      out.writeUInt32BE(id >>> 0, i * one.length + 8);
+    });
+    this.send(out);
   }
 
   private fail(status: number): void {
@@ -272,7 +290,7 @@ export class SpdySession extends EventEmitter {
         return;
       case 'ping':
         // Client pings carry odd ids; echo them unchanged. Even ids would answer pings of ours, and we send none.
-        if (f.id % 2 === 1) this.send(encodePing(f.id));
+        if (f.id % 2 === 1) this.pings.push(f.id);
         return;
       case 'goaway':
         this.goingAway = true;

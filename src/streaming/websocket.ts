@@ -92,10 +92,13 @@ class Channels {
     else this.ws.send(Buffer.concat([Buffer.of(channel), data]), { binary: true }, cb);
   }
 
-  /** writable gives a Writable whose bytes go out on `channel`. */
+  /**
+   * writable gives a Writable whose bytes go out on `channel`. A send that fails (the client reset the connection)
+   * is dropped, as on a SPDY stream whose peer is gone: the connection's close ends the command.
+   */
   writable(channel: number): Writable {
     return new Writable({
-      write: (chunk: Buffer, _e, cb) => this.send(channel, chunk, (err) => cb(err ?? null)),
+      write: (chunk: Buffer, _e, cb) => this.send(channel, chunk, () => cb()),
     });
   }
 

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+/** ROOT is the repository, whether this module runs from test/helpers or (as the benchmarks do) dist/test/helpers. */
+const UP = join(import.meta.dirname, '..', '..');
+export const ROOT = basename(UP) === 'dist' ? join(UP, '..') : UP;
 export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 /** TestDaemon is a real fune process on its own socket and directories. */
