@@ -29,14 +29,18 @@ function imageSpecOf(c: ContainerRecord): Record<string, unknown> {
   return { image: c.image, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.image, runtime_handler: '' };
 }
 
-/** containerListItemOf builds a CRI Container (ListContainers entry) of a record. */
+/**
+ * containerListItemOf builds a CRI Container (ListContainers entry) of a record. Its image_ref is the image id, as
+ * containerd gives it there (ContainerStatus keeps the repo digest): kubelets before 1.30 take a listed container's
+ * image from image_ref (v1alpha2 has no image_id) and their image GC keeps only the ListImages ids it finds so.
+ */
 export function containerListItemOf(c: ContainerRecord): Record<string, unknown> {
   return {
     id: c.id,
     pod_sandbox_id: c.sandboxId,
     metadata: c.config.metadata,
     image: imageSpecOf(c),
-    image_ref: c.imageRef,
+    image_ref: c.imageId,
     image_id: c.imageId,
     state: c.state,
     created_at: c.createdAt,
