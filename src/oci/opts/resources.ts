@@ -13,8 +13,8 @@ const MAX_CPU_SHARES = 262_144;
 /**
  * MIN_MEMORY_LIMIT is the lowest memory limit fune accepts: 6 MiB. runc 1.1.5 writes the limit once `runc init`
  * is in the cgroup, and the kernel refuses a limit below what is charged then (EBUSY, "unable to set memory
- * limit to N (current usage: ...)"): about 2.1–2.4 MiB on the development host (cgroup v1, kernel 6.18), more
- * with kernel-memory accounting on cgroup v2. 6 MiB is Docker's minimum (moby/moby#41168) and the lowest limit
+ * limit to N (current usage: ...)"): about 2.1–2.4 MiB on the development host (cgroup v1, kernel 6.18; through
+ * fune 1.5 MiB always failed and 2 MiB started), more with kernel-memory accounting on cgroup v2: a margin is kept. 6 MiB is Docker's minimum (moby/moby#41168) and the lowest limit
  * runc's own integration tests use (opencontainers/runc#3987).
  */
 export const MIN_MEMORY_LIMIT = 6 * 1024 * 1024;
