@@ -67,7 +67,10 @@ if [ -n "$copy_arg" ]; then share "$VM_CHECKOUT/.tmp" 0; else share "$VM_CHECKOU
 for p in ${FUNE_VM_SHARES:-}; do share "$p" 0; done
 for p in ${FUNE_VM_RO_SHARES-$(ls -d /opt/cri-tools* 2>/dev/null || true)}; do share "$p" 1; done
 
-cmdline="root=/dev/vda rw console=ttyS0 panic=-1 mitigations=off"
+# net.ifnames=0: the NIC keeps its kernel name (eth0). Without it udev renames it to enp0s2 while the boot unit
+# configures it, and the unit's `ip link set eth0 up` races the rename: seen on a fresh machine (CI), where it lost,
+# the NIC stayed down and ssh never answered.
+cmdline="root=/dev/vda rw console=ttyS0 panic=-1 mitigations=off net.ifnames=0"
 cmdline+=" systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all apparmor=1 security=apparmor"
 cmdline+=" fune.swap=${FUNE_VM_SWAP:-1G}$copy_arg fune.9p=$share_arg ${FUNE_VM_CMDLINE:-}"
 
