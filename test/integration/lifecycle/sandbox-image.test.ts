@@ -46,7 +46,14 @@ describe('runtime.sandbox_image', () => {
         const info = JSON.parse(st.info.info as string) as { pid: number; image: string; runtimeSpec: { process: { args: string[] } } };
         expect(info.image).toBe(pause);
         expect(info.runtimeSpec.process.args).toEqual(['/bin/sleep', '2147483647']);
-        const cmdline = (await readFile(`/proc/${info.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+        // `runc start` returns once init is told to go; the execve of the entrypoint follows, and while it runs the
+        // process's cmdline reads empty (seen once in CI). Look until the exec is done, for at most 5 s.
+        const args = async () => (await readFile(`/proc/${info.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+        let cmdline = await args();
+        for (let i = 0; i < 50 && (cmdline.length === 0 || cmdline[1] === 'init'); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          cmdline = await args();
+        }
         expect(cmdline).toEqual(['/bin/sleep', '2147483647']);
       }
       const st = await images.call('ImageStatus', { image: { image: pause } });
