@@ -4,7 +4,7 @@ import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync 
 import { basename } from 'node:path';
 
 /** Proc is what the classification needs to know about one process. */
-interface Proc {
+export interface Proc {
   pid: number;
   ppid: number;
   mntns: string;
@@ -128,6 +128,22 @@ export function distinctPagesKb(pids: Iterable<number>): number {
  * processes that have no monitor, such as an infra process that runc started detached, and their descendants.
  */
 export function measureRuntime(daemonPid: number, markers: string[], containerPids: number[] = []): MemSample {
+  const { procs, helpers, containers } = classify(daemonPid, markers, containerPids);
+  return {
+    daemon: group([daemonPid], procs), helpers: group(helpers, procs), containers: group(containers, procs),
+    runtimeSetKb: distinctPagesKb([daemonPid, ...helpers]),
+  };
+}
+
+/** Classified is the daemon's helper and container processes (see measureRuntime), with the scan they came from. */
+export interface Classified {
+  procs: Map<number, Proc>;
+  helpers: Set<number>;
+  containers: Set<number>;
+}
+
+/** classify finds a runtime's helpers and container processes the way measureRuntime does, without measuring. */
+export function classify(daemonPid: number, markers: string[], containerPids: number[] = []): Classified {
   const procs = scan();
   const daemon = procs.get(daemonPid);
   if (!daemon) throw new Error(`daemon pid ${daemonPid} is gone`);
@@ -160,8 +176,5 @@ export function measureRuntime(daemonPid: number, markers: string[], containerPi
     containers.add(pid);
     visit(pid);
   }
-  return {
-    daemon: group([daemonPid], procs), helpers: group(helpers, procs), containers: group(containers, procs),
-    runtimeSetKb: distinctPagesKb([daemonPid, ...helpers]),
-  };
+  return { procs, helpers, containers };
 }
