@@ -13,7 +13,7 @@ export { parseSeccompProfile } from './opts/seccomp.js';
 export { MIN_MEMORY_LIMIT, oomScoreAdj, resourcesToOci, validateContainerResources, type ResourceHostFacts } from './opts/resources.js';
 export { podSysctls, validSysctlName } from './opts/sysctls.js';
 export { containerLogPath, hasControlChar, validateContainerFields } from './fields.js';
-export { HOST_NAME_MAX, checkHostname, podFileValue, validatePodFields } from './pod-fields.js';
+export { HOST_NAME_MAX, checkHostname, podFileValue, podHostname, validatePodFields } from './pod-fields.js';
 export { validateCriMounts } from './opts/mounts.js';
 export { namespaceModes } from './opts/namespaces.js';
 export { cleanPath } from './opts/mounts.js';

@@ -21,6 +21,21 @@ export function checkHostname(hostname: string): void {
   if (hasControlChar(hostname) || /[\s/]/.test(hostname)) throw invalidArgument(`hostname ${JSON.stringify(hostname)} may not contain whitespace, "/" or control characters`);
 }
 
+/**
+ * podHostname is the name a pod that is not on the host network gets in its files (/etc/hostname, /etc/hosts,
+ * HOSTNAME): the request's hostname, or else the pod's name cut as a kubelet cuts a pod name into a hostname
+ * (truncatePodHostnameIfNeeded: 63 characters, then no trailing "-" or "."), or "localhost". Only a hostname the
+ * request gives goes to sethostname(2) (the spec's hostname); the fallback is never refused for its length, since
+ * a client without a hostname (critest's pods are named "create-PodSandbox-for-container-<uuid>", 68 bytes) asked
+ * for none.
+ */
+export function podHostname(config: PodSandboxConfig): string {
+  if (config.hostname) return config.hostname;
+  const name = config.metadata?.name ?? '';
+  if (name === '') return 'localhost';
+  return name.length <= 63 ? name : name.slice(0, 63).replace(/[-.]+$/, '') || 'localhost';
+}
+
 /** checkFileWord refuses a value that would not stay one word on one line of a pod file. */
 function checkFileWord(value: string, what: string): void {
   if (value === '' || hasControlChar(value) || /\s/.test(value)) throw invalidArgument(`${what} ${JSON.stringify(value)} must be one word without whitespace or control characters`);
@@ -58,7 +73,7 @@ export function validatePodFields(config: PodSandboxConfig, hostNetwork: boolean
   if (hostNetwork) {
     if (hasControlChar(given)) throw invalidArgument(`hostname ${JSON.stringify(given)} may not contain control characters`);
   } else {
-    checkHostname(given || config.metadata?.name || 'localhost');
+    checkHostname(podHostname(config));
   }
   checkDns(config.dns_config);
   for (const p of config.port_mappings ?? []) checkPortMapping(p);

@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { DNSConfig, PodSandboxConfig } from '../domain/cri-types.js';
 import { isIpAddress } from '../domain/ip.js';
-import { checkHostname, podFileValue } from '../oci/index.js';
+import { checkHostname, podFileValue, podHostname } from '../oci/index.js';
 
 /** resolvConf renders /etc/resolv.conf of a pod from its DNSConfig (nameservers, search, options). */
 export function resolvConf(dns: DNSConfig): string {
@@ -38,7 +38,7 @@ export interface PodFiles {
  * host's for a host-network pod (hostname, hosts) and when no DNS config is given (resolv.conf).
  */
 export async function writePodFiles(dir: string, config: PodSandboxConfig, hostNetwork: boolean, ips: string[]): Promise<PodFiles> {
-  const hostname = hostNetwork ? osHostname() : config.hostname || config.metadata?.name || 'localhost';
+  const hostname = hostNetwork ? osHostname() : podHostname(config);
   // The request's hostname was checked before anything was made; the host's own is checked here.
   if (hostNetwork) podFileValue(hostname, 'host name');
   else checkHostname(hostname);

@@ -3,7 +3,7 @@
 // passes (and a log path comes back cleaned).
 import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../../src/errors/index.js';
-import { containerLogPath, podSysctls, validateContainerFields, validatePodFields, validSysctlName } from '../../../src/oci/index.js';
+import { containerLogPath, podHostname, podSysctls, validateContainerFields, validatePodFields, validSysctlName } from '../../../src/oci/index.js';
 import type { ContainerConfig, Mount, PodSandboxConfig, PortMapping } from '../../../src/domain/cri-types.js';
 import { containerConfig, kubeletMounts, podConfig } from './kubelet-configs.js';
 
@@ -115,6 +115,16 @@ describe('values written into the pod files', () => {
     ['a pod name used as hostname with a newline', pod({ hostname: '', metadata: { name: 'p\nq', uid: 'u', namespace: 'n', attempt: 0 } }), /hostname "p\\nq"/],
   ])('%s is InvalidArgument', (_what, config, message) => {
     expect(refused(() => validatePodFields(config, false))).toMatch(message);
+  });
+  it('a pod without a hostname takes its name cut as a kubelet cuts it, so a long pod name is not refused (critest v1.32 names pods with 68 bytes)', () => {
+    const named = (name: string) => pod({ hostname: '', metadata: { name, uid: 'u', namespace: 'n', attempt: 0 } });
+    const critest = 'create-PodSandbox-for-container-a0c831f9-eeb3-4e62-b83e-c52c17cdbebd';
+    expect(() => validatePodFields(named(critest), false)).not.toThrow();
+    expect(podHostname(named(critest))).toBe(critest.slice(0, 63));
+    expect(podHostname(named(`${'a'.repeat(62)}-bc`))).toBe('a'.repeat(62)); // no trailing "-" after the cut
+    expect(podHostname(named('web'))).toBe('web');
+    expect(podHostname(named(''))).toBe('localhost');
+    expect(podHostname(pod({ hostname: 'given' }))).toBe('given');
   });
   it('a host-network pod keeps the host name, but a control character in its hostname field is still refused', () => {
     expect(() => validatePodFields(pod({ hostname: 'h'.repeat(100) }), true)).not.toThrow();
