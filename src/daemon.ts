@@ -6,6 +6,8 @@ import type { Logger } from './log/index.js';
 import { acquireDaemonLock } from './store/daemon-lock.js';
 import { makeStateDirs, tightenState } from './services/private-state.js';
 import { probeNode } from './sys/node-probe.js';
+import { loadDefaultProfile } from './sys/apparmor.js';
+import { searchPath } from './config/search-path.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
 import { NetworkService } from './services/network-service.js';
 import { NetnsManager, NETNS_DIR_NAME } from './network/netns.js';
@@ -68,6 +70,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // What kind of node this is, once: every behaviour that differs between nodes asks these facts.
   const node = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });
   const cgroupDriver = node.cgroup.driver;
+  // RuntimeDefault's AppArmor profile, fune's own, (re)loaded on every start where the kernel has AppArmor on.
+  let apparmorDefaultProfile: string | undefined;
+  if (node.lsm.apparmor) {
+    const r = await loadDefaultProfile({ runner: nodeProcessRunner, pathEnv: searchPath() });
+    apparmorDefaultProfile = r.profile;
+    if (r.profile !== undefined) log.info({ profile: r.profile }, 'loaded the RuntimeDefault AppArmor profile');
+    else log.warn({ why: r.why }, 'could not load the RuntimeDefault AppArmor profile; RuntimeDefault containers run without AppArmor confinement');
+  }
   let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
   let lifecycle: Lifecycle | undefined;
@@ -98,7 +108,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const info = new RuntimeInfoService({ config, cgroupDriver, node, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
     // Streaming (exec/attach/port-forward). The container lifecycle's lookup replaces noContainerLookup.
-    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service, metrics });
+    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service, metrics, apparmorDefaultProfile });
     const streamLookup = lifecycle.containers;
     const sc = config.streaming;
     streaming = new StreamingServer({

@@ -11,7 +11,7 @@ import type { Spec } from '../oci/spec.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
 import type { ContainerEventType } from './events-service.js';
-import { gatherContainerFacts } from './host-facts.js';
+import { checkApparmorLoaded, gatherContainerFacts } from './host-facts.js';
 import { nowNs, type LifecycleDeps } from './lifecycle-deps.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { Rollback } from './rollback.js';
@@ -131,6 +131,8 @@ export class ContainerService {
     checkImageMounts(config.mounts ?? []);
     // Paths from the request that lead outside their place (a log_path with "..", a relative host_path) too.
     const logPath = validateContainerFields(config, pod.config);
+    // A Localhost AppArmor profile the kernel has not loaded (runc would fail only at StartContainer).
+    await checkApparmorLoaded(this.d.host, config.linux?.security_context);
     const volumeImages = imageIdsOf(images, config.mounts ?? []);
     const cdi = await planCdiDevices(this.d.config.runtime.cdi_spec_dirs, config);
     const id = this.d.ids.newId();

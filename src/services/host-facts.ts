@@ -1,19 +1,22 @@
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContainerConfig, PodSandboxConfig } from '../domain/cri-types.js';
+import type { ContainerConfig, PodSandboxConfig, SecurityProfile } from '../domain/cri-types.js';
 import type { NodeFacts } from '../domain/node.js';
 import { featuresOf } from '../domain/features.js';
 import type { HostFacts } from '../oci/input.js';
 import type { Device } from '../oci/spec.js';
 import { localhostSeccompPath } from '../oci/index.js';
+import { resolveApparmor } from '../oci/opts/profiles.js';
+import { loadedProfiles } from '../sys/apparmor.js';
 import { invalidArgument, isErrno } from '../errors/index.js';
 
 /** BaseHostFacts are the host facts that do not depend on a request; gathered once at start-up. */
 export type BaseHostFacts = Omit<HostFacts, 'resolvedDevices' | 'seccompProfiles' | 'resolvedMountSources' | 'hostDevices'>;
 
 /** baseFactsOf gives the request-independent host facts spec building reads, from the node facts probed at start. */
-export function baseFactsOf(node: NodeFacts): BaseHostFacts {
+export function baseFactsOf(node: NodeFacts, apparmorDefaultProfile?: string): BaseHostFacts {
   return {
+    ...(node.lsm.apparmor && apparmorDefaultProfile ? { apparmorDefaultProfile } : {}),
     cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
     apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
     recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
@@ -98,4 +101,23 @@ export async function gatherSandboxFacts(base: BaseHostFacts, pod: PodSandboxCon
   }
   const hostDevices = sc?.privileged ? await listHostDevices() : [];
   return { ...base, resolvedDevices: {}, resolvedMountSources: {}, seccompProfiles, hostDevices };
+}
+
+/**
+ * checkApparmorLoaded refuses, before anything is made, a Localhost AppArmor profile that the kernel has not loaded
+ * (runc would only fail at StartContainer, with the container half made): InvalidArgument naming the profile, as a
+ * Localhost seccomp file that is not there. Privileged containers get no profile, and a node without AppArmor ignores
+ * the request (with the warning spec building gives), so neither is checked. `fs` is AppArmor's securityfs (tests).
+ */
+export async function checkApparmorLoaded(
+  base: Pick<BaseHostFacts, 'apparmorEnabled'>,
+  sc: { apparmor?: SecurityProfile | null; apparmor_profile?: string; privileged?: boolean } | null | undefined,
+  fs?: string,
+): Promise<void> {
+  if (!base.apparmorEnabled || sc?.privileged) return;
+  const p = resolveApparmor(sc?.apparmor, sc?.apparmor_profile);
+  if (p.kind !== 'Localhost') return;
+  if (!(await loadedProfiles(fs)).has(p.ref)) {
+    throw invalidArgument(`AppArmor profile ${JSON.stringify(p.ref)} not found: the kernel has no such profile loaded (load it with apparmor_parser before using localhost/${p.ref})`);
+  }
 }

@@ -53,6 +53,8 @@ export interface LifecycleOptions {
   network?: PodNetworkPort;
   images?: ImagePort;
   metrics?: LifecycleMetrics;
+  /** apparmorDefaultProfile is the RuntimeDefault profile the daemon loaded (none: RuntimeDefault runs unconfined). */
+  apparmorDefaultProfile?: string;
 }
 
 /** lookPath finds a program by name in the usual system directories (conmon needs runc's absolute path). */
@@ -79,7 +81,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const events = new EventsService();
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
-    node: o.node, placement, host: baseFactsOf(o.node), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
+    node: o.node, placement, host: baseFactsOf(o.node, o.apparmorDefaultProfile), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
     metrics: o.metrics,
   };
   const sandboxes = new SandboxService(d);

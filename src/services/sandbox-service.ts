@@ -9,7 +9,7 @@ import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls, valid
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
-import { gatherSandboxFacts } from './host-facts.js';
+import { checkApparmorLoaded, gatherSandboxFacts } from './host-facts.js';
 import { nowNs, type LifecycleDeps, type PreparedNetwork } from './lifecycle-deps.js';
 import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
@@ -71,6 +71,8 @@ export class SandboxService {
     // So are values that would reach the pod's files, CNI or runc in a form they cannot take (a newline in a DNS
     // option, a server that is no IP address, a port out of range, a relative log directory).
     validatePodFields(config, modes.hostNetwork);
+    // and a Localhost AppArmor profile for the pod that the kernel has not loaded.
+    await checkApparmorLoaded(this.d.host, config.linux?.security_context);
     const id = this.d.ids.newId();
     // The pod's cgroup parent in the node's form (a bad one is refused here, before anything is made).
     const parent = this.d.placement.podParent(config.linux?.cgroup_parent ?? '', id);
