@@ -65,6 +65,8 @@ export interface HostFacts {
   arch: string;
   /** recursive read-only mounts can be made (runc knows `rro`, the kernel has mount_setattr). Absent means no. */
   recursiveReadOnlyMounts?: boolean;
+  /** pods can have their own user namespace (CRI UserNamespace mode POD) with idmapped mounts. Absent means no. */
+  userNamespaces?: boolean;
   /**
    * the host's online CPUs and memory nodes as cpuset lists ("0-1", "0"): a container's cpuset must name only
    * these, or runc fails to write it at StartContainer. Absent or "" = unknown, and not checked.

@@ -6,7 +6,7 @@ import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
-import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerFields, validateContainerResources, validateCriMounts } from '../oci/index.js';
+import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerFields, validateContainerResources, validateCriMounts, validateUserNamespace } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
@@ -129,6 +129,15 @@ export class ContainerService {
     validateContainerResources(config.linux?.resources, this.d.host);
     validateCriMounts(config.mounts ?? [], this.d.host.recursiveReadOnlyMounts ?? false);
     checkImageMounts(config.mounts ?? []);
+    // The container's user namespace is the pod's: the same mode (and mappings) or none given.
+    const cns = config.linux?.security_context?.namespace_options?.userns_options;
+    if (cns) {
+      validateUserNamespace(config.linux?.security_context?.namespace_options, this.d.host.userNamespaces ?? false);
+      const pns = pod.config.linux?.security_context?.namespace_options?.userns_options;
+      if ((pns?.mode ?? 'NODE') !== cns.mode || (cns.mode === 'POD' && JSON.stringify([cns.uids, cns.gids]) !== JSON.stringify([pns?.uids, pns?.gids]))) {
+        throw invalidArgument(`the container's user namespace (${cns.mode}) differs from its pod's (${pns?.mode ?? 'NODE'}); a container shares its pod's user namespace`);
+      }
+    }
     // Paths from the request that lead outside their place (a log_path with "..", a relative host_path) too.
     const logPath = validateContainerFields(config, pod.config);
     // A Localhost AppArmor profile the kernel has not loaded (runc would fail only at StartContainer).

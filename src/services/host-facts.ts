@@ -20,6 +20,7 @@ export function baseFactsOf(node: NodeFacts, apparmorDefaultProfile?: string): B
     cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
     apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
     recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
+    userNamespaces: featuresOf(node).userNamespaces,
     onlineCpus: node.cpus, onlineMems: node.mems,
   };
 }

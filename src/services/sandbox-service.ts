@@ -5,7 +5,7 @@ import type { PodSandboxConfig, PodSandboxFilter } from '../domain/cri-types.js'
 import { filterSandboxes, type SandboxRecord } from '../domain/sandbox.js';
 import { sandboxName } from '../domain/names.js';
 import { failedPrecondition, invalidArgument, isKind } from '../errors/index.js';
-import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls, validatePodFields } from '../oci/index.js';
+import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls, validatePodFields, validateUserNamespace } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
@@ -68,6 +68,9 @@ export class SandboxService {
     // name is reserved or anything (network namespace, CNI, files) is made.
     const modes = namespaceModes(config.linux?.security_context?.namespace_options);
     podSysctls(config.linux?.sysctls, modes);
+    // A user namespace the pod asks for and fune cannot give (or bad mappings) too: a POD-mode pod must never run
+    // in the host's user namespace.
+    validateUserNamespace(config.linux?.security_context?.namespace_options, this.d.host.userNamespaces ?? false);
     // So are values that would reach the pod's files, CNI or runc in a form they cannot take (a newline in a DNS
     // option, a server that is no IP address, a port out of range, a relative log directory).
     validatePodFields(config, modes.hostNetwork);
@@ -286,7 +289,7 @@ export class SandboxService {
       state: await this.effectiveState(rec),
       created_at: rec.createdAt,
       network: { ip: rec.ips[0] ?? '', additional_ips: rec.ips.slice(1).map((ip) => ({ ip })) },
-      linux: { namespaces: { options: { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'CONTAINER', ipc: ns?.ipc ?? 'POD', target_id: ns?.target_id ?? '', userns_options: null } } },
+      linux: { namespaces: { options: { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'CONTAINER', ipc: ns?.ipc ?? 'POD', target_id: ns?.target_id ?? '', userns_options: ns?.userns_options ?? null } } },
       labels: rec.config.labels ?? {},
       annotations: rec.config.annotations ?? {},
       runtime_handler: rec.runtimeHandler,

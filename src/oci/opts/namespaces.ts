@@ -87,3 +87,42 @@ export function containerNamespaces(opts: NamespaceOption | null | undefined, fa
   if (facts.cgroupV2) out.push({ type: 'cgroup' });
   return out;
 }
+
+/** MAX_ID is the largest valid uid/gid + 1: (uid_t)-1 is "no id" and may not be mapped. */
+const MAX_ID = 0xffffffff;
+
+/**
+ * validateUserNamespace checks a pod's (or a container's) CRI UserNamespace before anything is made. Absent or
+ * NODE: the host's user namespace (NODE takes no mappings). POD: a user namespace of the pod with exactly one uid
+ * and one gid mapping, each mapping container id 0, of length at least 1 and ending within the 32-bit id space;
+ * it is refused with FAILED_PRECONDITION where fune cannot deliver it (`supported` false: the node's features
+ * do not advertise user_namespaces). CONTAINER and TARGET are not modes a user namespace can have (the kubelet
+ * sends only NODE or POD) and are INVALID_ARGUMENT, as are bad mappings.
+ */
+export function validateUserNamespace(opts: NamespaceOption | null | undefined, supported: boolean): void {
+  const u = opts?.userns_options;
+  if (!u) return;
+  const uids = u.uids ?? [];
+  const gids = u.gids ?? [];
+  switch (u.mode) {
+    case 'NODE':
+      if (uids.length > 0 || gids.length > 0) throw invalidArgument('user namespace mode NODE takes no uid or gid mappings');
+      return;
+    case 'CONTAINER':
+    case 'TARGET':
+      throw invalidArgument(`user namespace mode ${u.mode} is not supported (only NODE or POD)`);
+    case 'POD':
+      break;
+    default:
+      throw invalidArgument(`unknown user namespace mode ${JSON.stringify(u.mode)}`);
+  }
+  for (const [what, maps] of [['uid', uids], ['gid', gids]] as const) {
+    if (maps.length !== 1) throw invalidArgument(`user namespace mode POD needs exactly one ${what} mapping, got ${maps.length}`);
+    const m = maps[0]!;
+    const [c, h, n] = [Number(m.container_id), Number(m.host_id), Number(m.length)];
+    if (c !== 0) throw invalidArgument(`the ${what} mapping must map container id 0 (it starts at ${c})`);
+    if (!(n >= 1)) throw invalidArgument(`the ${what} mapping has length ${n}; it must be at least 1`);
+    if (h + n > MAX_ID) throw invalidArgument(`the ${what} mapping ${h}+${n} runs past the largest id ${MAX_ID - 1}`);
+  }
+  if (!supported) throw failedPrecondition('user namespace mode POD is not supported on this node (user_namespaces is not advertised: idmapped mounts are missing)');
+}

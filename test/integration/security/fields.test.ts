@@ -48,11 +48,11 @@ async function refusedCreate(extra: Record<string, unknown>, message: RegExp): P
   await env.c.call('RemoveContainer', { container_id });
 }
 
-async function refusedPod(extra: Record<string, unknown>, message: RegExp): Promise<void> {
+async function refusedPod(extra: Record<string, unknown>, message: RegExp, code: number = grpc.status.INVALID_ARGUMENT): Promise<void> {
   const before = await footprint(env, [env.logDir]);
   const pods = (await env.c.call('ListPodSandbox', {})).items.length;
   const f = await failure(env.c.call('RunPodSandbox', { config: podConfig(`badpod${++seq}`, env.logDir, extra) }));
-  expect(f.code, f.details).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(f.code, f.details).toBe(code);
   expect(f.details).toMatch(message);
   expect((await env.c.call('ListPodSandbox', {})).items).toHaveLength(pods);
   expect(footprintDiff(before, await footprint(env, [env.logDir]))).toEqual([]);
@@ -131,4 +131,43 @@ it('nothing was written into /etc or the daemon\'s working directory by any case
   expect(await etcEntries()).toEqual([]);
   expect(await cwdEntries()).toEqual([]);
   expect(existsSync(join(cwdOfDaemon(), `${tag}-mount`))).toBe(false);
+});
+
+const userns = (mode: string, uids: unknown[] = [], gids: unknown[] = uids) => ({
+  linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', userns_options: { mode, uids, gids } } } },
+});
+const idmap = (container_id: number, host_id: number, length: number) => ({ container_id, host_id, length });
+
+describe('RunPodSandbox: user namespace options (critest v1.32.0 UserNamespaces)', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['two mappings', userns('POD', [idmap(0, 1000, 100000), idmap(0, 2000, 100000)]), /exactly one uid mapping, got 2/],
+    ['container id 0 not mapped', userns('POD', [idmap(1, 1000, 100000)]), /must map container id 0/],
+    ['mapping of length 0', userns('POD', [idmap(0, 1000, 0)]), /length 0/],
+    ['mode CONTAINER', userns('CONTAINER'), /mode CONTAINER is not supported/],
+    ['mode TARGET', userns('TARGET'), /mode TARGET is not supported/],
+    ['NODE with mappings', userns('NODE', [idmap(0, 1000, 100000)]), /NODE takes no uid or gid mappings/],
+  ])('%s is INVALID_ARGUMENT and makes nothing', async (_what, extra, message) => {
+    await refusedPod(extra, message);
+  });
+
+  it('a good POD mapping where user_namespaces is not advertised is FAILED_PRECONDITION and makes nothing', async () => {
+    const st = await env.c.call('Status', { verbose: false });
+    const h = (st.runtime_handlers as { name: string; features: { user_namespaces: boolean } }[]).find((x) => x.name === '');
+    if (h?.features.user_namespaces) return; // delivered here: the POD-mode test covers it
+    await refusedPod(userns('POD', [idmap(0, 1000, 100000)]), /user namespace mode POD is not supported on this node/, grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('NODE mode runs in the host user namespace, and the status reports the options', async () => {
+    const config = podConfig(`usernsnode${++seq}`, env.logDir, userns('NODE'));
+    const { pod_sandbox_id } = await env.c.call('RunPodSandbox', { config });
+    try {
+      const st = await env.c.call('PodSandboxStatus', { pod_sandbox_id, verbose: true });
+      expect(st.status.linux.namespaces.options.userns_options).toMatchObject({ mode: 'NODE', uids: [], gids: [] });
+      const pid = (JSON.parse(st.info.info) as { pid: number }).pid;
+      expect(readlinkSync(`/proc/${pid}/ns/user`)).toBe(readlinkSync('/proc/self/ns/user'));
+    } finally {
+      await env.c.call('StopPodSandbox', { pod_sandbox_id });
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id });
+    }
+  });
 });
