@@ -9,12 +9,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # native/netns and native/seqpacket: this script again, on those folders.
-[ -z "${FUNE_ADDON:-}" ] && for a in netns seqpacket; do FUNE_ADDON=$a bash hack/build-native.sh; done
+[ -z "${FUNE_ADDON:-}" ] && for a in netns seqpacket idmap; do FUNE_ADDON=$a bash hack/build-native.sh; done
 dir=native/${FUNE_ADDON:-spawn}
 out=$dir/build/Release/fune_${FUNE_ADDON:-spawn}.node
 what="the posix_spawn addon" fallback="child_process.spawn is used"
 [ "$dir" = native/netns ] && what="the setns addon" fallback="port-forward uses helper processes"
 [ "$dir" = native/seqpacket ] && what="the attach socket addon" fallback="attach output is not paused for slow clients"
+[ "$dir" = native/idmap ] && what="the idmapped mount addon" fallback="user namespaces (POD mode) are not offered"
 if [ -f "$out" ] && [ -z "$(find "$dir" -maxdepth 1 -newer "$out" \( -name '*.c' -o -name binding.gyp \))" ]; then
   exit 0
 fi
