@@ -17,8 +17,9 @@ export interface NodeFacts {
     mode: CgroupMode;
     driver: CgroupDriverName;
     /**
-     * controllers fune can use: on v2 those enabled in the cgroup.controllers of fune's own subtree root (the
-     * delegated ones, inside a user namespace); on v1 the mounted hierarchies.
+     * controllers fune can use: on v2 those of the root cgroup's cgroup.controllers (runc, as root, enables them on
+     * a container's whole path), or inside a user namespace those of fune's own cgroup (the delegated ones); on v1
+     * the mounted hierarchies.
      */
     controllers: string[];
     /** fune's own cgroup, as /proc/self/cgroup gives it (v2: the 0:: line; v1: the memory hierarchy's path). */

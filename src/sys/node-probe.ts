@@ -62,20 +62,24 @@ export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
     probeOciRuntime(o.runner, o.ociRuntimePath),
   ]);
   const own = ownCgroupOf(selfCgroup, mode);
+  const uids = parseIdMap(uidMap);
+  const inUserNamespace = uids.length > 0 && !isInitialUserNamespace(uids);
+  // v2: as real root, runc enables in every cgroup on a container's path whatever the root cgroup offers (the root's
+  // cgroup.controllers), whichever of them fune's own cgroup happens to have (systemd enables only those its units ask
+  // for: no hugetlb). Inside a user namespace only the delegated ones, those of fune's own subtree, can be enabled.
   const controllers = mode === 'v2'
-    ? (await text(join(cg, own, 'cgroup.controllers'))).trim().split(/\s+/).filter(Boolean)
+    ? (await text(join(cg, inUserNamespace ? own : '', 'cgroup.controllers'))).trim().split(/\s+/).filter(Boolean)
     : (await readdir(cg).catch(() => [] as string[])).filter((n) => !n.includes(',') && !n.startsWith('name='));
   const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
   const capabilities = capabilitiesFromMask(capBnd);
   const ownScore = Number.parseInt(oom.trim() || '0', 10);
-  const uids = parseIdMap(uidMap);
   const hugepageSizes = await hugepageSizesOf(mode, cg, own, controllers, sys);
   const swapAccounting = mode === 'v2' ? await v2SwapAccounting(cg, own) : existsSync(join(cg, 'memory/memory.memsw.limit_in_bytes'));
   const rel = release();
   return {
     cgroup: { mode, driver: o.cgroupDriver === 'auto' ? (systemd ? 'systemd' : 'cgroupfs') : o.cgroupDriver, controllers, own },
     systemd,
-    user: { uid: process.geteuid?.() ?? 0, inUserNamespace: uids.length > 0 && !isInitialUserNamespace(uids), uidMap: uids, gidMap: parseIdMap(gidMap) },
+    user: { uid: process.geteuid?.() ?? 0, inUserNamespace, uidMap: uids, gidMap: parseIdMap(gidMap) },
     kernel: { release: rel, version: parseKernelRelease(rel) },
     lsm: { apparmor: apparmor.trim().startsWith('Y'), selinux: lsmList.split(',').includes('selinux') && existsSync(join(sys, 'fs/selinux/enforce')) },
     oci,

@@ -143,6 +143,22 @@ describe('probeNode on fixture trees', () => {
     expect(n.mems).toBe('0');
   });
 
+  it('a root cgroup v2 node under systemd: the root cgroup\'s controllers, hugetlb among them though fune\'s own cgroup lacks it', async () => {
+    // As in the VM tier's guest: systemd enables hugetlb nowhere, but runc (root) enables it along a container's path.
+    const own = '/user.slice/user-0.slice/session-7.scope';
+    const d = await tree({
+      'cg/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n',
+      [`cg${own}/cgroup.controllers`]: 'cpuset cpu io memory pids\n',
+      'proc/self/cgroup': `0::${own}\n`,
+      'proc/self/uid_map': '         0          0 4294967295\n',
+      'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages': '0\n',
+      'sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages': '0\n',
+    });
+    const n = await probeNode({ cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys') });
+    expect(n.cgroup.controllers).toEqual(['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc']);
+    expect(n.hugepageSizes).toEqual(['1GB', '2MB']);
+  });
+
   it('a cgroup v2 node without the hugetlb controller offers no hugepage sizes, whatever the kernel has', async () => {
     const d = await tree({
       'cg/cgroup.controllers': 'cpu memory pids\n',
