@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupMode } from '../domain/node.js';
+import { failedPrecondition, invalidArgument, isErrno } from '../errors/index.js';
 
 /** CGROUP_ROOT is where cgroup hierarchies are mounted. */
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -14,6 +16,9 @@ export interface CgroupStats {
   pageFaults?: bigint;
   majorPageFaults?: bigint;
   memoryLimit?: bigint;
+  /** swap in use and its limit (v2 memory.swap.current/max; v1 memsw minus memory); no limit = undefined. */
+  swapUsage?: bigint;
+  swapLimit?: bigint;
   pids?: bigint;
 }
 
@@ -35,6 +40,27 @@ export interface CgroupTree {
   exists(path: string): Promise<boolean>;
   /** write writes `value` to the file `file` of the cgroup `path` (v2 only: unified keys are file names there). */
   write(path: string, file: string, value: string): Promise<void>;
+  /**
+   * tryUnified asks the kernel whether it takes the unified `entries` in a child of `parent`: it writes them into
+   * a new empty cgroup there (a sibling of the containers to come, with the same controllers), then removes it. A
+   * file the kernel lacks or a value it refuses is InvalidArgument naming the key; nothing is left either way.
+   * Without `parent` (not made yet) nothing is tried.
+   */
+  tryUnified(parent: string, entries: Record<string, string>): Promise<void>;
+  /**
+   * setHugepageLimits writes the hugetlb limit of each page size of the cgroup `path` (`runc update` leaves them
+   * out). A limit below what the cgroup holds (EBUSY) is FailedPrecondition.
+   */
+  setHugepageLimits(path: string, limits: { pageSize: string; limit: number }[]): Promise<void>;
+}
+
+async function writeHugetlb(file: string, limit: number, pageSize: string): Promise<void> {
+  try {
+    await writeFile(file, String(limit));
+  } catch (e) {
+    if (isErrno(e, 'EBUSY')) throw failedPrecondition(`hugepage_limits: ${pageSize} limit ${limit} is below what the container holds`);
+    throw e;
+  }
 }
 
 const present = (dir: string): Promise<boolean> => access(dir).then(() => true, () => false);
@@ -104,12 +130,14 @@ class V2Tree implements CgroupTree {
 
   async stats(path: string): Promise<CgroupStats> {
     const dir = join(this.root, path);
-    const [cpu, mem, usage, max, pids] = await Promise.all([
+    const [cpu, mem, usage, max, pids, swap, swapMax] = await Promise.all([
       readText(join(dir, 'cpu.stat')),
       readText(join(dir, 'memory.stat')),
       readNumber(join(dir, 'memory.current')),
       readNumber(join(dir, 'memory.max')),
       readNumber(join(dir, 'pids.current')),
+      readNumber(join(dir, 'memory.swap.current')),
+      readNumber(join(dir, 'memory.swap.max')),
     ]);
     const c = parseKeyed(cpu);
     const m = parseKeyed(mem);
@@ -122,6 +150,8 @@ class V2Tree implements CgroupTree {
       pageFaults: m.get('pgfault'),
       majorPageFaults: m.get('pgmajfault'),
       memoryLimit: max,
+      swapUsage: swap,
+      swapLimit: swapMax,
       pids,
     };
   }
@@ -145,6 +175,56 @@ class V2Tree implements CgroupTree {
   write(path: string, file: string, value: string): Promise<void> {
     return writeFile(join(this.root, path, file), value);
   }
+
+  async setHugepageLimits(path: string, limits: { pageSize: string; limit: number }[]): Promise<void> {
+    for (const l of limits) await writeHugetlb(join(this.root, path, `hugetlb.${l.pageSize}.max`), l.limit, l.pageSize);
+  }
+
+  async tryUnified(parent: string, entries: Record<string, string>): Promise<void> {
+    const dir = join(this.root, parent);
+    if (!(await present(dir))) return;
+    const trial = join(dir, `fune-check-${randomBytes(6).toString('hex')}`);
+    await mkdir(trial);
+    try {
+      for (const [key, value] of Object.entries(entries)) {
+        let err = await writeFile(join(trial, key), value).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+        if (err?.code === 'ENOENT' && (await this.enable(dir, key.slice(0, key.indexOf('.'))))) {
+          err = await writeFile(join(trial, key), value).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+        }
+        if (err) throw invalidArgument(`unified: the kernel refuses ${JSON.stringify(key)} = ${JSON.stringify(value)}: ${refusal(err)}`);
+      }
+    } finally {
+      await rmdirRetry(trial);
+    }
+  }
+
+  /**
+   * enable turns `controller` on for the children of `dir` when `dir` offers it and has not turned it on yet, as
+   * runc does for every controller along a container's path when it makes the cgroup; false when it cannot be.
+   */
+  private async enable(dir: string, controller: string): Promise<boolean> {
+    const offered = (await readText(join(dir, 'cgroup.controllers')))?.split(/\s+/) ?? [];
+    const on = (await readText(join(dir, 'cgroup.subtree_control')))?.split(/\s+/) ?? [];
+    if (!offered.includes(controller) || on.includes(controller)) return false;
+    return writeFile(join(dir, 'cgroup.subtree_control'), `+${controller}`).then(() => true, () => false);
+  }
+}
+
+/** refusal says in words why the kernel refused a write into a cgroup file. */
+function refusal(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return 'no such cgroup v2 file (unknown, or its controller is not available here)';
+    case 'EACCES':
+    case 'EPERM':
+      return 'the file is read-only';
+    case 'EINVAL':
+    case 'ERANGE':
+    case 'EOVERFLOW':
+      return `not a value the file takes (${e.code})`;
+    default:
+      return e.code ?? e.message;
+  }
 }
 
 /** V1Tree is the cgroup v1 layout: one hierarchy per controller under the root. */
@@ -154,12 +234,14 @@ class V1Tree implements CgroupTree {
 
   async stats(path: string): Promise<CgroupStats> {
     const v1 = (ctrl: string, file: string) => join(this.root, ctrl, path, file);
-    const [cpu, mem, usage, limit, pids] = await Promise.all([
+    const [cpu, mem, usage, limit, pids, memsw, memswLimit] = await Promise.all([
       readNumber(v1('cpuacct', 'cpuacct.usage')),
       readText(v1('memory', 'memory.stat')),
       readNumber(v1('memory', 'memory.usage_in_bytes')),
       readNumber(v1('memory', 'memory.limit_in_bytes')),
       readNumber(v1('pids', 'pids.current')),
+      readNumber(v1('memory', 'memory.memsw.usage_in_bytes')),
+      readNumber(v1('memory', 'memory.memsw.limit_in_bytes')),
     ]);
     const m = parseKeyed(mem);
     const inactive = m.get('total_inactive_file') ?? 0n;
@@ -171,6 +253,9 @@ class V1Tree implements CgroupTree {
       pageFaults: m.get('total_pgfault'),
       majorPageFaults: m.get('total_pgmajfault'),
       memoryLimit: limit !== undefined && limit < NO_LIMIT ? limit : undefined,
+      // v1 counts memory plus swap: swap is the difference, its limit memsw's less memory's.
+      swapUsage: memsw !== undefined && usage !== undefined ? (memsw > usage ? memsw - usage : 0n) : undefined,
+      swapLimit: memswLimit !== undefined && memswLimit < NO_LIMIT && limit !== undefined && memswLimit >= limit ? memswLimit - limit : undefined,
       pids,
     };
   }
@@ -194,6 +279,14 @@ class V1Tree implements CgroupTree {
 
   write(path: string, file: string): Promise<void> {
     return Promise.reject(new Error(`cgroup v1 has no unified file ${file} (in ${path})`));
+  }
+
+  async setHugepageLimits(path: string, limits: { pageSize: string; limit: number }[]): Promise<void> {
+    for (const l of limits) await writeHugetlb(join(this.root, 'hugetlb', path, `hugetlb.${l.pageSize}.limit_in_bytes`), l.limit, l.pageSize);
+  }
+
+  tryUnified(parent: string, entries: Record<string, string>): Promise<void> {
+    return Promise.reject(new Error(`cgroup v1 has no unified files (${Object.keys(entries).join(', ')}, in ${parent})`));
   }
 }
 

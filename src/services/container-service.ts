@@ -127,6 +127,7 @@ export class ContainerService {
     // Bad resources (cpusets such as 1--3, swap below memory, unified keys on cgroup v1, …) and mounts are refused before any
     // name is reserved or anything is made; the full spec is built later, once the rootfs is there.
     validateContainerResources(config.linux?.resources, this.d.host);
+    await this.checkUnified(pod.cgroupParent, config.linux?.resources?.unified);
     validateCriMounts(config.mounts ?? [], this.d.host.recursiveReadOnlyMounts ?? false);
     checkImageMounts(config.mounts ?? []);
     // The container's user namespace is the pod's: the same mode (and mappings) or none given.
@@ -241,6 +242,15 @@ export class ContainerService {
         ? this.d.placement.keepLimits(spec.linux.cgroupsPath, spec.linux.resources).catch((err: unknown) => log.warn({ err, containerId: rec.id }, 'keeping the container limits as unit properties failed'))
         : undefined,
     ]);
+  }
+
+  /**
+   * checkUnified has the kernel (and runc's systemd driver's grammar) judge the unified keys before anything is
+   * made or changed, since runc would only fail on them at StartContainer, or half-way through `runc update`.
+   */
+  private async checkUnified(podCgroupParent: string, unified: Record<string, string> | undefined): Promise<void> {
+    if (!unified || Object.keys(unified).length === 0 || this.d.host.cgroupMode !== 'v2') return;
+    await this.d.placement.checkUnified(podCgroupParent, unified);
   }
 
   private targetPid(config: ContainerConfig, podId: string): number | undefined {
@@ -554,9 +564,14 @@ export class ContainerService {
       if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is in state ${rec.state}; only created or running containers can be updated`);
       if (!res) return;
       const oci = resourcesToOci(res, this.d.host);
+      const pod = this.reg.sandboxes.get(rec.sandboxId);
+      if (pod) await this.checkUnified(pod.cgroupParent, oci.unified);
       if (rec.pid > 0) {
-        await this.d.runc.update(id, oci);
         const path = (await this.spec(rec))?.linux?.cgroupsPath;
+        await this.d.runc.update(id, oci);
+        // runc 1.1 updates no hugetlb limit (it writes those of its state again, the ones of runc create): fune
+        // writes them after it.
+        if (path && oci.hugepageLimits) await this.d.placement.setHugepageLimits(path, oci.hugepageLimits);
         if (path) await this.d.placement.keepLimits(path, oci);
       } else {
         // Not started yet: the resources go into the bundle's spec, which `runc create` reads at StartContainer.

@@ -67,6 +67,13 @@ export class StatsService {
     };
   }
 
+  /** swap is the CRI SwapUsage: what is swapped out, and what the limit leaves (only when there is a limit). */
+  private swap(s: CgroupStats, ts: string) {
+    if (s.swapUsage === undefined) return null;
+    const avail = s.swapLimit === undefined ? undefined : s.swapLimit > s.swapUsage ? s.swapLimit - s.swapUsage : 0n;
+    return { timestamp: ts, swap_usage_bytes: u64(s.swapUsage), swap_available_bytes: u64(avail) };
+  }
+
   /** containerStatsOf gives the CRI ContainerStats of one container. */
   async containerStatsOf(c: ContainerRecord): Promise<Record<string, unknown>> {
     const ts = nowNs(this.d.clock);
@@ -79,7 +86,7 @@ export class StatsService {
       cpu: this.cpu(c.id, s, ts),
       memory: this.memory(s, ts),
       writable_layer: { timestamp: ts, fs_id: { mountpoint: c.upperDir ?? c.rootfs }, used_bytes: u64(fs.bytes), inodes_used: u64(fs.inodes) },
-      swap: null,
+      swap: this.swap(s, ts),
     };
   }
 

@@ -132,6 +132,9 @@ function unified(res: LinuxContainerResources, host: ResourceHostFacts): Resourc
     if (!/^[a-z_]+\.[a-zA-Z0-9_.]+$/.test(key)) {
       throw invalidArgument(`unified: ${JSON.stringify(key)} is not of the form <controller>.<parameter>`);
     }
+    // The core interface files move processes, change the tree or kill (cgroup.procs, cgroup.subtree_control,
+    // cgroup.kill, …): they are not resources.
+    if (key.startsWith('cgroup.')) throw invalidArgument(`unified: ${JSON.stringify(key)} is a cgroup core interface file, not a resource`);
     out[key] = res.unified[key]!;
   }
   return out;

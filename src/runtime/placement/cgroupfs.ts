@@ -56,10 +56,19 @@ export class CgroupfsPlacement implements CgroupPlacement {
   /** keepLimits: runc's files are the limits; nothing else manages the tree. */
   async keepLimits(_cgroupsPath: string, _resources: Resources): Promise<void> {}
 
+  /** checkUnified: the kernel's word, from a trial cgroup beside the pod's containers. */
+  checkUnified(parent: string, unified: Record<string, string>): Promise<void> {
+    return this.tree.tryUnified(this.podCgroup(parent), unified);
+  }
+
   async removePod(podId: string, parent: string): Promise<void> {
     // Only the cgroup fune named for this pod; the shared /fune above it stays (empty and harmless, and removing
     // it could race a pod being created).
     if (parent === `${FUNE_CGROUP}/pod-${podId}`) await this.tree.remove(this.podCgroup(parent));
+  }
+
+  setHugepageLimits(cgroupsPath: string, limits: { pageSize: string; limit: number }[]): Promise<void> {
+    return this.tree.setHugepageLimits(this.cgroupOf(cgroupsPath), limits);
   }
 
   stats(cgroup: string): Promise<CgroupStats> {

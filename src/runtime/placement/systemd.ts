@@ -1,3 +1,4 @@
+import { invalidArgument } from '../../errors/index.js';
 import type { Resources } from '../../oci/spec.js';
 import type { SystemdBus, UnitProperty } from '../../sys/systemd-bus.js';
 import type { CgroupStats, CgroupTree } from '../cgroups.js';
@@ -115,9 +116,28 @@ export class SystemdPlacement implements CgroupPlacement {
   /** scopeOomPolicy: systemd takes OOMPolicy on scopes (undefined until asked). */
   private scopeOomPolicy?: boolean;
 
+  /**
+   * checkUnified: runc's systemd driver turns some keys into unit properties and parses their values more strictly
+   * than the kernel (no "1G", no "max" for cpu.weight), so those are held to runc's grammar first; then every key is
+   * tried by the kernel in an empty cgroup of the pod's slice (removed at once; systemd manages none of it).
+   */
+  async checkUnified(parent: string, unified: Record<string, string>): Promise<void> {
+    for (const [key, value] of Object.entries(unified)) {
+      const grammar = RUNC_UNIT_GRAMMAR[key];
+      if (grammar && !grammar.re.test(value.trim())) {
+        throw invalidArgument(`unified: ${JSON.stringify(key)} = ${JSON.stringify(value)} is not ${grammar.what}, as runc's systemd driver needs for the unit property it makes of it`);
+      }
+    }
+    await this.tree.tryUnified(this.podCgroup(parent), unified);
+  }
+
   async removePod(podId: string, parent: string): Promise<void> {
     // Only the slice fune named for this pod: a kubelet's slice (or system.slice, which older fune used) is not ours.
     if (parent === `${FUNE_POD_SLICE_PREFIX}${podId}.slice`) await this.bus.stopUnit(parent);
+  }
+
+  setHugepageLimits(cgroupsPath: string, limits: { pageSize: string; limit: number }[]): Promise<void> {
+    return this.tree.setHugepageLimits(this.cgroupOf(cgroupsPath), limits);
   }
 
   stats(cgroup: string): Promise<CgroupStats> {
@@ -150,6 +170,23 @@ export function limitProperties(r: Resources): UnitProperty[] {
 
 /** RUNC_UNIT_KEYS are the unified keys runc 1.1.5 turns into unit properties itself (unifiedResToSystemdProps). */
 const RUNC_UNIT_KEYS = new Set(['cpu.max', 'cpu.weight', 'cpuset.cpus', 'cpuset.mems', 'memory.high', 'memory.low', 'memory.min', 'memory.max', 'memory.swap.max', 'pids.max']);
+
+const BYTES_OR_MAX = { re: /^(?:max|\d+)$/, what: 'a number of bytes or "max"' };
+const CPUS = { re: /^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$/, what: 'a list of numbers and ranges' };
+
+/** RUNC_UNIT_GRAMMAR is how runc 1.1.5 parses the values of RUNC_UNIT_KEYS (unifiedResToSystemdProps). */
+const RUNC_UNIT_GRAMMAR: Record<string, { re: RegExp; what: string }> = {
+  'cpu.max': { re: /^(?:max|\d+)(?:\s+\d+)?$/, what: '"<quota|max> [<period>]" in microseconds' },
+  'cpu.weight': { re: /^\d+$/, what: 'a number' },
+  'cpuset.cpus': CPUS,
+  'cpuset.mems': CPUS,
+  'memory.high': BYTES_OR_MAX,
+  'memory.low': BYTES_OR_MAX,
+  'memory.min': BYTES_OR_MAX,
+  'memory.max': BYTES_OR_MAX,
+  'memory.swap.max': BYTES_OR_MAX,
+  'pids.max': { re: /^(?:max|\d+)$/, what: 'a number or "max"' },
+};
 
 /** fileOnlyKeys gives the unified keys of `r` that are files only (neither runc nor limitProperties makes them properties). */
 export function fileOnlyKeys(r: Resources): [string, string][] {

@@ -45,6 +45,18 @@ export interface CgroupPlacement {
    * `systemctl daemon-reload` does not reset them. Nothing to do with cgroupfs.
    */
   keepLimits(cgroupsPath: string, resources: Resources): Promise<void>;
+  /**
+   * checkUnified refuses, before anything is made or changed, the unified (cgroup v2) keys that `runc create` or
+   * `runc update` would fail on for a container of the pod with `parent`: a file the kernel does not have there, a
+   * value the kernel refuses (tried in an empty cgroup of the pod's), and with systemd a value runc cannot turn into
+   * its unit property. InvalidArgument names the key.
+   */
+  checkUnified(parent: string, unified: Record<string, string>): Promise<void>;
+  /**
+   * setHugepageLimits writes a running container's hugetlb limits (`cgroupsPath` as cgroupsPath gave it), which
+   * `runc update` does not apply; systemd manages no hugetlb setting, so a file write is all either driver needs.
+   */
+  setHugepageLimits(cgroupsPath: string, limits: { pageSize: string; limit: number }[]): Promise<void>;
   /** removePod removes what podParent made for pod `podId` (nothing when the parent was the kubelet's). */
   removePod(podId: string, parent: string): Promise<void>;
   /** stats and oomKilled read the kernel's files of a cgroup path. */

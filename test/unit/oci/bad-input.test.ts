@@ -91,6 +91,9 @@ describe('other bad container input', () => {
       /unified cgroup settings \(memory.min\) need a cgroup v2 host/,
     );
   });
+  it.each(['cgroup.procs', 'cgroup.subtree_control', 'cgroup.kill', 'cgroup.freeze'])('unified %s, a core interface file, is InvalidArgument on v2', (key) => {
+    expectError(() => resourcesToOci(resources({ unified: { 'memory.min': '1048576', [key]: '1' } }), host({ cgroupMode: 'v2' })), 'InvalidArgument', new RegExp(`"${key.replace('.', '\\.')}" is a cgroup core interface file`));
+  });
   it('swap below memory, swap without memory, negative swap', () => {
     expectError(() => resourcesToOci(resources({ memory_limit_in_bytes: '20000000', memory_swap_limit_in_bytes: '10000000' }), host()), 'InvalidArgument', /cannot be lower than memory_limit_in_bytes/);
     expectError(() => resourcesToOci(resources({ memory_swap_limit_in_bytes: '1000000' }), host()), 'InvalidArgument', /needs a memory limit/);

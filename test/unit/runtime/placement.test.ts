@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -198,8 +198,10 @@ describe('the cgroupfs placements (v1 and v2) on a fixture tree', () => {
     await writeFile(join(d2, 'memory.max'), 'max\n');
     await writeFile(join(d2, 'pids.current'), '3\n');
     await writeFile(join(d2, 'memory.events'), 'low 0\noom 1\noom_kill 1\n');
+    await writeFile(join(d2, 'memory.swap.current'), '4096\n');
+    await writeFile(join(d2, 'memory.swap.max'), '16384\n');
     const v2 = new CgroupfsPlacement(cgroupTree('v2', join(root, 's2')));
-    expect(await v2.stats(v2.cgroupOf('/kubepods/c'))).toEqual({ cpuUsageNs: 1_500_000n, memoryUsage: 1000n, workingSet: 700n, rss: 600n, pageFaults: 9n, majorPageFaults: 1n, memoryLimit: undefined, pids: 3n });
+    expect(await v2.stats(v2.cgroupOf('/kubepods/c'))).toEqual({ cpuUsageNs: 1_500_000n, memoryUsage: 1000n, workingSet: 700n, rss: 600n, pageFaults: 9n, majorPageFaults: 1n, memoryLimit: undefined, swapUsage: 4096n, swapLimit: 16384n, pids: 3n });
     expect(await v2.oomKilled('/kubepods/c')).toBe(true);
     const r1 = join(root, 's1');
     for (const c of ['cpuacct', 'memory', 'pids']) await mkdir(join(r1, c, 'kubepods', 'c'), { recursive: true });
@@ -209,9 +211,65 @@ describe('the cgroupfs placements (v1 and v2) on a fixture tree', () => {
     await writeFile(join(r1, 'memory/kubepods/c/memory.stat'), 'total_rss 500\ntotal_inactive_file 100\ntotal_pgfault 2\ntotal_pgmajfault 0\n');
     await writeFile(join(r1, 'memory/kubepods/c/memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
     await writeFile(join(r1, 'pids/kubepods/c/pids.current'), '1\n');
+    await writeFile(join(r1, 'memory/kubepods/c/memory.memsw.usage_in_bytes'), '1500\n');
+    await writeFile(join(r1, 'memory/kubepods/c/memory.memsw.limit_in_bytes'), '9223372036854771712\n');
     const v1 = new CgroupfsPlacement(cgroupTree('v1', r1));
-    expect(await v1.stats('/kubepods/c')).toEqual({ cpuUsageNs: 42n, memoryUsage: 1000n, workingSet: 900n, rss: 500n, pageFaults: 2n, majorPageFaults: 0n, memoryLimit: undefined, pids: 1n });
+    expect(await v1.stats('/kubepods/c')).toEqual({ cpuUsageNs: 42n, memoryUsage: 1000n, workingSet: 900n, rss: 500n, pageFaults: 2n, majorPageFaults: 0n, memoryLimit: undefined, swapUsage: 500n, swapLimit: undefined, pids: 1n });
     expect(await v1.oomKilled('/kubepods/c')).toBe(false);
+  });
+});
+
+describe('checkUnified', () => {
+  // On a plain directory tree every write succeeds and every file can be made: what the kernel refuses is shown in
+  // the VM tier (test/vm/cgroup-v2-resources.test.ts). Here: runc's grammar for systemd, and that the trial is removed.
+  it.each([
+    ['memory.max', '1G'], ['memory.high', 'lots'], ['memory.swap.max', '-1'], ['cpu.weight', 'max'], ['cpu.max', '50000 100000 3'], ['cpuset.cpus', '0-'], ['pids.max', '1.5'],
+  ])('systemd: %s = %s is refused as runc would, naming the key', async (key, value) => {
+    const cg = await mkdtemp(join(tmpdir(), 'fune-check-'));
+    try {
+      await mkdir(join(cg, 'kubepods.slice'));
+      const p = new SystemdPlacement(cgroupTree('v2', cg), new FakeSystemdBus());
+      await expect(p.checkUnified('kubepods.slice', { 'memory.oom.group': '1', [key]: value })).rejects.toMatchObject({ kind: 'InvalidArgument', message: expect.stringContaining(JSON.stringify(key)) });
+      expect(await readdir(join(cg, 'kubepods.slice'))).toEqual([]);
+    } finally {
+      await rm(cg, { recursive: true, force: true });
+    }
+  });
+  it.each(['systemd', 'cgroupfs'])('%s: good values are tried in a cgroup of the pod that is removed after; no pod cgroup, nothing tried', async (driver) => {
+    const cg = await mkdtemp(join(tmpdir(), 'fune-check-'));
+    try {
+      const p = driver === 'systemd' ? new SystemdPlacement(cgroupTree('v2', cg), new FakeSystemdBus()) : new CgroupfsPlacement(cgroupTree('v2', cg));
+      const parent = driver === 'systemd' ? 'kubepods-burstable.slice' : '/kubepods/burstable';
+      await expect(p.checkUnified(parent, { 'memory.max': 'max', 'cpu.max': 'max 100000', 'cpuset.cpus': '0-1,3', 'memory.oom.group': '1' })).resolves.toBeUndefined();
+      await mkdir(join(cg, p.podCgroup(parent)), { recursive: true });
+      await expect(p.checkUnified(parent, { 'memory.max': '1048576', 'memory.oom.group': '1' })).resolves.toBeUndefined();
+      // A real cgroup goes with its files (rmdir); a plain directory stays: what was tried is seen in it.
+      const [trial, ...more] = await readdir(join(cg, p.podCgroup(parent)));
+      expect([trial, more]).toEqual([expect.stringMatching(/^fune-check-[0-9a-f]{12}$/), []]);
+      expect(await readFile(join(cg, p.podCgroup(parent), trial!, 'memory.max'), 'utf8')).toBe('1048576');
+    } finally {
+      await rm(cg, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('setHugepageLimits', () => {
+  it('writes hugetlb.<size>.max on v2 and hugetlb.<size>.limit_in_bytes in the v1 hugetlb hierarchy', async () => {
+    const cg = await mkdtemp(join(tmpdir(), 'fune-huge-'));
+    try {
+      const limits = [{ pageSize: '2MB', limit: 8 * 1024 * 1024 }, { pageSize: '1GB', limit: 0 }];
+      const v2 = new SystemdPlacement(cgroupTree('v2', cg), new FakeSystemdBus());
+      const path = v2.cgroupsPath('kubepods.slice', CTR);
+      await mkdir(join(cg, v2.cgroupOf(path)), { recursive: true });
+      await v2.setHugepageLimits(path, limits);
+      expect(await readFile(join(cg, v2.cgroupOf(path), 'hugetlb.2MB.max'), 'utf8')).toBe('8388608');
+      expect(await readFile(join(cg, v2.cgroupOf(path), 'hugetlb.1GB.max'), 'utf8')).toBe('0');
+      await mkdir(join(cg, 'hugetlb', 'kubepods', CTR), { recursive: true });
+      await new CgroupfsPlacement(cgroupTree('v1', cg)).setHugepageLimits(`/kubepods/${CTR}`, limits);
+      expect(await readFile(join(cg, 'hugetlb', 'kubepods', CTR, 'hugetlb.2MB.limit_in_bytes'), 'utf8')).toBe('8388608');
+    } finally {
+      await rm(cg, { recursive: true, force: true });
+    }
   });
 });
 
