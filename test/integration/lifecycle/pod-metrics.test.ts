@@ -71,13 +71,26 @@ describe('CRI pod metrics', () => {
     const stopped = await pod('metrics-b', { gone: 'exec sleep 100000' });
     await env.c.call('StopContainer', { container_id: stopped.ctrs.gone, timeout: 0 });
 
-    // Read both at one moment: the metrics and the stats verbs, in flight together.
-    const [list, appStats, sideStats, podStats] = await Promise.all([
+    // Read both at one moment: the metrics and the stats verbs, in flight together. Each call reads the cgroup
+    // files itself, so the memory of a quiet container can still move between the reads while the kernel uncharges
+    // what the ExecSync processes above left (seen once in CI on a loaded host): read again until the two views
+    // of memory agree, at most 10 times, and then compare everything.
+    const readAll = () => Promise.all([
       env.c.call('ListPodSandboxMetrics', {}),
       env.c.call('ContainerStats', { container_id: p.ctrs.app }),
       env.c.call('ContainerStats', { container_id: p.ctrs.side }),
       env.c.call('PodSandboxStats', { pod_sandbox_id: p.id }),
     ]);
+    const agree = ([l, a, b]: Awaited<ReturnType<typeof readAll>>) => [[p.ctrs.app, a], [p.ctrs.side, b]].every(([id, st]) => {
+      const ms = (l.pod_metrics as PodRows[]).find((r) => r.pod_sandbox_id === p.id)?.container_metrics.find((c) => c.container_id === id)?.metrics;
+      return ms !== undefined && one(ms, 'container_memory_working_set_bytes') === BigInt(st.stats.memory.working_set_bytes.value) && one(ms, 'container_memory_usage_bytes') === BigInt(st.stats.memory.usage_bytes.value);
+    });
+    let views = await readAll();
+    for (let i = 0; i < 9 && !agree(views); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      views = await readAll();
+    }
+    const [list, appStats, sideStats, podStats] = views;
     const rows = list.pod_metrics as PodRows[];
     const mine = rows.find((r) => r.pod_sandbox_id === p.id)!;
     const other = rows.find((r) => r.pod_sandbox_id === stopped.id)!;
