@@ -4,10 +4,9 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
 import { RuntimeError } from '../errors/index.js';
 import { TMP_PREFIX } from '../store/atomic-file.js';
-import { cleanName } from './unpack.js';
+import { cleanName, tarStream } from './unpack.js';
 import { asDiskFull } from './disk-full.js';
 import { MT, parseManifest, parseConfig, selectPlatform, type Platform, type Manifest } from './manifest.js';
 import { parseReference, formatReference } from './reference.js';
@@ -25,7 +24,7 @@ type FileInfo = { digest: string; size: number; path: string };
 /** extract writes every regular file of the archive to `dir` (under numbered names), hashing each on the way. */
 async function extract(src: Readable, dir: string): Promise<Map<string, FileInfo>> {
   const files = new Map<string, FileInfo>();
-  const ex = tar.extract();
+  const ex = tarStream().extract();
   const piping = pipeline(src, ex as unknown as NodeJS.WritableStream);
   piping.catch(() => {});
   let i = 0;

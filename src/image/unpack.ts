@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
-import { Decompress } from 'fzstd';
-import * as tar from 'tar-stream';
+import { createRequire } from 'node:module';
+import type * as Fzstd from 'fzstd';
+import type * as tar from 'tar-stream';
 import type { SpecialFiles } from '../sys/special-files.js';
 import { RuntimeError } from '../errors/index.js';
 import { BatchWriter } from './batch-writer.js';
@@ -14,6 +15,12 @@ import { FsBatch } from './fs-batch.js';
 import { sharedFsWorker, type FsWorker, type Owner } from './fs-worker.js';
 import { whiteoutRole } from './whiteout.js';
 import type { LayerMeter } from './unpack-budget.js';
+
+// tar-stream and fzstd are loaded at the first layer unpacked (createRequire keeps that synchronous): an idle daemon
+// does not need them.
+const lazyRequire = createRequire(import.meta.url);
+/** tarStream is the tar-stream module, loaded on first use. */
+export const tarStream = (): typeof tar => lazyRequire('tar-stream') as typeof tar;
 
 /** UnpackOptions tune one layer unpack. */
 export interface UnpackOptions {
@@ -89,7 +96,7 @@ function zstdStream(): Transform {
       }
     },
   });
-  const d = new Decompress((chunk) => t.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+  const d = new (lazyRequire('fzstd') as typeof Fzstd).Decompress((chunk) => t.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
   return t;
 }
 
@@ -156,7 +163,7 @@ export async function unpackLayer(blob: string | Readable, dest: string, o: Unpa
       },
     }),
   );
-  const ex = tar.extract({ highWaterMark: BUFFER });
+  const ex = tarStream().extract({ highWaterMark: BUFFER });
   const u = new Unpacker(dest, o);
   const piping = pipeline([input, ...stages, ex] as unknown as [Readable, Transform]);
   let failure: unknown;

@@ -4,13 +4,20 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import * as pty from 'node-pty';
+import { createRequire } from 'node:module';
+import type * as Pty from 'node-pty';
 import { RuntimeError, errorMessage, internal } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { ChildProcess, ProcessRunner } from '../sys/process-runner.js';
 import { connectSeqpacket, type PacketSocket } from '../sys/seqpacket.js';
 import { removeFile } from '../store/atomic-file.js';
 import { outputTo, pumpPackets, pumpToFd, sharedSource, terminalSource } from './stream-flow.js';
+
+// node-pty (and its native addon) is loaded at the first exec with a TTY (createRequire keeps that synchronous): an
+// idle daemon does not need it.
+const requireLazy = createRequire(import.meta.url);
+let ptyModule: typeof Pty | undefined;
+const pty = (): typeof Pty => (ptyModule ??= requireLazy('node-pty') as typeof Pty);
 
 /** StreamContainer is what exec and attach need to know about a running container. */
 export interface StreamContainer {
@@ -167,7 +174,7 @@ export class RuncStreamRuntime {
 
   private async execTty(runc: string, args: string[], io: CommandIO): Promise<number> {
     const size = io.terminalSize();
-    const term = pty.spawn(runc, args, { name: 'xterm', cols: size?.width || 80, rows: size?.height || 24, env: { TERM: 'xterm' } });
+    const term = pty().spawn(runc, args, { name: 'xterm', cols: size?.width || 80, rows: size?.height || 24, env: { TERM: 'xterm' } });
     const onResize = (s: TerminalSize) => s.width > 0 && s.height > 0 && term.resize(s.width, s.height);
     io.resize.on('resize', onResize);
     // Output waits for the client: the terminal is not read while the client's stream is full.

@@ -3,7 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createRequire } from 'node:module';
+import type { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../sys/clock.js';
 import { IdleTimer } from './idle.js';
@@ -14,6 +15,10 @@ import { TokenCache } from './token-cache.js';
 import type { StreamRequest, StreamRuntime } from './types.js';
 import type { StreamingMetrics } from '../domain/metrics-port.js';
 import { serveCommandWs, serveForwardWs, WS_COMMAND_PROTOCOLS, WS_PORTFORWARD_PROTOCOLS } from './websocket.js';
+
+// `ws` is loaded at the first WebSocket upgrade (createRequire keeps that synchronous): an idle daemon does not need
+// it, and loading it at start-up cost the idle daemon about 1 MiB of RSS.
+const requireLazy = createRequire(import.meta.url);
 
 /** StreamingServerOptions configure the streaming server (the `[streaming]` config section, durations in ms). */
 export interface StreamingServerOptions {
@@ -57,8 +62,17 @@ const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]{1,64})$/;
 export class StreamingServer {
   private server?: http.Server | https.Server;
   private readonly tokens: TokenCache<StreamRequest>;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+  private wssMade?: WebSocketServer;
   private readonly live = new Set<{ destroy(): void }>();
+
+  /** wss is the WebSocket upgrader, made (and `ws` loaded) at the first WebSocket upgrade. */
+  private wss(): WebSocketServer {
+    if (!this.wssMade) {
+      const { WebSocketServer: Wss } = requireLazy('ws') as typeof import('ws');
+      this.wssMade = new Wss({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    }
+    return this.wssMade;
+  }
   /** pending maps each accepted connection not upgraded yet to the cancel of its deadline. */
   private readonly pending = new Map<Duplex, () => void>();
   private base = '';
@@ -238,7 +252,7 @@ export class StreamingServer {
       this.opts.metrics?.sessionRefused(found.kind, 'protocol');
       return reject(socket, 400, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${accepted.join(' ')}]`);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    this.wss().handleUpgrade(req, socket, head, (ws: WebSocket) => {
       this.upgraded(socket);
       const log = this.opts.log.child({ stream: found.kind, protocol: protocol || 'websocket' });
       const conn = { destroy: () => ws.terminate() };

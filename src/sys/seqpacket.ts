@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import { SeqpacketSocket } from 'node-unix-socket';
+import type { SeqpacketSocket } from 'node-unix-socket';
 
 /** SeqpacketAddon is native/seqpacket/seqpacket.c; see that file for each call. */
 export interface SeqpacketAddon {
@@ -189,7 +189,9 @@ export async function connectSeqpacket(path: string, addon: SeqpacketAddon | nul
     if (fd < 0) throw errnoError(fd, 'connect', path);
     return new NativePacketSocket(addon, fd);
   }
-  const sock = new SeqpacketSocket();
+  // node-unix-socket is the fallback when the addon is not built: loaded only then.
+  const { SeqpacketSocket: Socket } = createRequire(import.meta.url)('node-unix-socket') as typeof import('node-unix-socket');
+  const sock = new Socket();
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
     sock.connect(path, () => resolve());

@@ -1,4 +1,8 @@
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+
+// `yaml` is loaded at the first CDI spec that is parsed (createRequire keeps that synchronous): a node without CDI
+// specs never needs it.
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 /**
  * CDI (Container Device Interface) spec files, as github.com/cncf-tags/container-device-interface SPEC.md
