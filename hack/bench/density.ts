@@ -13,16 +13,16 @@
 // RemoveContainer, StopPodSandbox, RemovePodSandbox) and times that. fds, helper processes, mounts, network
 // namespaces and cgroups are counted before the first pod and after the last removal. `report` prints a table and
 // one line per figure: `<figure> fune=<v> containerd=<v> ratio=<r>x`.
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connect, type BenchClient } from './cri-client.js';
+import { sleeperContainer, sleeperPod } from './sleeper.js';
 import { classify, distinctPagesKb, measureRuntime, type MemSample } from './procmem.js';
 import { median, p90 } from './report.js';
 
 const LABEL = 'fune-density';
-const NS = { network: 'POD', pid: 'POD', ipc: 'POD' };
 
 /** MemAt is the runtime's memory at one pod count. */
 interface MemAt {
@@ -144,26 +144,11 @@ function leakCount(o: Opts): Leaks {
 }
 
 function podConfig(name: string, o: Opts): object {
-  const logDir = join(o.logRoot, name);
-  mkdirSync(logDir, { recursive: true });
-  return {
-    metadata: { name, namespace: 'fune-density', uid: `uid-${name}-${process.pid}`, attempt: 0 },
-    hostname: name,
-    log_directory: logDir,
-    labels: { [LABEL]: '1' },
-    linux: { security_context: { namespace_options: NS } },
-  };
+  return sleeperPod(name, o.logRoot, 'fune-density', LABEL);
 }
 
 function ctrConfig(image: string): object {
-  return {
-    metadata: { name: 'sleeper', attempt: 0 },
-    image: { image },
-    command: ['sleep', '3600'],
-    log_path: 'sleeper.log',
-    labels: { [LABEL]: '1' },
-    linux: { security_context: { namespace_options: NS } },
-  };
+  return sleeperContainer(image, LABEL);
 }
 
 interface Pod {

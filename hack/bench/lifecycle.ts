@@ -8,11 +8,12 @@
 // then measures the runtime's memory with 0 and with PODS pods running, removes every pod it made and writes
 // the samples as JSON. A verb answered with UNIMPLEMENTED aborts the run with a clear message (written to the
 // JSON too, so `report` shows it). `report` prints one table with a column per runtime.
-import { mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connect, RpcError, type BenchClient } from './cri-client.js';
+import { sleeperContainer, sleeperPod } from './sleeper.js';
 import { measureRuntime, type MemSample } from './procmem.js';
 import { printReport } from './report.js';
 
@@ -41,30 +42,14 @@ export interface RunResult {
   load?: [number, number];
 }
 
-const NS = { network: 'POD', pid: 'POD', ipc: 'POD' };
 const LABEL = 'fune-bench';
 
 function podConfig(name: string, logRoot: string): object {
-  const logDir = join(logRoot, name);
-  mkdirSync(logDir, { recursive: true });
-  return {
-    metadata: { name, namespace: 'fune-bench', uid: `uid-${name}-${process.pid}`, attempt: 0 },
-    hostname: name,
-    log_directory: logDir,
-    labels: { [LABEL]: '1' },
-    linux: { security_context: { namespace_options: NS } },
-  };
+  return sleeperPod(name, logRoot, 'fune-bench', LABEL);
 }
 
 function ctrConfig(image: string): object {
-  return {
-    metadata: { name: 'sleeper', attempt: 0 },
-    image: { image },
-    command: ['sleep', '3600'],
-    log_path: 'sleeper.log',
-    labels: { [LABEL]: '1' },
-    linux: { security_context: { namespace_options: NS } },
-  };
+  return sleeperContainer(image, LABEL);
 }
 
 /** lifecycle runs one pod with one container through every verb; `rec` gets each verb's time. */
