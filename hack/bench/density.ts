@@ -73,6 +73,8 @@ export interface DensityResult {
   removeFailed?: number;
   leaksBefore?: Leaks;
   leaksAfter?: Leaks;
+  /** ids: every pod sandbox and container id the run made, to tell its leftovers from what other processes made. */
+  ids?: string[];
   /** load: [seconds since start, 1-minute load average] every 5 s. */
   load: [number, number][];
   errors: string[];
@@ -238,6 +240,7 @@ async function run(o: Opts): Promise<DensityResult> {
     console.error(`[${o.label}] ERROR: ${m}`);
   };
   const pods: Pod[] = [];
+  const ids: string[] = (res.ids = []);
   try {
     const v = await c.call<{ runtime_name: string; runtime_version: string }>('Version', {});
     res.runtime = `${v.runtime_name} ${v.runtime_version}`;
@@ -252,6 +255,7 @@ async function run(o: Opts): Promise<DensityResult> {
       const cfg = podConfig(`warmup-${process.pid}`, o);
       const { pod_sandbox_id: id } = await c.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: cfg });
       const { container_id } = await c.call<{ container_id: string }>('CreateContainer', { pod_sandbox_id: id, config: ctrConfig(o.image), sandbox_config: cfg });
+      ids.push(id, container_id);
       await c.call('StartContainer', { container_id });
       await c.call('StopContainer', { container_id, timeout: o.stopTimeout });
       await c.call('RemoveContainer', { container_id });
@@ -277,10 +281,12 @@ async function run(o: Opts): Promise<DensityResult> {
           const r1 = await c.timed<{ pod_sandbox_id: string }>('RunPodSandbox', { config: cfg });
           rec('RunPodSandbox', r1.ms);
           const id = r1.res.pod_sandbox_id;
+          ids.push(id);
           await c.call('PodSandboxStatus', { pod_sandbox_id: id });
           await c.call('ImageStatus', { image: { image: o.image } }, { image: true });
           const r2 = await c.timed<{ container_id: string }>('CreateContainer', { pod_sandbox_id: id, config: ctrConfig(o.image), sandbox_config: cfg });
           rec('CreateContainer', r2.ms);
+          ids.push(r2.res.container_id);
           const r3 = await c.timed('StartContainer', { container_id: r2.res.container_id });
           rec('StartContainer', r3.ms);
           rec('Create+StartContainer', r2.ms + r3.ms);
@@ -370,8 +376,15 @@ function leakLine(r: DensityResult): string {
     `cgroups ${a.cgroups.length}->${b.cgroups.length} (+${diff(a.cgroups, b.cgroups).length} new)`,
   ];
   let s = `${r.label}: ${parts.join(', ')}`;
+  // The counts are host-wide (other processes on a shared host make and remove cgroups and mounts too): a new entry
+  // that names one of the run's pod or container ids is the runtime's; the rest are listed apart.
   const news = [...diff(a.mounts, b.mounts), ...diff(a.netns, b.netns), ...diff(a.cgroups, b.cgroups)];
-  if (news.length) s += `\n    new: ${news.slice(0, 8).join(' ')}${news.length > 8 ? ' …' : ''}`;
+  const ids = r.ids ?? [];
+  const ours = news.filter((p) => ids.some((id) => p.includes(id)));
+  const others = news.filter((p) => !ours.includes(p));
+  const list = (xs: string[]) => `${xs.slice(0, 8).join(' ')}${xs.length > 8 ? ' …' : ''}`;
+  if (r.ids) s += `\n    new entries naming a pod or container of the run: ${ours.length}${ours.length ? `: ${list(ours)}` : ''}`;
+  if (others.length) s += `\n    new entries naming none of them (other processes on the host?): ${list(others)}`;
   return s;
 }
 
