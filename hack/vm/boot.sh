@@ -78,7 +78,7 @@ cmdline+=" fune.swap=${FUNE_VM_SWAP:-1G}$copy_arg fune.9p=$share_arg ${FUNE_VM_C
 exec 7>"$VM_IMAGE_DIR/use.lock"
 flock -s 7
 
-rm -f "$VM_OVERLAY" "$VM_PIDFILE" "$VM_CONSOLE" "$VM_PORTFILE"
+rm -f "$VM_OVERLAY" "$VM_PIDFILE" "$VM_CONSOLE" "$VM_PORTFILE" "$VM_QMP"
 qemu-img create -q -f qcow2 -F raw -b "$VM_IMG" "$VM_OVERLAY"
 t0=$(date +%s%N)
 # A free port from 10022 up; when another guest takes it between the probe and QEMU's bind, try the next one.
@@ -91,7 +91,7 @@ for _ in $(seq 20); do
       -drive "file=$VM_OVERLAY,if=virtio,format=qcow2,cache=unsafe,discard=unmap" "${copy_drive[@]}" \
       -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
       -device virtio-rng-pci "${virtfs[@]}" \
-      -serial "file:$VM_CONSOLE" -pidfile "$VM_PIDFILE" -daemonize 2>"$VM_RUN/qemu.log"; then
+      -serial "file:$VM_CONSOLE" -qmp "unix:$VM_QMP,server=on,wait=off" -pidfile "$VM_PIDFILE" -daemonize 2>"$VM_RUN/qemu.log"; then
     break
   fi
   grep -q 'host forwarding' "$VM_RUN/qemu.log" || vm_die "QEMU did not start: $(cat "$VM_RUN/qemu.log")"
@@ -99,12 +99,12 @@ done
 exec 7>&-
 pid="$(vm_pid)" || vm_die "QEMU did not start: $(cat "$VM_RUN/qemu.log")"
 echo "$port" >"$VM_PORTFILE"
-vm_log "QEMU pid $pid ($accel, ${FUNE_VM_CPUS:-2} vCPUs, ${FUNE_VM_MEM:-4096} MiB), ssh 127.0.0.1:$port, console $VM_CONSOLE"
+vm_log "QEMU pid $pid ($accel, ${FUNE_VM_CPUS:-2} vCPUs, ${FUNE_VM_MEM:-4096} MiB), ssh 127.0.0.1:$port, console $VM_CONSOLE, $(vm_disk_free) free for the overlay"
 
 deadline=$(( $(date +%s) + ${FUNE_VM_BOOT_TIMEOUT:-600} ))
 until vm_ssh -- true 2>/dev/null; do
   vm_pid >/dev/null || vm_die "QEMU exited while booting; console: $(tail -n 5 "$VM_CONSOLE" 2>/dev/null)"
-  [ "$(date +%s)" -lt "$deadline" ] || vm_die "no ssh after ${FUNE_VM_BOOT_TIMEOUT:-600}s (console: $VM_CONSOLE)"
+  [ "$(date +%s)" -lt "$deadline" ] || { vm_lost "no ssh after ${FUNE_VM_BOOT_TIMEOUT:-600}s"; vm_die "the guest did not boot"; }
   sleep 1
 done
 t_ssh=$(date +%s%N)

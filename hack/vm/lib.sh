@@ -14,6 +14,7 @@ VM_PIDFILE="$VM_RUN/qemu.pid"
 VM_PORTFILE="$VM_RUN/ssh.port"
 VM_CONSOLE="$VM_RUN/console.log"
 VM_OVERLAY="$VM_RUN/overlay.qcow2"
+VM_QMP="$VM_RUN/qmp.sock"                          # QEMU's QMP socket: its run state when the guest stops answering
 VM_HOST_PKGS=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs openssh-client)
 
 vm_log() { printf '[vm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -58,4 +59,25 @@ vm_ssh() {
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
     -o ConnectTimeout=10 -o ServerAliveInterval=15 -o ServerAliveCountMax=8 \
     "${opts[@]}" root@127.0.0.1 -- "$@"
+}
+
+# vm_status: QEMU's run state from its QMP socket (hack/vm/qmp-status.ts, built into dist/): running, io-error,
+# paused, ... or "unknown" when QEMU does not answer.
+vm_status() { node "$VM_CHECKOUT/dist/hack/vm/qmp-status.js" "$VM_QMP" 2>/dev/null || echo unknown; }
+
+# vm_disk_free: the free space of the file system that holds the boot's overlay (the guest's writes land there).
+vm_disk_free() { df -h --output=avail "$VM_RUN" 2>/dev/null | tail -n 1 | tr -d ' '; }
+
+# vm_lost WHAT: what is known when the guest stopped (or never started) answering ssh: QEMU's own run state (QMP
+# query-status: "io-error" means a write to the overlay failed, and QEMU has paused the guest; with the host's disk
+# full that is the usual cause), the space left for the overlay, and the tail of the serial console (kernel
+# messages: OOM, soft lockups, hung tasks, panics). The whole console log is kept as .tmp/vm-logs/console.log.
+vm_lost() {
+  local st
+  st="$(vm_status)"
+  vm_log "$1: QEMU pid $(vm_pid || echo '(gone)'), run state '${st:-unknown}', $(vm_disk_free) free beside the overlay"
+  [ "$st" = io-error ] && vm_log "QEMU paused the guest after a failed disk write: is the host's disk full? (df -h $VM_RUN)"
+  mkdir -p "$VM_CHECKOUT/.tmp/vm-logs" && cp -f "$VM_CONSOLE" "$VM_CHECKOUT/.tmp/vm-logs/console.log" 2>/dev/null || true
+  vm_log "the console's last 40 lines (colours and systemd's progress spinner left out):"
+  sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r//g' "$VM_CONSOLE" 2>/dev/null | grep -av 'Job .* running (' | tail -n 40 | sed 's/^/  | /' >&2 || true
 }
