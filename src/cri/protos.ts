@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSync, type PackageDefinition, type Options } from '@grpc/proto-loader';
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { Options } from '@grpc/proto-loader';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import type { ApiVersion } from './rpc.js';
 
 /** LOADER_OPTIONS decode requests the way the generated types describe them: int64 as strings, enums by name. */
@@ -24,18 +25,107 @@ export function protoPath(version: ApiVersion): string {
   return join(projectRoot(), 'proto', 'runtime', version, 'api.proto');
 }
 
+/**
+ * descriptorPath gives the path of the protobufjs JSON descriptor of one API version's .proto file
+ * (`proto/runtime/<version>/api.json`, written by hack/update-proto.sh from api.proto with keepCase, checked by
+ * hack/verify-proto.sh).
+ */
+export function descriptorPath(version: ApiVersion): string {
+  return join(projectRoot(), 'proto', 'runtime', version, 'api.json');
+}
+
 /** CriServices are the two service definitions of one CRI package. */
 export interface CriServiceDefs {
   runtime: ServiceDefinition;
   image: ServiceDefinition;
 }
 
-/** loadCriServices loads the RuntimeService and ImageService definitions of one API version. */
+interface JsonMethod {
+  requestType: string;
+  responseType: string;
+  requestStream?: boolean;
+  responseStream?: boolean;
+}
+
+/** JsonNamespace is the part of a protobufjs JSON descriptor read here (packages, services and their methods). */
+interface JsonNamespace {
+  nested?: Record<string, JsonNamespace>;
+  methods?: Record<string, JsonMethod>;
+}
+
+/** The parts of protobufjs (its light build) used here. */
+interface PbType {
+  fromObject(o: Record<string, unknown>): object;
+  encode(m: object): { finish(): Uint8Array };
+  decode(b: Uint8Array): object;
+  toObject(m: object, o: object): unknown;
+}
+interface PbRoot {
+  resolveAll(): PbRoot;
+  lookupType(name: string): PbType;
+}
+interface PbLight {
+  Root: { fromJSON(json: JsonNamespace): PbRoot };
+}
+
+const SERVICES = { runtime: 'RuntimeService', image: 'ImageService' } as const;
+
+/**
+ * loadCriServices gives the RuntimeService and ImageService definitions of one API version, with the message
+ * codecs of @grpc/proto-loader (fromObject + encode; decode + toObject with LOADER_OPTIONS), built from the
+ * pre-generated JSON descriptor instead of parsing the .proto file. The method table is read at once; the
+ * protobufjs types (the light build, without the .proto parser) are made on the first message of that version, so
+ * an idle daemon holds neither version's reflection tree and one that only ever hears runtime.v1 never makes
+ * v1alpha2's.
+ */
 export function loadCriServices(version: ApiVersion): CriServiceDefs {
-  const def: PackageDefinition = loadSync(protoPath(version), LOADER_OPTIONS);
-  const pkg = `runtime.${version}`;
-  return {
-    runtime: def[`${pkg}.RuntimeService`] as ServiceDefinition,
-    image: def[`${pkg}.ImageService`] as ServiceDefinition,
+  const json = JSON.parse(readFileSync(descriptorPath(version), 'utf8')) as JsonNamespace;
+  const pkg = json.nested?.runtime?.nested?.[version];
+  let root: PbRoot | undefined;
+  const lookup = (name: string): PbType => {
+    if (!root) {
+      // protobufjs/light: reflection and codecs without the .proto parser; CommonJS, so through require.
+      const pb = createRequire(import.meta.url)('protobufjs/light') as PbLight;
+      root = pb.Root.fromJSON(json);
+      root.resolveAll();
+    }
+    return root.lookupType(`runtime.${version}.${name}`);
   };
+  const codec = (name: string) => {
+    let t: PbType | undefined;
+    const type = () => (t ??= lookup(name));
+    return {
+      serialize: (v: unknown): Buffer => {
+        if (Array.isArray(v)) throw new Error(`Failed to serialize message: expected object with ${name} structure, got array instead`);
+        const ty = type();
+        // protobufjs writes into a Buffer where Buffer exists (its BufferWriter), so finish() gives one
+        return ty.encode(ty.fromObject(v as Record<string, unknown>)).finish() as Buffer;
+      },
+      deserialize: (b: Buffer): unknown => {
+        const ty = type();
+        return ty.toObject(ty.decode(b), LOADER_OPTIONS);
+      },
+    };
+  };
+  const service = (name: string): ServiceDefinition => {
+    const methods = pkg?.nested?.[name]?.methods;
+    if (!methods) throw new Error(`${descriptorPath(version)}: no service runtime.${version}.${name}`);
+    const def: Record<string, MethodDefinition<unknown, unknown>> = {};
+    for (const [m, j] of Object.entries(methods)) {
+      const req = codec(j.requestType);
+      const res = codec(j.responseType);
+      def[m] = {
+        path: `/runtime.${version}.${name}/${m}`,
+        requestStream: !!j.requestStream,
+        responseStream: !!j.responseStream,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: res.serialize,
+        responseDeserialize: res.deserialize,
+        originalName: m.charAt(0).toLowerCase() + m.slice(1),
+      };
+    }
+    return def;
+  };
+  return { runtime: service(SERVICES.runtime), image: service(SERVICES.image) };
 }

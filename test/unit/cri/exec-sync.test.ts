@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadSync } from '@grpc/proto-loader';
 import { execSync } from '../../../src/cri/runtime/exec-sync.js';
-import { LOADER_OPTIONS, protoPath } from '../../../src/cri/protos.js';
+import { loadCriServices } from '../../../src/cri/protos.js';
 import { nullLogger } from '../../../src/log/index.js';
 import type { ExecService } from '../../../src/services/exec-service.js';
 
@@ -11,8 +10,7 @@ const fake = (stdout: string, stderr: string) =>
 async function encoded(stdout: string, stderr: string): Promise<Buffer> {
   const rpc = execSync(fake(stdout, stderr));
   const res = await rpc.handle({ container_id: 'c', cmd: ['true'], timeout: '0' }, { signal: new AbortController().signal, log: nullLogger(), apiVersion: 'v1alpha2' });
-  const def = loadSync(protoPath('v1alpha2'), LOADER_OPTIONS)['runtime.v1alpha2.RuntimeService'] as unknown as Record<string, { responseSerialize(v: unknown): Buffer }>;
-  return def.ExecSync!.responseSerialize(res);
+  return loadCriServices('v1alpha2').runtime.ExecSync!.responseSerialize(res);
 }
 
 describe('ExecSync response encoding', () => {
