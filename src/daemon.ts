@@ -6,6 +6,8 @@ import type { Logger } from './log/index.js';
 import { acquireDaemonLock } from './store/daemon-lock.js';
 import { makeStateDirs, tightenState } from './services/private-state.js';
 import { probeNode } from './sys/node-probe.js';
+import { tryLoadIdmapAddon } from './sys/idmap.js';
+import { UserNamespaces, USERNS_DIR_NAME } from './runtime/user-namespaces.js';
 import { loadDefaultProfile } from './sys/apparmor.js';
 import { searchPath } from './config/search-path.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
@@ -68,7 +70,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   }
   const readiness = { ready: false };
   // What kind of node this is, once: every behaviour that differs between nodes asks these facts.
-  const node = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });
+  const probed = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });
+  // POD-mode user namespaces: fune makes the idmapped mounts runc 1.1 lacks, where its own probe finds them working.
+  const userns = new UserNamespaces({ dir: join(config.state, USERNS_DIR_NAME), runner: nodeProcessRunner, idmap: tryLoadIdmapAddon() });
+  const node = { ...probed, podUserNamespaces: await userns.probe() };
+  if (!node.podUserNamespaces.ok) log.info({ why: node.podUserNamespaces.reason }, 'user namespaces of mode POD are not offered on this node');
   const cgroupDriver = node.cgroup.driver;
   // RuntimeDefault's AppArmor profile, fune's own, (re)loaded on every start where the kernel has AppArmor on.
   let apparmorDefaultProfile: string | undefined;
@@ -108,7 +114,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const info = new RuntimeInfoService({ config, cgroupDriver, node, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
     // Streaming (exec/attach/port-forward). The container lifecycle's lookup replaces noContainerLookup.
-    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service, metrics, apparmorDefaultProfile });
+    lifecycle = await createLifecycle({ config, node, log, runner: nodeProcessRunner, network, images: imageParts.service, metrics, apparmorDefaultProfile, userns });
     const streamLookup = lifecycle.containers;
     const sc = config.streaming;
     streaming = new StreamingServer({

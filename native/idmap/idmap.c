@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <linux/mount.h>
 
 #ifndef MOUNT_ATTR_IDMAP
@@ -85,8 +86,25 @@ static napi_value js_idmap_mount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// detachMount(target): umount2(target, MNT_DETACH), for the idmapped layer views once overlayfs holds its own
+// private clones of them.
+static napi_value js_detach_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char dst[4096];
+  if (argc < 1 || str_arg(env, argv[0], dst, sizeof dst)) {
+    napi_throw_type_error(env, NULL, "fune_idmap: detachMount(target) takes a non-empty path");
+    return NULL;
+  }
+  if (umount2(dst, MNT_DETACH) < 0) return throw_errno(env, "umount2", errno);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "detachMount", NAPI_AUTO_LENGTH, js_detach_mount, NULL, &fn);
+  napi_set_named_property(env, exports, "detachMount", fn);
   napi_create_function(env, "idmapMount", NAPI_AUTO_LENGTH, js_idmap_mount, NULL, &fn);
   napi_set_named_property(env, exports, "idmapMount", fn);
   return exports;

@@ -20,11 +20,12 @@ export interface NodeFeatures {
 }
 
 /** featuresOf derives what fune can deliver from the node facts. */
-export function featuresOf(node: Pick<NodeFacts, 'oci' | 'kernel'>): NodeFeatures {
+export function featuresOf(node: Pick<NodeFacts, 'oci' | 'kernel' | 'podUserNamespaces'>): NodeFeatures {
   return {
     recursiveReadOnlyMounts: node.oci.recursiveReadOnly && kernelAtLeast(node, 5, 12),
-    // POD mode needs idmapped mounts, which runc 1.1 cannot make: not advertised until fune makes them itself.
-    userNamespaces: false,
+    // POD mode needs idmapped mounts, which runc 1.1 cannot make: fune makes them itself (native/idmap), where its
+    // probe at start-up found them working (kernel 6.3+ for tmpfs, overlayfs over idmapped layers, real root).
+    userNamespaces: node.podUserNamespaces?.ok ?? false,
     supplementalGroupsPolicy: true,
   };
 }

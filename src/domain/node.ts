@@ -59,6 +59,12 @@ export interface NodeFacts {
   /** the online CPUs and memory nodes, as cpuset lists ("0-1", "0"). */
   cpus: string;
   mems: string;
+  /**
+   * podUserNamespaces is what fune's own probe of idmapped mounts found (runtime/user-namespaces.ts: a user
+   * namespace, idmapped views of a directory and a tmpfs, an overlay over an idmapped layer): POD-mode user
+   * namespaces can be given. Absent: not probed (not offered).
+   */
+  podUserNamespaces?: { ok: boolean; reason: string };
 }
 
 /** IdMapping is one line of /proc/<pid>/uid_map or gid_map. */

@@ -41,6 +41,8 @@ export interface SandboxRecord {
   shmMounted: boolean;
   /** infraImage is the id of the configured sandbox image whose rootfs (an overlay keyed by the pod id) the infra process runs from; absent for catatonit. */
   infraImage?: string;
+  /** usernsPath is the pinned user namespace of a pod of user namespace mode POD (absent: the host's). */
+  usernsPath?: string;
   /** resources are the last UpdatePodSandboxResources request (pod resources without overhead, and overhead). */
   resources?: { overhead: LinuxContainerResources | null; resources: LinuxContainerResources | null };
 }

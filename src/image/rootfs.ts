@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Mounter } from '../sys/mount.js';
 import { MOUNT_OPTIONS_LIMIT } from '../sys/mount.js';
@@ -28,6 +28,21 @@ export interface RootfsPlan {
    */
   mountOptions: string[];
   cwd: string;
+}
+
+/**
+ * LayerIdmap is how a container of a pod with its own user namespace sees the image layers: through idmapped views
+ * of them (overlayfs itself cannot be idmapped; it can stack idmapped layers). The writable layer is not idmapped:
+ * its top directory is given to the pod's root on the host, and what the container writes is stored with host ids,
+ * as containerd 2 does for its idmapped snapshots.
+ */
+export interface LayerIdmap {
+  /** view attaches an idmapped view of directory `source` at `target` (which it makes). */
+  view(source: string, target: string): Promise<void>;
+  /** detach unmounts a view lazily; overlayfs keeps its own private clone of each layer. */
+  detach(target: string): void;
+  /** root is the host uid and gid of the pod's root. */
+  root: { uid: number; gid: number };
 }
 
 /**
@@ -116,12 +131,41 @@ export class RootfsStore {
   }
 
   /** mount mounts a prepared rootfs at `target` (which must exist); mounting a mounted target is a no-op. */
-  async mount(containerId: string, target: string): Promise<void> {
+  async mount(containerId: string, target: string, idmap?: LayerIdmap): Promise<void> {
     const r = this.byId.get(containerId);
     if (!r) throw new RuntimeError('NotFound', `no root filesystem prepared for container ${containerId}`);
     if (await this.mounter.isMounted(target)) return;
     const p = this.plan(r);
-    await this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: p.mountOptions, cwd: p.cwd });
+    if (!idmap) {
+      await this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: p.mountOptions, cwd: p.cwd });
+      return;
+    }
+    await chown(p.upperdir, idmap.root.uid, idmap.root.gid);
+    const lowers = p.lowerdirs.length ? [...p.lowerdirs].reverse() : [this.emptyDir];
+    await this.withViews(join(this.rootfsDir, containerId, 'idmap'), lowers, idmap, (names, cwd) =>
+      this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: [`lowerdir=${names.join(':')}`, `upperdir=${p.upperdir}`, `workdir=${p.workdir}`], cwd }),
+    );
+  }
+
+  /**
+   * withViews makes idmapped views of `lowers` (topmost first) under `dir`, named 0, 1, ... (short lowerdir
+   * options relative to `dir`), runs `mount` with their names, and detaches and removes the views again.
+   */
+  private async withViews(dir: string, lowers: string[], idmap: LayerIdmap, mount: (names: string[], cwd: string) => Promise<void>): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const names = lowers.map((_, i) => String(i));
+    const made: string[] = [];
+    try {
+      for (const [i, l] of lowers.entries()) {
+        await idmap.view(l, join(dir, names[i]!));
+        made.push(join(dir, names[i]!));
+      }
+      await mount(names, dir);
+    } finally {
+      for (const v of made) idmap.detach(v);
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -131,11 +175,19 @@ export class RootfsStore {
    * (a bind of it keeps those flags). A repeated layer is stacked once (overlayLayers). Mounting a mounted target
    * is a no-op.
    */
-  async mountLayersReadOnly(diffIds: string[], target: string, noexec: boolean): Promise<void> {
+  async mountLayersReadOnly(diffIds: string[], target: string, noexec: boolean, idmap?: LayerIdmap): Promise<void> {
     if (await this.mounter.isMounted(target)) return;
     const layers = overlayLayers(diffIds);
+    const flags = ['ro', 'nosuid', 'nodev', ...(noexec ? ['noexec'] : [])];
+    if (idmap) {
+      const lowers = [...[...layers].reverse().map((d) => this.layers.diffDir(d)), this.emptyDir];
+      await this.withViews(`${target}.idmap`, lowers, idmap, (names, cwd) =>
+        this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: [`lowerdir=${names.join(':')}`, ...flags], cwd }),
+      );
+      return;
+    }
     const lowers = [...[...layers].reverse().map(shortName), this.emptyDir];
-    const options = [`lowerdir=${lowers.join(':')}`, 'ro', 'nosuid', 'nodev', ...(noexec ? ['noexec'] : [])];
+    const options = [`lowerdir=${lowers.join(':')}`, ...flags];
     if (options.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${layers.length}) for one overlay mount`);
     await this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options, cwd: this.layers.linksDir });
   }

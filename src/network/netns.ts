@@ -2,6 +2,10 @@ import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, alreadyExists, invalidArgument, isErrno } from '../errors/index.js';
 import { runChecked, type ProcessRunner } from '../sys/process-runner.js';
+import { containingMount, parseMountPoints } from '../sys/mountinfo.js';
+import { holdNamespaces } from '../sys/ns-holder.js';
+
+export { containingMount, parseMountPoints, type MountPoint } from '../sys/mountinfo.js';
 
 /**
  * Pod network namespaces, pinned as nsfs bind mounts on files under `<state>/netns/<podId>` so that a namespace
@@ -35,41 +39,6 @@ export interface NetnsDeps {
 }
 
 const POD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-/** unescapeMountPath decodes the octal escapes (\040 for a space, …) of a mountinfo path. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** MountPoint is what fune needs to know of one mount: its filesystem type and whether it propagates (shared). */
-export interface MountPoint {
-  fstype: string;
-  shared: boolean;
-}
-
-/** parseMountPoints gives the mount points of a mountinfo text (the last mount on a path wins). */
-export function parseMountPoints(mountinfo: string): Map<string, MountPoint> {
-  const out = new Map<string, MountPoint>();
-  for (const line of mountinfo.split('\n')) {
-    if (!line) continue;
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    if (f.length < 5 || sep < 0) continue;
-    const optional = f.slice(6, sep);
-    out.set(unescapeMountPath(f[4]!), { fstype: f[sep + 1] ?? '', shared: optional.some((o) => o.startsWith('shared:')) });
-  }
-  return out;
-}
-
-/** containingMount gives the mount point under which `path` lies (the longest mount point prefix). */
-export function containingMount(mounts: Map<string, MountPoint>, path: string): [string, MountPoint] | undefined {
-  let best: [string, MountPoint] | undefined;
-  for (const [m, info] of mounts) {
-    const under = m === '/' || path === m || path.startsWith(m + '/');
-    if (under && (!best || m.length > best[0].length)) best = [m, info];
-  }
-  return best;
-}
 
 /** NetnsManager creates, lists and removes the pinned network namespaces of pods. */
 export class NetnsManager {
@@ -121,7 +90,7 @@ export class NetnsManager {
    * create makes a new network namespace for pod `podId`, pins it and brings `lo` up in it; it gives the path.
    * A stale, unmounted file of the same name (a crash between touch and mount) is replaced; a live one is an error.
    */
-  async create(podId: string, signal?: AbortSignal): Promise<string> {
+  async create(podId: string, signal?: AbortSignal, usernsPath?: string): Promise<string> {
     const path = this.pathOf(podId);
     await this.prepareDir();
     if (await this.isMounted(path)) throw alreadyExists(`network namespace of pod ${podId} already exists at ${path}`);
@@ -129,12 +98,31 @@ export class NetnsManager {
     const fh = await open(path, 'wx', 0o444);
     await fh.close();
     try {
-      await this.helper('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up'], signal);
+      if (usernsPath) await this.createOwned(path, usernsPath);
+      else await this.helper('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up'], signal);
     } catch (e) {
       await this.remove(podId).catch(() => undefined);
       throw e;
     }
     return path;
+  }
+
+  /**
+   * createOwned makes the namespace inside the pod's user namespace (pinned at `usernsPath`), so that the user
+   * namespace owns it: runc joins the user namespace first, and a network namespace the initial user namespace
+   * owns would refuse the pod's root its sysctls and a sysfs mount. A helper enters the user namespace as its root
+   * (`nsenter -S 0 -G 0`, which keeps its capabilities there across exec), unshares a network namespace and brings
+   * `lo` up; fune pins the namespace from outside (a mount in the host's mount namespace, which the user namespace
+   * may not make) and lets the helper go. containerd 2 has runc make the namespace and pins it from the infra pid;
+   * CRI-O's pinns does the same as here.
+   */
+  private async createOwned(path: string, usernsPath: string): Promise<void> {
+    const holder = await holdNamespaces(this.deps.runner, ['nsenter', `--user=${usernsPath}`, '-S', '0', '-G', '0', '--', 'unshare', '--net', '--'], 'ip link set lo up', this.timeoutMs);
+    try {
+      await this.helper('mount', ['--bind', `/proc/${holder.pid}/ns/net`, path]);
+    } finally {
+      await holder.release();
+    }
   }
 
   /** remove unpins and deletes the namespace of pod `podId`; an absent one is fine. */

@@ -4,7 +4,7 @@ import type { ContainerSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
 import { allowAllDevices, criDevices, defaultDeviceRules } from './opts/devices.js';
 import { bind, criMounts, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
-import { containerNamespaces, namespaceModes } from './opts/namespaces.js';
+import { containerNamespaces, namespaceModes, withIdMappings } from './opts/namespaces.js';
 import { containerArgs, criEnv, mergeEnv, workingDir } from './opts/process.js';
 import { resolveApparmor, resolveSeccomp } from './opts/profiles.js';
 import { oomScoreAdj, resourcesToOci } from './opts/resources.js';
@@ -102,6 +102,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
     ...(sandbox.netnsPath ? { netnsPath: sandbox.netnsPath } : {}),
     ...(input.targetPid !== undefined ? { targetPid: input.targetPid } : {}),
     cgroupV2: host.cgroupMode === 'v2',
+    ...(sandbox.userns ? { usernsPath: sandbox.userns.path } : {}),
   });
 
   const spec: Spec = {
@@ -135,5 +136,6 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
   if (devices.length > 0) spec.linux!.devices = devices;
   if (seccomp) spec.linux!.seccomp = seccomp;
   if (cri.rootfsPropagation) spec.linux!.rootfsPropagation = cri.rootfsPropagation;
+  if (sandbox.userns) withIdMappings(spec, sandbox.userns);
   return spec;
 }

@@ -4,7 +4,7 @@ import type { SandboxSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
 import { allowAllDevices, defaultDeviceRules } from './opts/devices.js';
 import { bind, cleanPath, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
-import { namespaceModes, sandboxNamespaces } from './opts/namespaces.js';
+import { namespaceModes, sandboxNamespaces, withIdMappings } from './opts/namespaces.js';
 import { DEFAULT_PATH } from './opts/process.js';
 import { resolveApparmor, resolveSeccomp } from './opts/profiles.js';
 import { seccompFor } from './opts/seccomp.js';
@@ -85,7 +85,7 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
     linux: {
       resources: { devices: privileged ? allowAllDevices() : defaultDeviceRules(), cpu: { shares: INFRA_CPU_SHARES } },
       cgroupsPath: input.cgroupsPath,
-      namespaces: sandboxNamespaces(sc?.namespace_options, input.netnsPath, host.cgroupMode === 'v2'),
+      namespaces: sandboxNamespaces(sc?.namespace_options, input.netnsPath, host.cgroupMode === 'v2', input.userns?.path),
       ...pathLists(privileged, undefined, undefined),
     },
   };
@@ -94,5 +94,6 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
   if (privileged && host.hostDevices.length > 0) spec.linux!.devices = [...host.hostDevices];
   if (seccomp) spec.linux!.seccomp = seccomp;
   if (apparmorProfile) spec.process!.apparmorProfile = apparmorProfile;
+  if (input.userns) withIdMappings(spec, input.userns);
   return spec;
 }

@@ -15,7 +15,7 @@ export { podSysctls, validSysctlName } from './opts/sysctls.js';
 export { containerLogPath, hasControlChar, validateContainerFields } from './fields.js';
 export { HOST_NAME_MAX, checkHostname, podFileValue, podHostname, validatePodFields } from './pod-fields.js';
 export { validateCriMounts } from './opts/mounts.js';
-export { namespaceModes, validateUserNamespace } from './opts/namespaces.js';
+export { namespaceModes, podIdMappings, rootOnHost, validateUserNamespace, type PodIdMappings } from './opts/namespaces.js';
 export { cleanPath } from './opts/mounts.js';
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './opts/security.js';
 export { parseCpuset, formatCpuset, CpusetError } from '../domain/cpuset.js';

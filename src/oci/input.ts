@@ -1,5 +1,12 @@
 import type { ContainerConfig, PodSandboxConfig } from '../domain/cri-types.js';
 import type { Device } from './spec.js';
+import type { PodIdMappings } from './opts/namespaces.js';
+
+/** UsernsFacts are a POD-mode pod's pinned user namespace and its mappings (runc 1.1 wants both). */
+export interface UsernsFacts {
+  path: string;
+  mappings: PodIdMappings;
+}
 
 /** ImageConfig is the part of an OCI image config that spec building reads. */
 export interface ImageConfig {
@@ -89,6 +96,8 @@ export interface SandboxFacts {
   hostsPath?: string;
   hostnamePath?: string;
   shmPath?: string;
+  /** the pod's own user namespace (mode POD). */
+  userns?: UsernsFacts;
 }
 
 /** ContainerSpecInput is everything buildContainerSpec reads. */
@@ -131,4 +140,6 @@ export interface SandboxSpecInput {
   hostnamePath?: string;
   shmPath?: string;
   seccompDefault: boolean;
+  /** the pod's own user namespace (mode POD), made and pinned beforehand. */
+  userns?: UsernsFacts;
 }

@@ -12,9 +12,13 @@ export async function mountPoints(): Promise<Set<string>> {
   return out;
 }
 
-/** mountTmpfs mounts a tmpfs of `sizeBytes` at `target` (the pod's /dev/shm). */
-export async function mountTmpfs(runner: ProcessRunner, target: string, sizeBytes: number): Promise<void> {
-  await runChecked(runner, 'mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', target], { timeoutMs: 30_000 });
+/**
+ * mountTmpfs mounts a tmpfs of `sizeBytes` at `target` (the pod's /dev/shm); `owner` (host ids) owns its root, for
+ * a pod with its own user namespace, whose root it then is.
+ */
+export async function mountTmpfs(runner: ProcessRunner, target: string, sizeBytes: number, owner?: { uid: number; gid: number }): Promise<void> {
+  const own = owner ? `,uid=${owner.uid},gid=${owner.gid}` : '';
+  await runChecked(runner, 'mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${sizeBytes}${own}`, 'shm', target], { timeoutMs: 30_000 });
 }
 
 /** unmount unmounts `target` (lazily, so a process still holding it cannot block removal); not mounted is fine. */

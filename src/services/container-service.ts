@@ -23,6 +23,8 @@ import { resourcesStatus } from './resources-status.js';
 import { applyCdiEdits } from '../oci/cdi/apply.js';
 import { checkImageMounts, imageIdsOf, mountImageVolumes, statusMounts, type ImageVolume } from './image-volumes.js';
 import type { SandboxService } from './sandbox-service.js';
+import { layerIdmapOf, podUsernsOf } from './pod-userns.js';
+import type { LayerIdmap } from '../image/rootfs.js';
 import type { StreamContainer } from './stream-runtime.js';
 
 /**
@@ -154,12 +156,16 @@ export class ContainerService {
         const t = new StepTimer(log, 'CreateContainer');
         const img = images.resolveImage(imageRef);
         const bundle = join(this.d.bundlesDir, id);
-        const rootfs = join(bundle, 'rootfs');
+        // In a pod with its own user namespace, the mount points runc opens as the pod's root are in the pod's directory.
+        const userns = podUsernsOf(this.d, pod);
+        const idmap = userns ? layerIdmapOf(this.d, pod.id, userns) : undefined;
+        const rootfs = userns ? join(userns.dir, id) : join(bundle, 'rootfs');
+        const volumesDir = userns ? join(userns.dir, `${id}.volumes`) : join(bundle, 'volumes');
         let rec: ContainerRecord = {
           id, sandboxId: pod.id, name, config, image: imageRef, imageId: img.id, imageRef: img.repoDigests[0] ?? img.id, phase: 'creating',
           state: 'CONTAINER_CREATED', createdAt: nowNs(this.d.clock), startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '',
           pid: 0, logPath, bundle, rootfs, stopSignal: stopSignalOf(config.stop_signal, img.config.stopSignal), mounts: config.mounts ?? [],
-          ...(volumeImages.length ? { imageVolumes: volumeImages.map((imageId, i) => ({ imageId, target: join(bundle, 'volumes', String(i)) })) } : {}),
+          ...(volumeImages.length ? { imageVolumes: volumeImages.map((imageId, i) => ({ imageId, target: join(volumesDir, String(i)) })) } : {}),
         };
         // In memory only until it is complete: a crash before the one record write below leaves a bundle and a
         // writable layer that no record owns, and recovery's orphan sweep removes both.
@@ -167,10 +173,11 @@ export class ContainerService {
         rb.add('forget container', () => this.reg.dropContainer(rec));
         rb.add('remove bundle', () => rm(bundle, { recursive: true, force: true }));
         rb.add('remove rootfs', () => images.removeRootfs(id));
+        if (userns) rb.add('remove idmapped mounts', () => this.d.userns!.removeContainer(pod.id, id));
         // Independent steps at once (all of them end before any rollback runs): the mount point, the writable
         // layer, the pod's hostname, the host facts the spec needs, the log directory.
         const [, plan, hostname, host] = await settleAll([
-          mkdir(rootfs, { recursive: true, mode: 0o700 }), // the bundle and its mount point: root's alone
+          mkdir(rootfs, { recursive: true, mode: 0o700 }).then(() => (userns ? mkdir(bundle, { recursive: true, mode: 0o700 }) : undefined)), // the bundle and its mount point: root's alone
           images.prepareRootfs(id, img.id) as Promise<{ upperdir?: string } | undefined>,
           readFile(pod.hostnamePath ?? '', 'utf8').catch(() => ''),
           gatherContainerFacts(this.d.host, config, pod.config),
@@ -180,10 +187,14 @@ export class ContainerService {
         t.mark('rootfs, facts');
         // StartContainer mounts the rootfs; Create mounts it only to read the user files of an image not seen yet.
         rb.add('unmount rootfs', () => images.unmountRootfs(rootfs));
-        const users = await userFiles.get(img.id, id, rootfs);
+        const users = await userFiles.get(img.id, id, rootfs, idmap);
         t.mark('user files');
         const noexec = this.d.config.runtime.image_volumes_noexec;
-        const volumes: ImageVolume[] = volumeImages.length ? await mountImageVolumes(images, bundle, config.mounts ?? [], volumeImages, noexec, rb) : [];
+        const volumes: ImageVolume[] = volumeImages.length ? await mountImageVolumes(images, volumesDir, config.mounts ?? [], volumeImages, noexec, rb, idmap) : [];
+        if (userns) {
+          await this.idmapVolumes(pod.id, id, userns.dir, config, host, log);
+          t.mark('idmapped volumes');
+        }
         if (volumes.length) {
           rec = { ...rec, mounts: statusMounts(config.mounts ?? [], volumes) };
           t.mark('image volumes');
@@ -195,6 +206,7 @@ export class ContainerService {
             sandbox: {
               id: pod.id, config: pod.config, infraPid: pod.infraPid, netnsPath: pod.netnsPath, hostname: hostname.trim(),
               resolvPath: pod.resolvPath, hostsPath: pod.hostsPath, hostnamePath: pod.hostnamePath, shmPath: pod.shmPath,
+              ...(userns ? { userns: { path: userns.pin, mappings: userns.mappings } } : {}),
             },
             targetPid: this.targetPid(config, pod.id),
             imageVolumes: { sources: Object.fromEntries(volumes.map((v) => [v.containerPath, v.source])), noexec },
@@ -216,6 +228,39 @@ export class ContainerService {
         return id;
       }),
     );
+  }
+
+  /**
+   * idmapVolumes gives each bind mount of a container in a pod with its own user namespace an idmapped copy of its
+   * source (recursive, with the source mount's flags) in the pod's directory, and points the mount there: files
+   * the host stores with the pod's host ids are the container's own ids inside, and runc, as the pod's root, can
+   * open the copy. A filesystem that cannot be idmapped (proc, sysfs, some network filesystems) is bound as it is,
+   * with a warning: its files then show as the overflow id inside.
+   */
+  private async idmapVolumes(podId: string, id: string, dir: string, config: ContainerConfig, host: { resolvedMountSources: Record<string, string> }, log: Logger): Promise<void> {
+    const userns = this.d.userns!;
+    let n = 0;
+    for (const m of config.mounts ?? []) {
+      if (m.image || !m.host_path) continue;
+      const source = host.resolvedMountSources[m.host_path] ?? m.host_path;
+      if (source.startsWith(dir + '/')) continue; // already a copy (the same host path twice)
+      const target = join(dir, `${id}.m${n++}`);
+      try {
+        await userns.idmapMount(podId, source, target, true);
+        host.resolvedMountSources[m.host_path] = target;
+      } catch (err) {
+        if (!isKind(err, 'FailedPrecondition')) throw err;
+        log.warn({ containerId: id, err, source }, 'volume cannot be idmapped for the pod\'s user namespace; bound as it is');
+        await rm(target, { recursive: true, force: true }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** idmapOf gives the idmapped layers of a container whose pod has its own user namespace (else undefined). */
+  private idmapOf(rec: ContainerRecord): LayerIdmap | undefined {
+    const pod = this.reg.sandboxes.get(rec.sandboxId);
+    const userns = pod ? podUsernsOf(this.d, pod) : undefined;
+    return userns ? layerIdmapOf(this.d, rec.sandboxId, userns) : undefined;
   }
 
   /**
@@ -280,7 +325,7 @@ export class ContainerService {
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
       try {
-        await Promise.all([this.d.images?.mountRootfs(id, rec.rootfs), this.remountImageVolumes(rec)]);
+        await Promise.all([this.d.images?.mountRootfs(id, rec.rootfs, this.idmapOf(rec)), this.remountImageVolumes(rec)]);
         t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
@@ -357,7 +402,7 @@ export class ContainerService {
       await this.reg.saveContainer(next);
       return;
     }
-    await this.d.images?.mountRootfs(rec.id, rec.rootfs);
+    await this.d.images?.mountRootfs(rec.id, rec.rootfs, this.idmapOf(rec));
   }
 
   /**
@@ -473,7 +518,8 @@ export class ContainerService {
   private async remountImageVolumes(rec: ContainerRecord): Promise<void> {
     const images = this.d.images;
     if (!images) return;
-    await Promise.all((rec.imageVolumes ?? []).map((v) => images.mountImageVolume(v.imageId, v.target, this.d.config.runtime.image_volumes_noexec)));
+    const idmap = this.idmapOf(rec);
+    await Promise.all((rec.imageVolumes ?? []).map((v) => images.mountImageVolume(v.imageId, v.target, this.d.config.runtime.image_volumes_noexec, idmap)));
   }
 
   /** volumeUser names a container (of any state) that mounts image `imageId` as a volume (RemoveImage refuses then). */
@@ -525,6 +571,7 @@ export class ContainerService {
         if (monitorCgroup) await this.d.placement.removeMonitor(monitorCgroup);
       }),
       unmounted.then(() => images?.removeRootfs(rec.id)),
+      pod?.usernsPath && this.d.userns ? unmounted.then(() => this.d.userns!.removeContainer(rec.sandboxId, rec.id)) : undefined,
       Promise.all([runtime, unmounted]).then(() => rm(rec.bundle, { recursive: true, force: true })),
       this.d.conmon.removeArtifacts(rec.id),
     ]);

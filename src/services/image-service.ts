@@ -4,7 +4,7 @@ import type { ImageConfig } from '../oci/input.js';
 import { failedPrecondition, notFound, invalidArgument } from '../errors/index.js';
 import type { ImageManager, FsUsage } from '../image/images.js';
 import type { ImageRecord } from '../image/image-store.js';
-import type { RootfsPlan } from '../image/rootfs.js';
+import type { LayerIdmap, RootfsPlan } from '../image/rootfs.js';
 import type { PullProgress } from '../image/pull.js';
 import { credentialsFromAuthConfig } from '../image/auth.js';
 import { importArchive, type ImportedImage } from '../image/archive.js';
@@ -213,15 +213,15 @@ export class ImageService {
   }
 
   /** mountImageVolume mounts an image's layers read-only at `target`, an existing directory (CRI Mount.image). */
-  mountImageVolume(imageId: string, target: string, noexec: boolean): Promise<void> {
+  mountImageVolume(imageId: string, target: string, noexec: boolean, idmap?: LayerIdmap): Promise<void> {
     const r = this.d.images.find(imageId);
     if (!r) throw notFound(`image ${JSON.stringify(imageId)} not found`);
-    return this.d.images.rootfs.mountLayersReadOnly(r.layers.map((l) => l.diffId), target, noexec);
+    return this.d.images.rootfs.mountLayersReadOnly(r.layers.map((l) => l.diffId), target, noexec, idmap);
   }
 
-  /** mountRootfs mounts a prepared rootfs (overlayfs) at `target`, an existing directory. */
-  mountRootfs(containerId: string, target: string): Promise<void> {
-    return this.d.images.rootfs.mount(containerId, target);
+  /** mountRootfs mounts a prepared rootfs (overlayfs) at `target`, an existing directory; idmapped layers for a pod's user namespace. */
+  mountRootfs(containerId: string, target: string, idmap?: LayerIdmap): Promise<void> {
+    return this.d.images.rootfs.mount(containerId, target, idmap);
   }
 
   /** unmountRootfs unmounts `target` when it is mounted. */

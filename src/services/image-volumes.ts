@@ -5,6 +5,7 @@ import { invalidArgument, isErrno, isKind, notFound } from '../errors/index.js';
 import { cleanPath } from '../oci/index.js';
 import type { ImagePort } from './lifecycle-deps.js';
 import type { Rollback } from './rollback.js';
+import type { LayerIdmap } from '../image/rootfs.js';
 
 /** ImageVolume is one image mounted for a container: the image, where its layers are mounted, and the bind source. */
 export interface ImageVolume {
@@ -92,18 +93,18 @@ export function imageIdsOf(images: Pick<ImagePort, 'resolveImage'>, mounts: read
 }
 
 /**
- * mountImageVolumes mounts each image mount's image read-only under `<bundle>/volumes/<n>` and resolves its sub
+ * mountImageVolumes mounts each image mount's image read-only under `<dir>/<n>` (idmapped layers with `idmap`) and resolves its sub
  * path, registering the unmounts with `rb`. `ids` are the images imageIdsOf resolved, in mount order.
  */
-export async function mountImageVolumes(images: Pick<ImagePort, 'mountImageVolume' | 'unmountRootfs'>, bundle: string, mounts: readonly Mount[], ids: string[], noexec: boolean, rb: Rollback): Promise<ImageVolume[]> {
+export async function mountImageVolumes(images: Pick<ImagePort, 'mountImageVolume' | 'unmountRootfs'>, dir: string, mounts: readonly Mount[], ids: string[], noexec: boolean, rb: Rollback, idmap?: LayerIdmap): Promise<ImageVolume[]> {
   const out: ImageVolume[] = [];
   const imageMounts = mounts.filter((m) => m.image);
   for (const [i, m] of imageMounts.entries()) {
     const containerPath = cleanPath(m.container_path ?? '', 'mount container_path');
-    const target = join(bundle, 'volumes', String(i));
+    const target = join(dir, String(i));
     await mkdir(target, { recursive: true, mode: 0o755 });
     rb.add('unmount image volume', () => images.unmountRootfs(target));
-    await images.mountImageVolume(ids[i]!, target, noexec);
+    await images.mountImageVolume(ids[i]!, target, noexec, idmap);
     const source = m.image_sub_path ? await resolveSubPath(target, m.image_sub_path, m.image!.image) : target;
     out.push({ imageId: ids[i]!, target, containerPath, source });
   }

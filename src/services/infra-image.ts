@@ -1,6 +1,7 @@
 import type { Logger } from '../log/index.js';
 import { failedPrecondition, isKind } from '../errors/index.js';
 import type { ImagePort } from './lifecycle-deps.js';
+import type { LayerIdmap } from '../image/rootfs.js';
 import type { Rollback } from './rollback.js';
 
 /** InfraImage is what a pod's infra process runs from when `runtime.sandbox_image` is set. */
@@ -44,13 +45,13 @@ export class SandboxImage {
    * mount prepares and mounts pod `podId`'s infra rootfs at `rootfs` (an existing directory), registering the undos
    * with `rb`, and gives the image id and the infra argv.
    */
-  async mount(podId: string, rootfs: string, rb: Rollback, signal: AbortSignal, log: Logger): Promise<InfraImage> {
+  async mount(podId: string, rootfs: string, rb: Rollback, signal: AbortSignal, log: Logger, idmap?: LayerIdmap): Promise<InfraImage> {
     const img = await this.resolve(signal, log);
     const args = [...(img.config.entrypoint ?? []), ...(img.config.cmd ?? [])];
     if (args.length === 0) throw failedPrecondition(`sandbox image ${this.ref} has neither an entrypoint nor a cmd to run as the infra process`);
     await this.images.prepareRootfs(podId, img.id);
     rb.add('remove infra rootfs', () => this.images.removeRootfs(podId));
-    await this.images.mountRootfs(podId, rootfs);
+    await this.images.mountRootfs(podId, rootfs, idmap);
     rb.add('unmount infra rootfs', () => this.images.unmountRootfs(rootfs));
     return { imageId: img.id, args };
   }

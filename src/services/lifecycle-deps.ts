@@ -13,6 +13,8 @@ import type { Registry } from './registry.js';
 import type { ImageConfig } from '../oci/input.js';
 import type { NodeFacts } from '../domain/node.js';
 import type { LifecycleMetrics } from '../domain/metrics-port.js';
+import type { LayerIdmap } from '../image/rootfs.js';
+import type { UserNamespaces } from '../runtime/user-namespaces.js';
 
 /** PreparedNetwork is a pod whose namespace exists; attach runs CNI ADD in it, once. */
 export interface PreparedNetwork {
@@ -23,8 +25,8 @@ export interface PreparedNetwork {
 /** PodNetworkPort is what the pod lifecycle needs from the network service. */
 export interface PodNetworkPort {
   /** preparePod makes the namespace only, so that CNI ADD can run while the infra process starts (optional). */
-  preparePod?(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<PreparedNetwork>;
-  setUpPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<{ netnsPath?: string; ips: string[] }>;
+  preparePod?(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean; usernsPath?: string }, signal?: AbortSignal): Promise<PreparedNetwork>;
+  setUpPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean; usernsPath?: string }, signal?: AbortSignal): Promise<{ netnsPath?: string; ips: string[] }>;
   tearDownPod(p: { id: string; config?: PodSandboxConfig | null; hostNetwork: boolean }, signal?: AbortSignal): Promise<void>;
   removePod(id: string, signal?: AbortSignal): Promise<void>;
   /** recover removes the networks of pods fune does not know (start-up). */
@@ -35,11 +37,12 @@ export interface PodNetworkPort {
 export interface ImagePort {
   resolveImage(ref: string): { id: string; repoTags: string[]; repoDigests: string[]; config: ImageConfig };
   prepareRootfs(containerId: string, imageId: string): Promise<unknown>;
-  mountRootfs(containerId: string, target: string): Promise<void>;
+  /** mountRootfs mounts a prepared rootfs at `target`; `idmap` for a pod with its own user namespace. */
+  mountRootfs(containerId: string, target: string, idmap?: LayerIdmap): Promise<void>;
   /** setVolumeUsers connects the lookup RemoveImage asks: which container mounts an image as a volume. */
   setVolumeUsers?(f: (imageId: string) => string | undefined): void;
   /** mountImageVolume mounts an image's layers read-only at `target` (CRI Mount.image). */
-  mountImageVolume(imageId: string, target: string, noexec: boolean): Promise<void>;
+  mountImageVolume(imageId: string, target: string, noexec: boolean, idmap?: LayerIdmap): Promise<void>;
   unmountRootfs(target: string): Promise<void>;
   removeRootfs(containerId: string): Promise<void>;
   /** rootfsOwners gives the ids (container or pod) that own a prepared rootfs, for the orphan sweep at start-up. */
@@ -73,6 +76,8 @@ export interface LifecycleDeps {
   shmSize?: number;
   /** metrics counts OOM kills and ExecSync timeouts (undefined when `[metrics]` is off). */
   metrics?: LifecycleMetrics;
+  /** userns makes the user namespaces and idmapped mounts of POD-mode pods (undefined: POD mode is not offered). */
+  userns?: UserNamespaces;
 }
 
 /** nowNs gives the clock's time as a decimal nanosecond string. */

@@ -5,6 +5,7 @@ import type { NodeFacts } from '../domain/node.js';
 import type { Logger } from '../log/index.js';
 import { Conmon } from '../runtime/conmon.js';
 import { Runc } from '../runtime/runc.js';
+import type { UserNamespaces } from '../runtime/user-namespaces.js';
 import { placementFor } from '../runtime/placement/index.js';
 import { BusctlSystemd } from '../sys/systemd-bus.js';
 import { systemClock } from '../sys/clock.js';
@@ -55,6 +56,8 @@ export interface LifecycleOptions {
   metrics?: LifecycleMetrics;
   /** apparmorDefaultProfile is the RuntimeDefault profile the daemon loaded (none: RuntimeDefault runs unconfined). */
   apparmorDefaultProfile?: string;
+  /** userns makes POD-mode user namespaces; used only where node.podUserNamespaces says they work. */
+  userns?: UserNamespaces;
 }
 
 /** lookPath finds a program by name in the usual system directories (conmon needs runc's absolute path). */
@@ -82,7 +85,7 @@ export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,
     node: o.node, placement, host: baseFactsOf(o.node, o.apparmorDefaultProfile), network: o.network, images: o.images, podsDir: join(config.state, 'pods'), bundlesDir: join(config.state, 'containers'),
-    metrics: o.metrics,
+    metrics: o.metrics, ...(o.userns && o.node.podUserNamespaces?.ok ? { userns: o.userns } : {}),
   };
   const sandboxes = new SandboxService(d);
   const containers = new ContainerService(d, sandboxes);

@@ -19,6 +19,8 @@ export interface PodNetworkParams {
   config?: PodSandboxConfig | null;
   /** hostNetwork pods share the host's namespace: no netns, no CNI. */
   hostNetwork: boolean;
+  /** usernsPath is the pod's pinned user namespace (POD mode), which is to own the network namespace. */
+  usernsPath?: string;
 }
 
 /** PodNetwork is what setUpPod made: the pinned namespace (absent for host-network pods) and the pod IPs. */
@@ -176,7 +178,7 @@ export class NetworkService implements NetworkReadiness {
     const netns = this.deps.netns.pathOf(p.id);
     const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [] };
     // The namespace and the durable 'adding' record are independent: make them at the same time.
-    const [made, kept] = await Promise.allSettled([this.deps.netns.create(p.id, signal), this.writeCache(cache, true)]);
+    const [made, kept] = await Promise.allSettled([this.deps.netns.create(p.id, signal, p.usernsPath), this.writeCache(cache, true)]);
     if (made.status === 'rejected' || kept.status === 'rejected') {
       // create() removes what it made itself on failure (and never touches a live namespace it refused).
       if (made.status === 'fulfilled') await this.deps.netns.remove(p.id).catch(() => undefined);

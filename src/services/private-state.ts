@@ -17,6 +17,10 @@ import { PRIVATE_DIR_MODE, tightenTree, type TightenRule } from '../sys/private-
  *   files conmon and runc write (pid files, conmon.log, exit files, runc logs) keep theirs; each sits in a 0700
  *   directory.
  * - Network namespace files (nsfs bind mounts, 0444) are left alone in their 0700 directory.
+ * - `userns` is 0711 like `state`: a pod with its own user namespace (mode POD) has there a directory of its own,
+ *   0700 and owned by the pod's root on the host (another local user passes neither), holding what runc, running
+ *   as that root, opens by path (rootfs mount points, the pod's files and shm, idmapped volumes); the pinned user
+ *   namespaces are in `userns/ns`, 0700 (runtime/user-namespaces.ts). Those directories keep their modes.
  */
 
 /** STATE_MODE is the state directory's mode: traversable to reach the sockets, not listable. */
@@ -26,13 +30,13 @@ const match = (rel: readonly string[], pattern: readonly string[]): boolean =>
   rel.length === pattern.length && pattern.every((p, i) => p === '*' || p === rel[i]);
 
 const ROOT_CONTENT = [['image', 'layers', '*', 'diff'], ['image', 'rootfs', '*', 'upper'], ['image', 'rootfs', '*', 'work'], ['image', 'empty']];
-const STATE_CONTENT = [['containers', '*', 'rootfs'], ['containers', '*', 'volumes'], ['pods', '*', 'rootfs'], ['pods', '*', 'shm'], ['runc', '*']];
+const STATE_CONTENT = [['containers', '*', 'rootfs'], ['containers', '*', 'volumes'], ['pods', '*', 'rootfs'], ['pods', '*', 'shm'], ['runc', '*'], ['userns', '*']];
 const STATE_SHARED_FILES = [['pods', '*', 'hosts'], ['pods', '*', 'resolv.conf'], ['pods', '*', 'hostname']];
 
 /** rootRule and stateRule are the exceptions above as rules for tightenTree. */
 export const rootRule: TightenRule = (rel) => (ROOT_CONTENT.some((p) => match(rel, p)) ? 'skip' : undefined);
 export const stateRule: TightenRule = (rel) =>
-  STATE_CONTENT.some((p) => match(rel, p)) ? 'skip' : STATE_SHARED_FILES.some((p) => match(rel, p)) ? 'keep' : undefined;
+  STATE_CONTENT.some((p) => match(rel, p)) ? 'skip' : STATE_SHARED_FILES.some((p) => match(rel, p)) || match(rel, ['userns']) ? 'keep' : undefined;
 
 /** makeStateDirs makes `root` (0700) and `state` (0711), tightening them when an older fune made them looser. */
 export async function makeStateDirs(root: string, state: string): Promise<void> {

@@ -109,6 +109,12 @@ async function sweepOrphans(d: LifecycleDeps): Promise<void> {
       await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
     }
   }
+  // The user namespaces (pins and own directories) of pods no record owns: a crash during RunPodSandbox.
+  for (const id of (await d.userns?.list()) ?? []) {
+    if (reg.sandboxes.has(id)) continue;
+    d.log.info({ podSandboxId: id }, 'recovery: removing the user namespace of an unknown pod');
+    await d.userns?.remove(id).catch((err: unknown) => d.log.warn({ err, podSandboxId: id }, 'could not remove the user namespace of an unknown pod'));
+  }
   // A container's writable layer is prepared before its record is first written (CreateContainer persists the
   // record once, at the end): a crash in between leaves a layer no record owns. Its mount went with the bundle.
   for (const owner of d.images?.rootfsOwners() ?? []) {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
 import type { PodSandboxConfig, PodSandboxFilter } from '../domain/cri-types.js';
@@ -16,6 +16,8 @@ import { StepTimer } from './step-timer.js';
 import { hostsFile, writePodFiles, type PodFiles } from './pod-files.js';
 import { SandboxImage, type InfraImage } from './infra-image.js';
 import { LifecycleEvents } from './lifecycle-events.js';
+import { infraRootfsOf, layerIdmapOf, podUsernsOf } from './pod-userns.js';
+import type { LayerIdmap } from '../image/rootfs.js';
 import { updatePodResources } from './pod-resources.js';
 import type { LinuxContainerResources } from '../domain/cri-types.js';
 
@@ -48,10 +50,10 @@ export class SandboxService {
     this.events = new LifecycleEvents(d, (r) => this.statusOf(r));
   }
 
-  private async sandboxImageFor(id: string, rootfs: string, rb: Rollback, signal: AbortSignal, log: Logger): Promise<InfraImage | undefined> {
+  private async sandboxImageFor(id: string, rootfs: string, rb: Rollback, signal: AbortSignal, log: Logger, idmap?: LayerIdmap): Promise<InfraImage | undefined> {
     if (!this.d.config.runtime.sandbox_image) return undefined;
     if (!this.infraImage) throw failedPrecondition('runtime.sandbox_image is set but images are not available in this build');
-    return this.infraImage.mount(id, rootfs, rb, signal, log);
+    return this.infraImage.mount(id, rootfs, rb, signal, log, idmap);
   }
 
   /** setContainers connects the container lifecycle, which pod stop and removal drive. */
@@ -98,20 +100,35 @@ export class SandboxService {
         t.mark('record');
         rb.add('drop record', () => reg.dropSandbox(rec));
         await mkdir(dir, { recursive: true, mode: 0o700 });
-        await mkdir(join(dir, 'rootfs'), { mode: 0o755 });
         rb.add('remove pod dir', () => rm(dir, { recursive: true, force: true }));
+        // A pod of user namespace mode POD gets its user namespace first (the network namespace is made in it), and
+        // what its root must open by path lives in the pod's own directory (pod-userns.ts).
+        const userns = podUsernsOf(this.d, rec);
+        if (userns) {
+          rb.add('remove user namespace', () => this.d.userns!.remove(id));
+          await this.d.userns!.create(id, userns.mappings.uidMappings, userns.mappings.gidMappings, userns.root);
+          rec = { ...rec, usernsPath: userns.pin };
+          t.mark('user namespace');
+        }
+        const filesDir = userns ? userns.dir : dir;
+        const rootfs = infraRootfsOf(rec, userns);
+        await mkdir(rootfs, { mode: 0o755 });
+        // runc makes the mount points (/proc, /dev, ...) in the empty infra rootfs as the pod's root.
+        if (userns) await chown(rootfs, userns.root.uid, userns.root.gid);
         rb.add('remove pod cgroup', () => this.d.placement.removePod(id, parent));
         // Independent steps run at once: the infra image, the network namespace (CNI ADD comes later, while the
         // infra process starts), /dev/shm, the pod's files (hosts is rewritten with the IPs once they are known)
         // and the host facts. The 'creating' record on disk is enough for recovery to undo any of them: it works
         // from the pod id and the pod directory, so no record is written between here and the final one.
         const net = this.d.network;
-        const shm = hostIpc ? '/dev/shm' : join(dir, 'shm');
+        const shm = hostIpc ? '/dev/shm' : join(filesDir, 'shm');
+        const usernsPath = rec.usernsPath;
+        const netParams = { id, config, hostNetwork, ...(usernsPath ? { usernsPath } : {}) };
         const [infraR, netR, shmR, filesR, factsR] = await Promise.allSettled([
-          this.sandboxImageFor(id, join(dir, 'rootfs'), rb, signal, log),
-          net ? (net.preparePod ? net.preparePod({ id, config, hostNetwork }, signal) : net.setUpPod({ id, config, hostNetwork }, signal).then((r) => ({ netnsPath: r.netnsPath, attach: () => Promise.resolve(r) }))) : undefined,
-          hostIpc ? Promise.resolve() : mkdir(shm, { recursive: true }).then(() => mountTmpfs(this.d.runner, shm, this.d.shmSize ?? DEFAULT_SHM)),
-          writePodFiles(dir, config, hostNetwork, []),
+          this.sandboxImageFor(id, rootfs, rb, signal, log, userns ? layerIdmapOf(this.d, id, userns) : undefined),
+          net ? (net.preparePod ? net.preparePod(netParams, signal) : net.setUpPod(netParams, signal).then((r) => ({ netnsPath: r.netnsPath, attach: () => Promise.resolve(r) }))) : undefined,
+          hostIpc ? Promise.resolve() : mkdir(shm, { recursive: true }).then(() => mountTmpfs(this.d.runner, shm, this.d.shmSize ?? DEFAULT_SHM, userns?.root)),
+          writePodFiles(filesDir, config, hostNetwork, []),
           gatherSandboxFacts(this.d.host, config),
         ]);
         if (netR.status === 'fulfilled' && netR.value) rb.add('remove pod network', () => net!.removePod(id));
@@ -127,10 +144,11 @@ export class SandboxService {
         t.mark('image+netns+shm+files');
         const spec = buildSandboxSpec(
           {
-            id, config, host: (factsR as PromiseFulfilledResult<Awaited<ReturnType<typeof gatherSandboxFacts>>>).value, rootfs: join(dir, 'rootfs'), args: infra ? infra.args : [...DEFAULT_INFRA_ARGS],
+            id, config, host: (factsR as PromiseFulfilledResult<Awaited<ReturnType<typeof gatherSandboxFacts>>>).value, rootfs, args: infra ? infra.args : [...DEFAULT_INFRA_ARGS],
             infraBinary: infra ? undefined : this.d.config.runtime.infra_path, netnsPath: rec.netnsPath, cgroupsPath: this.d.placement.cgroupsPath(parent, id),
             resolvPath: rec.resolvPath, hostsPath: rec.hostsPath, hostnamePath: rec.hostnamePath, shmPath: rec.shmPath,
             seccompDefault: this.d.config.runtime.seccomp_default,
+            ...(userns ? { userns: { path: userns.pin, mappings: userns.mappings } } : {}),
           },
           (m) => log.warn({ podSandboxId: id }, m),
         );
@@ -244,10 +262,13 @@ export class SandboxService {
     ]);
     t?.mark('infra+network+shm');
     // A half-made pod may have mounted its infra image before its record said so.
+    const userns = this.d.userns && (rec.usernsPath || rec.phase === 'creating') ? this.d.userns : undefined;
     if (this.d.images && (rec.infraImage || (rec.phase === 'creating' && this.infraImage))) {
-      await this.d.images.unmountRootfs(join(rec.dir, 'rootfs'));
+      await this.d.images.unmountRootfs(join(rec.usernsPath ? this.d.userns!.podDir(rec.id) : rec.dir, 'rootfs'));
       await this.d.images.removeRootfs(rec.id);
     }
+    // The user namespace's pin and the pod's own directory (what is still mounted below it is unmounted first).
+    if (userns) await userns.remove(rec.id);
     await rm(rec.dir, { recursive: true, force: true });
     t?.mark('dir');
     await this.d.placement.removePod(rec.id, rec.cgroupParent);

@@ -1,6 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { ImagePort } from './lifecycle-deps.js';
+import type { LayerIdmap } from '../image/rootfs.js';
 
 /** UserFiles are an image's `/etc/passwd` and `/etc/group` (empty when absent), for resolving the user. */
 export interface UserFiles {
@@ -28,10 +29,10 @@ export class ImageUserFiles {
   constructor(private readonly images: ImagePort) {}
 
   /** get gives image `imageId`'s user files, on first use mounting container `id`'s prepared rootfs at `rootfs`. */
-  async get(imageId: string, id: string, rootfs: string): Promise<UserFiles> {
+  async get(imageId: string, id: string, rootfs: string, idmap?: LayerIdmap): Promise<UserFiles> {
     const kept = this.byImage.get(imageId);
     if (kept) return kept;
-    await this.images.mountRootfs(id, rootfs);
+    await this.images.mountRootfs(id, rootfs, idmap);
     const [passwd, group] = await Promise.all([readInside(rootfs, 'etc/passwd'), readInside(rootfs, 'etc/group')]);
     const files = { passwd, group };
     if (passwd.length <= USER_FILE_MAX && group.length <= USER_FILE_MAX) {

@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
  * clone idmapped with the user namespace at `usernsPath` (mount_setattr MOUNT_ATTR_IDMAP) and attaches it at
  * `target` (move_mount). Inside that namespace a file stored with id N shows as N (so an image's root-owned files
  * are root's), and a file the namespace's root writes is stored as 0. Errors carry `code`, `errno`, `syscall`.
- * Not yet wired into pod creation: see the README's user namespace note.
+ * detachMount(target) is umount2(MNT_DETACH): overlayfs keeps private clones of its layers, so the idmapped views
+ * its lowerdirs were built from can go once it is mounted.
  */
 export interface IdmapAddon {
   idmapMount(source: string, target: string, usernsPath: string, recursive?: boolean): void;
+  detachMount(target: string): void;
 }
 
 const ADDON_PATH = join('native', 'idmap', 'build', 'Release', 'fune_idmap.node');
@@ -25,4 +27,13 @@ export function loadIdmapAddon(): IdmapAddon {
     if (existsSync(file)) return createRequire(import.meta.url)(file) as IdmapAddon;
   }
   throw new Error(`${ADDON_PATH} was not built (hack/build-native.sh)`);
+}
+
+/** tryLoadIdmapAddon is loadIdmapAddon, or undefined when the addon is not built. */
+export function tryLoadIdmapAddon(): IdmapAddon | undefined {
+  try {
+    return loadIdmapAddon();
+  } catch {
+    return undefined;
+  }
 }

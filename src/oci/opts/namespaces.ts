@@ -1,6 +1,6 @@
 import { failedPrecondition, invalidArgument } from '../../errors/index.js';
-import type { NamespaceOption } from '../../domain/cri-types.js';
-import type { Namespace } from '../spec.js';
+import type { IDMapping, NamespaceOption } from '../../domain/cri-types.js';
+import type { IdMapping, Namespace, Spec } from '../spec.js';
 
 /** PodNamespaceModes are the namespace modes that matter to spec building, with CRI defaults filled in. */
 export interface PodNamespaceModes {
@@ -22,11 +22,13 @@ export function namespaceModes(opts: NamespaceOption | null | undefined): PodNam
  * sandboxNamespaces gives the infra container its namespaces: a new mount namespace; the pod's network
  * namespace (the pinned `netnsPath`, or a new one) unless the pod uses the host network, in which case the UTS
  * namespace is the host's too (the pod's hostname is the node's); new IPC and PID namespaces unless NODE.
- * The `cgroup` namespace is new on cgroup v2 hosts.
+ * The `cgroup` namespace is new on cgroup v2 hosts. A POD-mode pod joins its pinned user namespace (`usernsPath`),
+ * which owns the network namespace; runc joins it first, so the namespaces it makes are the user namespace's too.
  */
-export function sandboxNamespaces(opts: NamespaceOption | null | undefined, netnsPath: string | undefined, cgroupV2: boolean): Namespace[] {
+export function sandboxNamespaces(opts: NamespaceOption | null | undefined, netnsPath: string | undefined, cgroupV2: boolean, usernsPath?: string): Namespace[] {
   const modes = namespaceModes(opts);
   const out: Namespace[] = [{ type: 'mount' }];
+  if (usernsPath) out.push({ type: 'user', path: usernsPath });
   if (!modes.hostNetwork) {
     out.push(netnsPath ? { type: 'network', path: netnsPath } : { type: 'network' });
     out.push({ type: 'uts' });
@@ -43,6 +45,8 @@ export interface ContainerNamespaceFacts {
   netnsPath?: string;
   targetPid?: number;
   cgroupV2: boolean;
+  /** the pod's pinned user namespace (mode POD). */
+  usernsPath?: string;
 }
 
 /**
@@ -61,6 +65,7 @@ export function containerNamespaces(opts: NamespaceOption | null | undefined, fa
     return facts.infraPid;
   };
   const out: Namespace[] = [{ type: 'mount' }];
+  if (facts.usernsPath) out.push({ type: 'user', path: facts.usernsPath });
   if (!modes.hostNetwork) {
     out.push({ type: 'network', path: facts.netnsPath ?? proc(needInfra(), 'net') });
     out.push({ type: 'uts', path: proc(needInfra(), 'uts') });
@@ -125,4 +130,42 @@ export function validateUserNamespace(opts: NamespaceOption | null | undefined, 
     if (h + n > MAX_ID) throw invalidArgument(`the ${what} mapping ${h}+${n} runs past the largest id ${MAX_ID - 1}`);
   }
   if (!supported) throw failedPrecondition('user namespace mode POD is not supported on this node (user_namespaces is not advertised: idmapped mounts are missing)');
+  // The host's network namespace belongs to the host's user namespace: the pod's root could not mount sysfs or set
+  // its sysctls there (user_namespaces_host_network is not advertised). Nor can it have the host's PID or IPC namespace.
+  const host = (['network', 'pid', 'ipc'] as const).filter((k) => opts?.[k] === 'NODE');
+  if (host.length > 0) throw failedPrecondition(`user namespace mode POD with the host's ${host.join(' and ')} namespace is not supported`);
+}
+
+/** PodIdMappings are a POD-mode user namespace's mappings in the OCI form (one uid and one gid range). */
+export interface PodIdMappings {
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+}
+
+/**
+ * podIdMappings gives the OCI uid/gid mappings of a pod whose user namespace is mode POD (validated before:
+ * validateUserNamespace), or undefined for the host's user namespace. The host ids of container id 0 are the
+ * pod's root on the host: the owner its own directories and writable layers get.
+ */
+export function podIdMappings(opts: NamespaceOption | null | undefined): PodIdMappings | undefined {
+  const u = opts?.userns_options;
+  if (u?.mode !== 'POD') return undefined;
+  const conv = (m: IDMapping): IdMapping => ({ containerID: Number(m.container_id), hostID: Number(m.host_id), size: Number(m.length) });
+  return { uidMappings: (u.uids ?? []).map(conv), gidMappings: (u.gids ?? []).map(conv) };
+}
+
+/** rootOnHost is the host uid and gid that container id 0 maps to. */
+export function rootOnHost(m: PodIdMappings): { uid: number; gid: number } {
+  const at0 = (l: IdMapping[]) => l.find((x) => x.containerID === 0)?.hostID ?? 0;
+  return { uid: at0(m.uidMappings), gid: at0(m.gidMappings) };
+}
+
+/**
+ * withIdMappings gives a spec that joins a pod's user namespace the namespace's mappings as well: runc 1.1.5 refuses
+ * a user namespace without them ("user namespaces enabled, but no mapping found") even when it joins one by path,
+ * and does not write them then.
+ */
+export function withIdMappings(spec: Spec, userns: { mappings: PodIdMappings }): void {
+  spec.linux!.uidMappings = userns.mappings.uidMappings.map((m) => ({ ...m }));
+  spec.linux!.gidMappings = userns.mappings.gidMappings.map((m) => ({ ...m }));
 }

@@ -35,7 +35,7 @@ function expectDenied(r: { code: number; out: string; err: string }, what: strin
 }
 
 /** CONTENT are the places whose modes are the container's or another tool's (see src/services/private-state.ts). */
-const CONTENT: RegExp[] = [/^root\/image\/layers\/[^/]+\/diff$/, /^root\/image\/rootfs\/[^/]+\/(upper|work)$/, /^root\/image\/empty$/, /^state\/containers\/[^/]+\/(rootfs|volumes)$/, /^state\/pods\/[^/]+\/(rootfs|shm)$/, /^state\/runc\/[^/]+$/];
+const CONTENT: RegExp[] = [/^root\/image\/layers\/[^/]+\/diff$/, /^root\/image\/rootfs\/[^/]+\/(upper|work)$/, /^root\/image\/empty$/, /^state\/containers\/[^/]+\/(rootfs|volumes)$/, /^state\/pods\/[^/]+\/(rootfs|shm)$/, /^state\/runc\/[^/]+$/, /^state\/userns\/[^/]+$/];
 const SHARED_FILES = /^state\/pods\/[^/]+\/(hosts|resolv\.conf|hostname)$/;
 /** TOOL_FILES are files conmon and runc create with their own modes (pid files, runc's logs), in 0700 directories. */
 const TOOL_FILES = /^state\/(containers\/[^/]+\/(conmon\.pid|pidfile)|pods\/[^/]+\/pidfile|runc-logs\/[^/]+\.log)$/;
@@ -72,7 +72,7 @@ async function entries(visit?: (path: string, rel: string, dir: boolean) => Prom
 async function audit(): Promise<string[]> {
   const bad: string[] = [];
   for (const e of await entries()) {
-    const allowed = e.rel === 'state' ? 0o711 : SHARED_FILES.test(e.rel) || TOOL_FILES.test(e.rel) ? 0o644 : e.dir ? 0o700 : 0o600;
+    const allowed = e.rel === 'state' || e.rel === 'state/userns' ? 0o711 : SHARED_FILES.test(e.rel) || TOOL_FILES.test(e.rel) ? 0o644 : e.dir ? 0o700 : 0o600;
     if ((e.mode & 0o077 & ~allowed) !== 0) bad.push(`${e.rel} ${e.mode.toString(8)}`);
   }
   return bad;

@@ -20,3 +20,14 @@ describe('features advertised from the node facts', () => {
     expect(got.supplementalGroupsPolicy).toBe(true);
   });
 });
+
+describe('user namespaces (mode POD)', () => {
+  it.each([
+    ['not probed', undefined, false],
+    ['the probe failed', { ok: false, reason: 'tmpfs cannot be idmapped' }, false],
+    ['the probe found idmapped mounts working', { ok: true, reason: '' }, true],
+  ] as const)('%s: %s', (_name, probe, want) => {
+    const n = { ...node({ mountOptions: ['rro'] }, '6.18.44'), ...(probe ? { podUserNamespaces: probe } : {}) };
+    expect(featuresOf(n).userNamespaces).toBe(want);
+  });
+});

@@ -2,7 +2,8 @@
 // the error kind (gRPC code) it must give, and the good ones passing.
 import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../../src/errors/index.js';
-import { validateUserNamespace } from '../../../src/oci/index.js';
+import { buildContainerSpec, buildSandboxSpec, podIdMappings, rootOnHost, validateUserNamespace } from '../../../src/oci/index.js';
+import { containerConfig, containerInput, podConfig, sandboxFacts, sandboxInput } from './kubelet-configs.js';
 import type { IDMapping, NamespaceMode, NamespaceOption } from '../../../src/domain/cri-types.js';
 
 const m = (container_id: number, host_id: number, length: number): IDMapping => ({ container_id, host_id, length });
@@ -52,5 +53,51 @@ describe('validateUserNamespace', () => {
       expect(kindOf(() => validateUserNamespace({ ...opts('NODE'), userns_options: null }, supported))).toBe('ok');
       expect(kindOf(() => validateUserNamespace(opts('NODE'), supported))).toBe('ok');
     }
+  });
+});
+
+describe('POD mode with host namespaces', () => {
+  it.each([
+    ['the host network', { network: 'NODE' as const }, /host's network namespace is not supported/],
+    ['the host PID namespace', { pid: 'NODE' as const }, /host's pid namespace is not supported/],
+    ['the host IPC namespace', { ipc: 'NODE' as const }, /host's ipc namespace is not supported/],
+  ])('%s is FailedPrecondition where POD mode is delivered', (_n, over, re) => {
+    const o = { ...opts('POD', good), ...over };
+    expect(kindOf(() => validateUserNamespace(o, true))).toBe('FailedPrecondition');
+    expect(() => validateUserNamespace(o, true)).toThrow(re);
+  });
+});
+
+describe('specs of a POD-mode pod', () => {
+  const ns = opts('POD', [m(0, 300000, 65536)], [m(0, 400000, 65536)]);
+  const mappings = podIdMappings(ns)!;
+  const userns = { path: '/run/fune/userns/ns/p1', mappings };
+
+  it('podIdMappings gives the OCI form, and the host ids of container id 0', () => {
+    expect(mappings).toEqual({ uidMappings: [{ containerID: 0, hostID: 300000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 400000, size: 65536 }] });
+    expect(rootOnHost(mappings)).toEqual({ uid: 300000, gid: 400000 });
+    expect(podIdMappings(opts('NODE'))).toBeUndefined();
+    expect(podIdMappings(null)).toBeUndefined();
+  });
+
+  it('the infra spec joins the pinned user namespace and carries the mappings (runc 1.1.5 wants both)', () => {
+    const spec = buildSandboxSpec(sandboxInput(podConfig({}, { namespace_options: ns }), { userns, netnsPath: '/run/fune/netns/p1' }));
+    expect(spec.linux!.namespaces).toContainEqual({ type: 'user', path: userns.path });
+    expect(spec.linux!.namespaces).toContainEqual({ type: 'network', path: '/run/fune/netns/p1' });
+    expect(spec.linux!.uidMappings).toEqual(mappings.uidMappings);
+    expect(spec.linux!.gidMappings).toEqual(mappings.gidMappings);
+  });
+
+  it('a container spec joins it too; without a pod user namespace there is no user namespace and no mapping', () => {
+    const pod = podConfig({}, { namespace_options: ns });
+    const spec = buildContainerSpec(containerInput(containerConfig(), { sandbox: sandboxFacts(pod, { userns }) }));
+    expect(spec.linux!.namespaces!.filter((n) => n.type === 'user')).toEqual([{ type: 'user', path: userns.path }]);
+    expect(spec.linux!.uidMappings).toEqual(mappings.uidMappings);
+    const plain = buildContainerSpec(containerInput());
+    expect(plain.linux!.namespaces!.some((n) => n.type === 'user')).toBe(false);
+    expect(plain.linux!.uidMappings).toBeUndefined();
+    const plainPod = buildSandboxSpec(sandboxInput());
+    expect(plainPod.linux!.namespaces!.some((n) => n.type === 'user')).toBe(false);
+    expect(plainPod.linux!.gidMappings).toBeUndefined();
   });
 });
