@@ -1,6 +1,6 @@
 // User namespaces of mode POD on the real kernel, with Debian's runc 1.1.5 (no idmapped mounts of its own): fune
 // pins the pod's user namespace, makes the network namespace inside it, stacks the image layers as idmapped views
-// under the overlay and idmaps the volumes (native/idmap). Read back from the kernel: the infra's and the
+// under the overlay (and under an image volume) and idmaps the volumes (native/idmap). Read back from the kernel: the infra's and the
 // container's /proc/<pid>/uid_map and gid_map and their host uid, the namespaces they share, a network sysctl the
 // pod's root could set only in a network namespace its user namespace owns, file ownership inside (stat in the
 // container) and outside (what the writable layer and the idmapped volume store), and that another local user cannot pass
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerConfig, logText, podConfig, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
+import { containerConfig, IMAGE, logText, podConfig, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
 import { failure, grpc } from '../../helpers/daemon.js';
 
 const HOST = 300000;
@@ -68,9 +68,12 @@ describe('user namespace mode POD', () => {
       const st = statSync(usernsDir);
       expect([st.uid, st.gid, (st.mode & 0o777).toString(8)]).toEqual([HOST, HOST, '700']);
 
-      const script = 'cat /proc/self/uid_map; id -u; stat -c %u:%g /bin/busybox /vol/owned; echo hi > /written; echo v > /vol/new; ls -ln /dev/shm >/dev/null && echo shm > /dev/shm/x && cat /dev/shm/x; exec sleep 1000';
+      const script = 'cat /proc/self/uid_map; id -u; stat -c %u:%g /bin/busybox /vol/owned /img/bin/busybox; echo hi > /written; echo v > /vol/new; ls -ln /dev/shm >/dev/null && echo shm > /dev/shm/x && cat /dev/shm/x; exec sleep 1000';
       const c = containerConfig('usernsctr', script, {
-        mounts: [{ container_path: '/vol', host_path: vol, readonly: false, propagation: 'PROPAGATION_PRIVATE' }],
+        mounts: [
+          { container_path: '/vol', host_path: vol, readonly: false, propagation: 'PROPAGATION_PRIVATE' },
+          { container_path: '/img', image: { image: IMAGE }, readonly: true },
+        ],
         linux: { security_context: { namespace_options: podUserns(HOST).linux.security_context.namespace_options } },
       });
       const ctrId = (await env.c.call('CreateContainer', { pod_sandbox_id: podId, config: c, sandbox_config: config })).container_id as string;
@@ -79,7 +82,7 @@ describe('user namespace mode POD', () => {
       for (let i = 0; i < 100 && !(out = await logText(env, ctrId)).includes('shm'); i++) await sleep(50);
       const lines = out.trim().split('\n');
       expect(lines[0]!.trim().split(/\s+/).map(Number)).toEqual([0, HOST, SIZE]);
-      expect(lines.slice(1)).toEqual(['0', '0:0', '5:6', 'shm']);
+      expect(lines.slice(1)).toEqual(['0', '0:0', '5:6', '0:0', 'shm']); // the image volume's layers are idmapped too
       const cst = await env.c.call('ContainerStatus', { container_id: ctrId, verbose: true });
       expect(cst.status.state).toBe('CONTAINER_RUNNING');
       const pid = (JSON.parse(cst.info.info) as { pid: number }).pid;
@@ -106,6 +109,7 @@ describe('user namespace mode POD', () => {
       expect(mountsUnder(join(usernsDir, ctrId))).toEqual([]);
       expect(existsSync(join(usernsDir, ctrId))).toBe(false);
       expect(existsSync(join(usernsDir, `${ctrId}.m0`))).toBe(false);
+      expect(existsSync(join(usernsDir, `${ctrId}.volumes`))).toBe(false);
     } finally {
       await env.c.call('StopPodSandbox', { pod_sandbox_id: podId });
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: podId });
@@ -114,6 +118,37 @@ describe('user namespace mode POD', () => {
     expect(mountsUnder(pin)).toEqual([]);
     expect(existsSync(usernsDir)).toBe(false);
     expect(existsSync(pin)).toBe(false);
+  });
+
+  it('survives a daemon restart: the pod keeps its namespaces, a new container joins them; what no pod owns is swept', async () => {
+    const config = podConfig('usernsrestart', env.logDir, podUserns(HOST + SIZE));
+    const podId = (await env.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    const orphan = join(env.d.state, 'userns', 'f'.repeat(64));
+    try {
+      const infra = (JSON.parse((await env.c.call('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true })).info.info) as { pid: number }).pid;
+      await env.restart('SIGKILL', async () => {
+        execFileSync('mkdir', ['-p', join(orphan, 'rootfs')]); // what a crash in RunPodSandbox could leave
+      });
+      expect(existsSync(orphan)).toBe(false);
+      expect((await env.c.call('PodSandboxStatus', { pod_sandbox_id: podId })).status.state).toBe('SANDBOX_READY');
+      const c = containerConfig('afterrestart', 'cat /proc/self/uid_map; stat -c %u:%g /bin/busybox; exec sleep 1000', {
+        linux: { security_context: { namespace_options: podUserns(HOST + SIZE).linux.security_context.namespace_options } },
+      });
+      const ctrId = (await env.c.call('CreateContainer', { pod_sandbox_id: podId, config: c, sandbox_config: config })).container_id as string;
+      await env.c.call('StartContainer', { container_id: ctrId });
+      let out = '';
+      for (let i = 0; i < 100 && !(out = await logText(env, ctrId)).includes(':'); i++) await sleep(50);
+      const lines = out.trim().split('\n');
+      expect(lines[0]!.trim().split(/\s+/).map(Number)).toEqual([0, HOST + SIZE, SIZE]);
+      expect(lines[1]).toBe('0:0');
+      const pid = (JSON.parse((await env.c.call('ContainerStatus', { container_id: ctrId, verbose: true })).info.info) as { pid: number }).pid;
+      expect(readlinkSync(`/proc/${pid}/ns/user`)).toBe(readlinkSync(`/proc/${infra}/ns/user`));
+    } finally {
+      await env.c.call('StopPodSandbox', { pod_sandbox_id: podId });
+      await env.c.call('RemovePodSandbox', { pod_sandbox_id: podId });
+    }
+    expect(mountsUnder(join(env.d.state, 'userns', podId))).toEqual([]);
+    expect(existsSync(join(env.d.state, 'userns', 'ns', podId))).toBe(false);
   });
 
   it.each<[string, Record<string, unknown>, RegExp]>([
