@@ -1,6 +1,7 @@
 // Seeded random-frame fuzzing of the SPDY parser and session: thousands of random and mutated frames (flipped bytes,
 // lying lengths, truncated and garbage header blocks, unknown types, random chunking) must never throw out of the
-// session, never loop, never make the server write a frame that does not parse, and leave nothing behind.
+// session, never loop, never make the server write a frame that does not parse, and leave nothing behind. No
+// wall-clock bounds (a loaded CI host made one of them fail): a loop shows as the per-reader guard or the timeout.
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -145,7 +146,6 @@ class FakeSocket extends Duplex {
 describe('SPDY fuzzing (seeded)', () => {
   it('the frame reader and header decoding throw nothing but SpdyProtocolError on random and mutated input', () => {
     const rng = mulberry32(SEED);
-    const t0 = performance.now();
     let parsed = 0;
     let rejected = 0;
     for (let c = 0; c < 3000; c++) {
@@ -170,12 +170,10 @@ describe('SPDY fuzzing (seeded)', () => {
     }
     expect(parsed).toBeGreaterThan(1000);
     expect(rejected).toBeGreaterThan(100);
-    expect(performance.now() - t0).toBeLessThan(20_000);
-  });
+  }, 60_000);
 
   it('a session fed thousands of random and mutated frames never throws, never loops, writes only valid frames and frees its streams', () => {
     const rng = mulberry32(SEED + 1);
-    const t0 = performance.now();
     let goaways = 0;
     let streams = 0;
     const errors: Error[] = [];
@@ -207,9 +205,8 @@ describe('SPDY fuzzing (seeded)', () => {
       });
       const mutateRate = rng.pick([0, 0.05, 0.3, 1]);
       const bytes = Buffer.concat(frames(rng, 1 + rng.int(30)).map((f) => (rng.next() < mutateRate ? mutate(rng, f) : f)));
-      const t = performance.now();
+      // Synchronous: a parser that looped would never return here (the test's timeout ends it).
       for (const piece of chunks(rng, bytes)) socket.emit('data', piece);
-      expect(performance.now() - t).toBeLessThan(2_000);
       if (session.isClosed) goaways++;
       session.destroy();
       expect(session.openStreams).toBe(0);
@@ -224,7 +221,6 @@ describe('SPDY fuzzing (seeded)', () => {
     expect(errors).toEqual([]);
     expect(streams).toBeGreaterThan(500);
     expect(goaways).toBeGreaterThan(100);
-    expect(performance.now() - t0).toBeLessThan(30_000);
   }, 60_000);
 
   it('the streaming server survives fuzzed exec and port-forward connections and releases every one of them', async () => {
@@ -238,7 +234,6 @@ describe('SPDY fuzzing (seeded)', () => {
     });
     await server.start();
     try {
-      const t0 = performance.now();
       for (let c = 0; c < 150; c++) {
         const pf = rng.next() < 0.5;
         const url = server.issue(pf ? { kind: 'portforward', podSandboxId: 'p', ports: [] } : { kind: 'exec', containerId: 'c', cmd: ['cat'], tty: false, stdin: true, stdout: true, stderr: true });
@@ -267,7 +262,6 @@ describe('SPDY fuzzing (seeded)', () => {
       await Promise.all([stdout.done(), error.done()]);
       expect(stdout.text()).toBe('alive');
       client!.close();
-      expect(performance.now() - t0).toBeLessThan(30_000);
     } finally {
       await server.stop();
       echo.close();
