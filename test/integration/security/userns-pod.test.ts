@@ -7,7 +7,7 @@
 // to the pod's directory. After removal nothing is left: no pin, no mount, no directory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { containerConfig, IMAGE, logText, podConfig, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
@@ -20,6 +20,7 @@ const capable = major > 6 || (major === 6 && minor >= 3);
 const SIZE = 65536;
 let env: LifecycleEnv;
 let vol = '';
+let prop = '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mountsUnder = (p: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === p || m.startsWith(p + '/'));
 const mapping = (host_id: number) => [{ container_id: 0, host_id, length: SIZE }];
@@ -38,10 +39,19 @@ beforeAll(async () => {
   chmodSync(vol, 0o755);
   writeFileSync(join(vol, 'owned'), 'x');
   chownSync(join(vol, 'owned'), 5, 6);
+  prop = mkdtempSync('/tmp/fune-userns-prop-');
+  chmodSync(prop, 0o755);
+  mkdirSync(join(prop, 'sub'));
+  execFileSync('mount', ['--bind', prop, prop]); // shared, as critest's propagation specs make their host path
+  execFileSync('mount', ['--make-shared', prop]);
 });
 afterAll(async () => {
   await env?.cleanup();
   if (vol) rmSync(vol, { recursive: true, force: true });
+  if (prop) {
+    spawnSync('umount', ['-R', '-l', prop]);
+    rmSync(prop, { recursive: true, force: true });
+  }
 });
 
 describe('user namespace mode POD', () => {
@@ -72,11 +82,13 @@ describe('user namespace mode POD', () => {
       const st = statSync(usernsDir);
       expect([st.uid, st.gid, (st.mode & 0o777).toString(8)]).toEqual([HOST, HOST, '700']);
 
-      const script = 'cat /proc/self/uid_map; id -u; stat -c %u:%g /bin/busybox /vol/owned /img/bin/busybox; echo hi > /written; echo v > /vol/new; ls -ln /dev/shm >/dev/null && echo shm > /dev/shm/x && cat /dev/shm/x; exec sleep 1000';
+      const script = 'cat /proc/self/uid_map; id -u; stat -c %u:%g /bin/busybox /vol/owned /img/bin/busybox; (touch /ro/x 2>/dev/null && echo rw) || echo ro; echo hi > /written; echo v > /vol/new; ls -ln /dev/shm >/dev/null && echo shm > /dev/shm/x && cat /dev/shm/x; exec sleep 1000';
       const c = containerConfig('usernsctr', script, {
         mounts: [
           { container_path: '/vol', host_path: vol, readonly: false, propagation: 'PROPAGATION_PRIVATE' },
           { container_path: '/img', image: { image: IMAGE }, readonly: true },
+          { container_path: '/ro', host_path: vol, readonly: true, propagation: 'PROPAGATION_PRIVATE' },
+          { container_path: '/prop', host_path: prop, readonly: false, propagation: 'PROPAGATION_HOST_TO_CONTAINER' },
         ],
         linux: { security_context: { namespace_options: podUserns(HOST).linux.security_context.namespace_options } },
       });
@@ -86,7 +98,7 @@ describe('user namespace mode POD', () => {
       for (let i = 0; i < 100 && !(out = await logText(env, ctrId)).includes('shm'); i++) await sleep(50);
       const lines = out.trim().split('\n');
       expect(lines[0]!.trim().split(/\s+/).map(Number)).toEqual([0, HOST, SIZE]);
-      expect(lines.slice(1)).toEqual(['0', '0:0', '5:6', '0:0', 'shm']); // the image volume's layers are idmapped too
+      expect(lines.slice(1)).toEqual(['0', '0:0', '5:6', '0:0', 'ro', 'shm']); // the image volume's layers are idmapped too; a readonly volume stays so
       const cst = await env.c.call('ContainerStatus', { container_id: ctrId, verbose: true });
       expect(cst.status.state).toBe('CONTAINER_RUNNING');
       const pid = (JSON.parse(cst.info.info) as { pid: number }).pid;
@@ -103,6 +115,12 @@ describe('user namespace mode POD', () => {
       const r = await env.c.call('ExecSync', { container_id: ctrId, cmd: ['sh', '-c', 'id -u; cat /proc/self/gid_map'], timeout: 10 });
       expect(Buffer.from(r.stdout).toString().split('\n')[0]).toBe('0');
       expect(Buffer.from(r.stdout).toString().split('\n')[1]!.trim().split(/\s+/).map(Number)).toEqual([0, HOST, SIZE]);
+      // a volume with HOST_TO_CONTAINER propagation: its idmapped copy (open_tree clones a shared mount into the
+      // source's peer group) still receives what is mounted on the host afterwards
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', join(prop, 'sub')]);
+      writeFileSync(join(prop, 'sub', 'f'), 'propagated');
+      const pr = await env.c.call('ExecSync', { container_id: ctrId, cmd: ['cat', '/prop/sub/f'], timeout: 10 });
+      expect(Buffer.from(pr.stdout).toString()).toBe('propagated');
       // another local user (nobody) cannot pass to the pod's directory, where the container's rootfs is mounted
       const other = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'stat', join(usernsDir, ctrId, 'bin')], { encoding: 'utf8' });
       expect(other.status).not.toBe(0);
@@ -113,8 +131,10 @@ describe('user namespace mode POD', () => {
       expect(mountsUnder(join(usernsDir, ctrId))).toEqual([]);
       expect(existsSync(join(usernsDir, ctrId))).toBe(false);
       expect(existsSync(join(usernsDir, `${ctrId}.m0`))).toBe(false);
+      expect(existsSync(join(usernsDir, `${ctrId}.m1`))).toBe(false);
       expect(existsSync(join(usernsDir, `${ctrId}.volumes`))).toBe(false);
     } finally {
+      spawnSync('umount', ['-l', join(prop, 'sub')]);
       await env.c.call('StopPodSandbox', { pod_sandbox_id: podId });
       await env.c.call('RemovePodSandbox', { pod_sandbox_id: podId });
     }
@@ -161,11 +181,13 @@ describe('user namespace mode POD', () => {
     ['the host IPC namespace', { ipc: 'NODE' }, /host's ipc namespace is not supported/],
   ])('with %s is FAILED_PRECONDITION and makes nothing', async (_what, ns, message) => {
     const base = podUserns(HOST).linux.security_context.namespace_options;
-    const before = readFileSync('/proc/self/mountinfo', 'utf8');
+    const ours = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.d.dir)); // other programs mount too
+    const before = ours();
     const f = await failure(env.c.call('RunPodSandbox', { config: podConfig('usernsbad', env.logDir, { linux: { security_context: { namespace_options: { ...base, ...ns } } } }) }));
     expect(f.code, f.details).toBe(grpc.status.FAILED_PRECONDITION);
     expect(f.details).toMatch(message);
     expect((await env.c.call('ListPodSandbox', {})).items).toHaveLength(0);
-    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(before);
+    expect(ours()).toEqual(before);
+    expect(existsSync(join(env.d.state, 'userns', 'ns')) ? execFileSync('ls', [join(env.d.state, 'userns', 'ns')]).toString() : '').toBe('');
   });
 });
