@@ -4,13 +4,12 @@
 // kubelet computes them, memory.swap.max (1.28+ LimitedSwap/NoSwap), memory.oom.group "1" (1.28+), the 1.22 swap
 // semantics (memory_swap_limit_in_bytes), cpu shares/quota/period, cpusets, one hugetlb limit per page size.
 // Swap and OOM are driven for real: a container that goes past its limit swaps within its bound, or is OOM-killed.
-import { execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure, grpc } from '../helpers/daemon.js';
 import { vmEnv, type VmEnv } from './env.js';
-import { cgroupFiles, containerPid, DRIVERS, waitFor } from './guest.js';
+import { cgroupFiles, containerPid, DRIVERS, unitProps as show, waitFor } from './guest.js';
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
@@ -29,8 +28,6 @@ const memoryHigh = (request: number, limit: number, factor = 0.9) => Math.floor(
 const burstableSwap = (request: number, nodeMemory: number, nodeSwap: number) => Math.trunc((request / nodeMemory) * nodeSwap);
 
 const meminfo = async (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(await readFile('/proc/meminfo', 'utf8'))![1]) * 1024;
-const show = (unit: string, props: string[]): Record<string, string> =>
-  Object.fromEntries(execFileSync('systemctl', ['show', unit, ...props.map((p) => `-p${p}`)], { encoding: 'utf8' }).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 
 describe.each(DRIVERS)('cgroup v2 resources (%s driver)', (driver) => {
   let env: VmEnv;

@@ -1,5 +1,5 @@
-// Global set-up of the vitest project `vm`: one fune daemon per cgroup driver of DRIVERS, started once for the whole
-// run and shared by the test files (under TCG a daemon takes about a minute to start: node, the CRI protos, the
+// Global set-up of the vitest project `vm`: one fune daemon per cgroup driver of DAEMON_DRIVERS (DRIVERS and the
+// kubelet suite's), started once for the whole run, all at once, and shared by the test files (under TCG a daemon takes about a minute to start: node, the CRI protos, the
 // AppArmor profile). Each daemon has its own root, state, socket and a loopback-only CNI network, as
 // test/integration's startEnv gives. Tests remove the pods they make (test/vm/env.ts); the teardown stops the
 // daemons and sweeps whatever is left (runc containers, conmon, mounts, cgroups), even after a failure.
@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { sweep } from '../helpers/sweep.js';
-import { DRIVERS } from './guest.js';
+import { DAEMON_DRIVERS } from './guest.js';
 
 /** VmDaemon is what a test file gets of a shared daemon. */
 export interface VmDaemon {
@@ -73,11 +73,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
       await rm(d.dir, { recursive: true, force: true });
     }
   };
-  try {
-    for (const driver of DRIVERS) running.push(await start(driver));
-  } catch (err) {
+  // Started side by side (each start is mostly node loading its modules, one vCPU each); a failed start fails the
+  // run only once the others are up, so that the teardown stops them all.
+  const started = await Promise.allSettled(DAEMON_DRIVERS.map((driver) => start(driver)));
+  for (const r of started) if (r.status === 'fulfilled') running.push(r.value);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
     await teardown();
-    throw err;
+    throw failed.reason;
   }
   project.provide('vmDaemons', running.map((r) => r.d));
   return teardown;

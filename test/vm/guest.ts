@@ -1,5 +1,6 @@
 // Helpers of the VM tier's tests: which cgroup drivers to run under, and the kernel's own view of a container's
 // cgroup (from /proc/<pid>/cgroup, not from what fune wrote into the spec).
+import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CriClient } from '../helpers/daemon.js';
@@ -9,6 +10,15 @@ import type { CriClient } from '../helpers/daemon.js';
  * cgroupfs only. Add systemd (`FUNE_VM_DRIVERS=cgroupfs,systemd`) to run the same tables through runc's systemd driver.
  */
 export const DRIVERS = (process.env.FUNE_VM_DRIVERS ?? 'cgroupfs').split(',').map((d) => d.trim()).filter((d) => d !== '') as ('cgroupfs' | 'systemd')[];
+
+/**
+ * KUBELET_DRIVERS are the drivers the kubelet suite (kubelet.test.ts) runs under whatever DRIVERS says: both, since a
+ * kubelet on a systemd node sends slice paths as cgroup parents, and that is what this tier is for.
+ */
+export const KUBELET_DRIVERS: ('cgroupfs' | 'systemd')[] = ['cgroupfs', 'systemd'];
+
+/** DAEMON_DRIVERS are the drivers that get a shared daemon (daemons.ts): those of DRIVERS and KUBELET_DRIVERS. */
+export const DAEMON_DRIVERS = [...new Set([...DRIVERS, ...KUBELET_DRIVERS])];
 
 /** cgroupOfPid gives the cgroup v2 directory of a process, as the kernel reports it. */
 export async function cgroupOfPid(pid: number): Promise<string> {
@@ -40,4 +50,10 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolea
     v = await probe();
   }
   return v;
+}
+
+/** unitProps reads properties of a systemd unit as `systemctl show` gives them: `{ MemoryMax: '67108864', ... }`. */
+export function unitProps(unit: string, props: string[]): Record<string, string> {
+  const out = execFileSync('systemctl', ['show', unit, ...props.map((p) => `-p${p}`)], { encoding: 'utf8' }).trim().split('\n');
+  return Object.fromEntries(out.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
