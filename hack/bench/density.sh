@@ -13,7 +13,8 @@
 #
 # Knobs: PODS=110,250 (increasing counts), CLIENTS=10, RELIST=60 (seconds at each count; 0 skips), STOP_TIMEOUT=10,
 #        RUNTIMES="containerd fune", IMAGE, OUT (default .tmp/density), RESULT, HARNESS, LOG_LEVEL (fune's),
-#        FUNE_NODE_ARGS (more node flags for fune, e.g. --cpu-prof --cpu-prof-dir=DIR).
+#        FUNE_NODE_ARGS (more node flags for fune, e.g. --cpu-prof --cpu-prof-dir=DIR), BUILD=0 (run dist/ as it is, to
+#        compare two builds).
 set -euo pipefail
 . "$(dirname "$0")/../harness-config.sh"
 . "$(dirname "$0")/runtimes.sh"
@@ -54,8 +55,12 @@ limits="ulimit -n $(ulimit -n), pid_max $(cat /proc/sys/kernel/pid_max), threads
 log "limits: $limits"
 
 mkdir -p "$OUT"
-log "building (tsc -p tsconfig.json)"
-npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+if [ "${BUILD:-1}" = 0 ]; then
+  log "not building (BUILD=0): running dist/ as it is"
+else
+  log "building (tsc -p tsconfig.json)"
+  npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+fi
 [ -f dist/hack/bench/density.js ] && [ -f dist/src/main.js ] || die "build output missing (dist/hack/bench/density.js, dist/src/main.js)"
 DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/density.js run --pods "$PODS" --clients "$CLIENTS"
   --relist "$RELIST" --stop-timeout "$STOP_TIMEOUT" --image "$IMAGE")

@@ -7,6 +7,7 @@ import { removeTreeAtomic } from '../store/atomic-file.js';
 import { RuntimeError } from '../errors/index.js';
 import type { LayerStore } from './layer-store.js';
 import { shortName } from './layer-store.js';
+import type { Mutex } from './single-flight.js';
 
 /** RootfsRecord ties a container's writable layer to the image layers under it (which it keeps alive). */
 export interface RootfsRecord {
@@ -109,18 +110,31 @@ export class RootfsStore {
     return { lowerdirs: layers.map((d) => this.layers.diffDir(d)), upperdir, workdir, mountOptions, cwd: this.layers.linksDir };
   }
 
-  /** prepare creates (or finds) a container's writable layer over the given image layers. */
-  async prepare(containerId: string, imageId: string, diffIds: string[]): Promise<RootfsPlan> {
+  /**
+   * prepare creates (or finds) a container's writable layer over the given image layers. `pin` is the image index
+   * lock: the record enters the map under it (so no collection is under way, and every later one keeps the layers),
+   * and the directories and the record file are written after it is released, so that the kubelet's concurrent
+   * CreateContainers do not wait for each other's fsyncs.
+   */
+  async prepare(containerId: string, imageId: string, diffIds: string[], pin?: Mutex): Promise<RootfsPlan> {
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(containerId)) throw new RuntimeError('InvalidArgument', `invalid container id ${JSON.stringify(containerId)}`);
     const existing = this.byId.get(containerId);
     if (existing) return this.plan(existing);
     const rec: RootfsRecord = { containerId, imageId, diffIds };
     const p = this.plan(rec);
-    // At once: a record without its directories (a crash in between) is an orphan the owner's recovery removes,
-    // since the container's own record is written after this.
-    await mkdir(dirname(p.upperdir), { recursive: true, mode: 0o700 }); // the container's own directory: root's alone
-    await Promise.all([mkdir(p.upperdir, { recursive: true, mode: 0o755 }), mkdir(p.workdir, { recursive: true, mode: 0o700 }), this.records.put(containerId, rec)]);
-    this.byId.set(containerId, rec);
+    const enter = async () => {
+      this.byId.set(containerId, rec);
+    };
+    await (pin ? pin.run(enter) : enter());
+    try {
+      // At once: a record without its directories (a crash in between) is an orphan the owner's recovery removes,
+      // since the container's own record is written after this.
+      await mkdir(dirname(p.upperdir), { recursive: true, mode: 0o700 }); // the container's own directory: root's alone
+      await Promise.all([mkdir(p.upperdir, { recursive: true, mode: 0o755 }), mkdir(p.workdir, { recursive: true, mode: 0o700 }), this.records.put(containerId, rec)]);
+    } catch (e) {
+      this.byId.delete(containerId);
+      throw e;
+    }
     return p;
   }
 
@@ -197,12 +211,18 @@ export class RootfsStore {
     await this.mounter.unmount(target);
   }
 
-  /** remove deletes a container's writable layer and its record; an absent one is fine. Unmount first. */
+  /**
+   * remove deletes a container's writable layer and its record; an absent one is fine. Unmount first. It needs no
+   * lock of the image index: the record leaves the map at once, so a collection from now on may take the layers
+   * (nothing mounts them for this container any more); the files are the container's alone, and a prepare of the
+   * same id cannot run meanwhile (the owner's own lock). A crash in between leaves the record on disk, which the
+   * next start loads and the owner's removal or recovery removes again.
+   */
   async remove(containerId: string): Promise<void> {
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(containerId)) return;
+    this.byId.delete(containerId);
     await removeTreeAtomic(join(this.rootfsDir, containerId));
     await this.records.delete(containerId);
-    this.byId.delete(containerId);
   }
 
   /** sweep removes what a crash left under rootfs/: temporary directories and directories without a record. */

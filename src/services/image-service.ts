@@ -209,7 +209,7 @@ export class ImageService {
   async prepareRootfs(containerId: string, imageId: string): Promise<RootfsPlan> {
     const r = this.d.images.find(imageId);
     if (!r) throw notFound(`image ${JSON.stringify(imageId)} not found`);
-    return this.d.images.lock.run(() => this.d.images.rootfs.prepare(containerId, r.id, r.layers.map((l) => l.diffId)));
+    return this.d.images.rootfs.prepare(containerId, r.id, r.layers.map((l) => l.diffId), this.d.images.lock);
   }
 
   /** mountImageVolume mounts an image's layers read-only at `target`, an existing directory (CRI Mount.image). */
@@ -234,8 +234,12 @@ export class ImageService {
     return this.d.images.rootfs.all().map((r) => r.containerId);
   }
 
-  /** removeRootfs deletes a container's writable layer (unmount it first); absent is fine. */
+  /**
+   * removeRootfs deletes a container's writable layer (unmount it first); absent is fine. Not under the image
+   * index lock (see RootfsStore.remove): with the kubelet removing pods from several workers at once, each removal
+   * waited there for the others' directory removals and fsyncs, and for any pull or CreateContainer holding it.
+   */
   async removeRootfs(containerId: string): Promise<void> {
-    await this.d.images.lock.run(() => this.d.images.rootfs.remove(containerId));
+    await this.d.images.rootfs.remove(containerId);
   }
 }

@@ -75,6 +75,31 @@ describe('container root filesystems (overlayfs over shared layers)', () => {
     await svc.unmountRootfs(target); // not mounted: fine
   });
 
+  it('takes the image index lock to enter a new writable layer, and not to remove one', async () => {
+    const ws = svc.resolveImage('fune.test/ws:1').id;
+    const ids = () => m.rootfs.all().map((r) => r.containerId);
+    let release!: () => void;
+    let held = m.lock.run(() => new Promise<void>((r) => (release = r)));
+    // a collection (or pull) holds the lock: the record must not enter before it is done
+    const prep = svc.prepareRootfs('lock1', ws);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ids()).not.toContain('lock1');
+    release();
+    await held;
+    const plan = await prep;
+    expect(ids()).toContain('lock1');
+    expect((await readdir(join(plan.upperdir, '..'))).sort()).toEqual(['upper', 'work']);
+    // removal needs no lock: it finishes while another holder keeps it
+    held = m.lock.run(() => new Promise<void>((r) => (release = r)));
+    const removed = svc.removeRootfs('lock1').then(() => 'removed');
+    expect(ids()).not.toContain('lock1');
+    expect(await Promise.race([removed, new Promise((r) => setTimeout(() => r('waited for the lock'), 5000))])).toBe('removed');
+    await expect(readdir(join(plan.upperdir, '..'))).rejects.toThrow(/ENOENT/);
+    release();
+    await held;
+  });
+
+
   it('keeps layers a container uses after its image is removed, frees them with the rootfs', async () => {
     const deep = svc.resolveImage('fune.test/deep:1');
     const plan = await svc.prepareRootfs('deep1', deep.id);
