@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CgroupMode } from '../domain/node.js';
 import { failedPrecondition, invalidArgument, isErrno } from '../errors/index.js';
 
@@ -32,6 +33,15 @@ export interface CgroupTree {
   stats(path: string): Promise<CgroupStats>;
   /** oomKilled tells whether the kernel OOM-killed a process of the cgroup (v1 memory.oom_control, v2 memory.events). */
   oomKilled(path: string): Promise<boolean>;
+  /**
+   * watchOom calls `onOom` once, as soon as the kernel has OOM-killed a process of the cgroup `path` (at once when
+   * it already has), for as long as the watch is open and the cgroup exists. On v2 it watches memory.events (the
+   * kernel notifies a file's watchers when its counts change) and reads oom_kill at each change, so that the kill
+   * is known while the cgroup is still there: systemd removes a scope's cgroup as soon as its last process is
+   * gone, before an exit is seen. undefined where nothing can be watched: v1 (memory.oom_control tells only
+   * through an eventfd; the cgroup there lasts until `runc delete`, after the exit is read) or a cgroup already gone.
+   */
+  watchOom(path: string, onOom: () => void): OomWatch | undefined;
   /** attach moves process `pid` into the cgroup `path` (made if absent), in every hierarchy a monitor belongs to. */
   attach(path: string, pid: number): Promise<void>;
   /** remove removes the (empty) cgroup `path`; absent is fine, a busy one is retried for about half a second, then left. */
@@ -52,6 +62,11 @@ export interface CgroupTree {
    * out). A limit below what the cgroup holds (EBUSY) is FailedPrecondition.
    */
   setHugepageLimits(path: string, limits: { pageSize: string; limit: number }[]): Promise<void>;
+}
+
+/** OomWatch is an open watch of watchOom. */
+export interface OomWatch {
+  close(): void;
 }
 
 async function writeHugetlb(file: string, limit: number, pageSize: string): Promise<void> {
@@ -160,6 +175,51 @@ class V2Tree implements CgroupTree {
     return (parseKeyed(await readText(join(this.root, path, 'memory.events'))).get('oom_kill') ?? 0n) > 0n;
   }
 
+  watchOom(path: string, onOom: () => void): OomWatch | undefined {
+    const file = join(this.root, path, 'memory.events');
+    const podFile = join(this.root, dirname(path), 'memory.events');
+    const kills = (f: string): bigint | undefined => {
+      try {
+        return parseKeyed(readFileSync(f, 'utf8')).get('oom_kill') ?? 0n;
+      } catch {
+        return undefined; // the cgroup is gone
+      }
+    };
+    let w: FSWatcher | undefined;
+    let fired = false;
+    const fire = () => {
+      fired = true;
+      w?.close();
+      onOom();
+    };
+    // The parent's oom_kill counts its children's kills too (memory.events is hierarchical); read before the
+    // container's, so that it never holds a kill of this container that the container's read did not see.
+    let podSeen = kills(podFile);
+    // Read at once, in the watch's callback: the point is to beat the cgroup's removal.
+    const check = (event: string) => {
+      if (fired) return;
+      const pod = kills(podFile);
+      const own = kills(file);
+      if (own === undefined) {
+        // Gone between the kernel's notice of a change and this read (systemd removes an empty scope's cgroup at
+        // once, and this event loop may have been busy): a change of its counts as it went, while the parent's
+        // count of kills rose, was this container's kill. A removal alone is a 'rename'.
+        if (event === 'change' && podSeen !== undefined && pod !== undefined && pod > podSeen) fire();
+        return;
+      }
+      if (own > 0n) return fire();
+      if (pod !== undefined) podSeen = pod;
+    };
+    try {
+      w = watch(file, { persistent: false }, (event) => check(event));
+    } catch {
+      return undefined;
+    }
+    w.on('error', () => w?.close());
+    check('change');
+    return { close: () => w?.close() };
+  }
+
   attach(path: string, pid: number): Promise<void> {
     return attachIn([join(this.root, path)], pid);
   }
@@ -262,6 +322,10 @@ class V1Tree implements CgroupTree {
 
   async oomKilled(path: string): Promise<boolean> {
     return (parseKeyed(await readText(join(this.root, 'memory', path, 'memory.oom_control'))).get('oom_kill') ?? 0n) > 0n;
+  }
+
+  watchOom(): OomWatch | undefined {
+    return undefined;
   }
 
   attach(path: string, pid: number): Promise<void> {

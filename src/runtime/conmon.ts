@@ -1,4 +1,4 @@
-import { constants as fsc, existsSync } from 'node:fs';
+import { constants as fsc, existsSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -228,6 +228,15 @@ export class Conmon {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * markOom leaves in the bundle the `oom` marker conmon leaves when it sees the container OOM-killed (oomKilled
+   * reads it), for a kill fune saw itself (OomWatches). Synchronous: it is written before an exit that follows it
+   * can be read.
+   */
+  markOom(bundle: string): void {
+    writeFileSync(join(bundle, 'oom'), '', { mode: 0o600 });
   }
 
   /** reopenLog asks conmon to reopen the container's log file (control message 2). */

@@ -8,6 +8,7 @@ import { containerName } from '../domain/names.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
 import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerFields, validateContainerResources, validateCriMounts, validateUserNamespace } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
+import { OomWatches } from '../runtime/oom-watches.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { containerListItemOf, containerStatusOf } from './container-status.js';
 import type { ContainerEventType } from './events-service.js';
@@ -41,12 +42,15 @@ export class ContainerService {
   private readonly userFiles?: ImageUserFiles;
   /** placing holds conmon's moves into its cgroup, which StartContainer does not wait for. */
   private readonly placing = new Pending();
+  /** ooms watches running containers' cgroups for OOM kills (the `oom` marker applyExit reads). */
+  readonly ooms: OomWatches;
 
   constructor(
     private readonly d: LifecycleDeps,
     private readonly sandboxes: SandboxService,
   ) {
     if (d.images) this.userFiles = new ImageUserFiles(d.images);
+    this.ooms = new OomWatches(d.placement, (bundle) => d.conmon.markOom(bundle), d.log);
   }
 
   private get reg() {
@@ -64,9 +68,19 @@ export class ContainerService {
     this.watcher.on('error', (err) => this.d.log.warn({ err }, 'exit directory watch failed'));
   }
 
-  /** close stops the exit watch. */
+  /** close stops the exit watch and the OOM watches. */
   close(): void {
     this.watcher?.close();
+    this.ooms.close();
+  }
+
+  /**
+   * watchOom arms the OOM watch of a container whose process exists (after `runc create`, before `runc start`; at
+   * start-up for one that runs), from the cgroupsPath of its spec (read by the caller when it has it).
+   */
+  async watchOom(rec: ContainerRecord, spec?: Spec): Promise<void> {
+    const path = (spec ?? (await this.spec(rec)))?.linux?.cgroupsPath;
+    if (path) this.ooms.arm(rec.id, path, rec.bundle);
   }
 
   private async onExit(id: string): Promise<void> {
@@ -86,6 +100,7 @@ export class ContainerService {
     const ex = await this.d.conmon.readExit(rec.id);
     if (!ex) return rec;
     const oom = (await this.d.conmon.oomKilled(rec.bundle)) || (await this.cgroupOom(rec));
+    this.ooms.disarm(rec.id);
     const next: ContainerRecord = { ...rec, state: 'CONTAINER_EXITED', exitCode: ex.exitCode, finishedAt: ex.finishedAt, reason: exitReason(ex.exitCode, oom), message: '' };
     await this.reg.saveContainer(next);
     if (oom) this.d.metrics?.oomKill();
@@ -325,10 +340,12 @@ export class ContainerService {
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
       try {
-        await Promise.all([this.d.images?.mountRootfs(id, rec.rootfs, this.idmapOf(rec)), this.remountImageVolumes(rec)]);
+        const [, , spec] = await Promise.all([this.d.images?.mountRootfs(id, rec.rootfs, this.idmapOf(rec)), this.remountImageVolumes(rec), this.spec(rec)]);
         t.mark('rootfs mount');
         // A record with a pid was created under conmon by an older fune: only `runc start` is left to do.
         const created = rec.pid > 0 ? rec : await this.createRuntime(rec, signal, log, t);
+        // Its cgroup exists from `runc create` on, and nothing of it runs before `runc start`: no kill is missed.
+        await this.watchOom(created, spec);
         // Moving conmon (a cgroup attach takes milliseconds on v1; a transient scope a systemd call) is not waited
         // for: the container runs either way, and whatever removes the cgroup waits for the move first.
         if (created !== rec && created.monitorCgroup) this.placing.begin(id, this.settle(rec, created.monitorCgroup, log));
@@ -361,6 +378,7 @@ export class ContainerService {
 
   /** failStart releases what a failed start left (runc state, conmon, its cgroup, the rootfs mount) and records the container EXITED. */
   private async failStart(rec: ContainerRecord, err: unknown, log: Logger): Promise<void> {
+    this.ooms.disarm(rec.id);
     try {
       await this.releaseUnstarted(rec);
       const next: ContainerRecord = { ...rec, pid: 0, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(this.d.clock), reason: 'StartError', message: errorMessage(err) };
@@ -437,6 +455,7 @@ export class ContainerService {
     }
     if (rec.state !== 'CONTAINER_EXITED') {
       // No exit file: conmon is gone. Record what is known rather than report a running container forever.
+      this.ooms.disarm(rec.id);
       const next: ContainerRecord = { ...rec, state: 'CONTAINER_EXITED', exitCode: 137, finishedAt: nowNs(this.d.clock), reason: 'Error', message: 'exit status unknown: the container monitor is gone' };
       await this.reg.saveContainer(next);
       this.emit('CONTAINER_STOPPED_EVENT', next);
@@ -556,6 +575,7 @@ export class ContainerService {
 
   /** cleanup removes what a container left on the host and its record (recovery uses it for half-made ones). */
   async cleanup(rec: ContainerRecord, t?: StepTimer): Promise<void> {
+    this.ooms.disarm(rec.id);
     // A start cut short (crash) may have moved conmon before its record said so.
     const pod = this.reg.sandboxes.get(rec.sandboxId);
     const monitorCgroup = rec.monitorCgroup ?? ((rec.phase === 'creating' || rec.pid === 0) && pod ? this.monitorCgroup(pod.cgroupParent, rec.id) : undefined);

@@ -83,6 +83,8 @@ async function reconcile(d: LifecycleDeps, containers: ContainerService, c: Cont
   if (held) {
     const state = st.status === 'running' ? 'CONTAINER_RUNNING' : 'CONTAINER_CREATED';
     if (state !== c.state) await d.registry.saveContainer({ ...c, state });
+    // Watched for OOM kills again; a kill while fune was down is seen at once (the cgroup's count is kept).
+    await containers.watchOom(c);
     return;
   }
   d.log.warn({ containerId: c.id, runc: st?.status ?? 'absent' }, 'recovery: container cannot be accounted for; marking it UNKNOWN');

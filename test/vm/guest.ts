@@ -1,7 +1,7 @@
 // Helpers of the VM tier's tests: which cgroup drivers to run under, and the kernel's own view of a container's
 // cgroup (from /proc/<pid>/cgroup, not from what fune wrote into the spec).
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CriClient } from '../helpers/daemon.js';
 
@@ -56,4 +56,19 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolea
 export function unitProps(unit: string, props: string[]): Record<string, string> {
   const out = execFileSync('systemctl', ['show', unit, ...props.map((p) => `-p${p}`)], { encoding: 'utf8' }).trim().split('\n');
   return Object.fromEntries(out.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+/**
+ * inotifyWatched tells whether process `pid` holds an inotify watch on `file`, from the kernel's own list of the
+ * watches of each of its inotify descriptors (/proc/<pid>/fdinfo: `inotify wd:… ino:<hex> sdev:<hex> …`); a
+ * watch on a cgroup file the kernel removed is gone from there too.
+ */
+export async function inotifyWatched(pid: number, file: string): Promise<boolean> {
+  const st = await stat(file);
+  const ino = `ino:${st.ino.toString(16)} `;
+  for (const fd of await readdir(`/proc/${pid}/fdinfo`)) {
+    const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
+    if (info.split('\n').some((l) => l.startsWith('inotify ') && l.includes(ino))) return true;
+  }
+  return false;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { criClient, failure, grpc, ROOT, type CriClient } from '../helpers/daemon.js';
 import { containerConfig, importImage, podConfig } from '../integration/lifecycle/env.js';
+import { inotifyWatched } from './guest.js';
 
 const inGuest = process.env.FUNE_VM_GUEST === '1' && existsSync('/run/systemd/system') && existsSync('/sys/fs/cgroup/cgroup.controllers');
 const STATE = '/run/fune';
@@ -203,7 +204,7 @@ describe.skipIf(!inGuest)('the systemd driver under the shipped fune.service', (
 
   it('systemctl restart and stop fune leave all 10 pods\' containers and conmons running, and exits meanwhile are seen', async () => {
     const slice = (i: number) => `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid()}x${i}.slice`;
-    const pods = [];
+    const pods: Awaited<ReturnType<typeof runPod>>[] = [];
     for (let i = 0; i < 10; i++) pods.push(await runPod(`surv${i}`, slice(i)));
     for (const p of pods) await settled(p.ctr, p.conmon);
     const main = Number(systemctl('show', '-P', 'MainPID', 'fune').trim());
@@ -213,6 +214,12 @@ describe.skipIf(!inGuest)('the systemd driver under the shipped fune.service', (
     await reconnect();
     const running = async () => ((await c.call('ListContainers', { filter: { state: { state: 'CONTAINER_RUNNING' } } })).containers as { id: string }[]).map((x) => x.id).sort();
     expect(await running()).toEqual(pods.map((p) => p.ctr).sort());
+    // The new daemon watches each running container's memory.events for OOM kills again (recovery).
+    const watchedBy = async (ps: typeof pods) => {
+      const daemon = Number(systemctl('show', '-P', 'MainPID', 'fune').trim());
+      return Promise.all(ps.map((p) => inotifyWatched(daemon, join(CG, cgroupOf(p.pid), 'memory.events'))));
+    };
+    expect(await watchedBy(pods)).toEqual(pods.map(() => true));
     systemctl('stop', 'fune');
     for (const p of pods) expect(alive(p.pid) && alive(p.conmon), p.ctr).toBe(true);
     // Three containers die while fune is down; conmon records their exits.
@@ -228,6 +235,7 @@ describe.skipIf(!inGuest)('the systemd driver under the shipped fune.service', (
     }
     expect(await running()).toEqual(pods.slice(3).map((p) => p.ctr).sort());
     for (const p of pods.slice(3)) expect(alive(p.conmon)).toBe(true);
+    expect(await watchedBy(pods.slice(3))).toEqual(pods.slice(3).map(() => true));
     // fune's unit holds the daemon alone.
     const own = systemctl('show', '-P', 'ControlGroup', 'fune').trim();
     expect(read(own, 'cgroup.procs').split('\n')).toEqual([systemctl('show', '-P', 'MainPID', 'fune').trim()]);

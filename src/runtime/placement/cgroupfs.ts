@@ -1,6 +1,6 @@
 import { invalidArgument } from '../../errors/index.js';
 import type { Resources } from '../../oci/spec.js';
-import type { CgroupStats, CgroupTree } from '../cgroups.js';
+import type { CgroupStats, CgroupTree, OomWatch } from '../cgroups.js';
 import type { CgroupPlacement } from './types.js';
 
 /** FUNE_CGROUP is the cgroupfs directory under which fune makes pod cgroups when the kubelet gives no parent. */
@@ -77,6 +77,10 @@ export class CgroupfsPlacement implements CgroupPlacement {
 
   oomKilled(cgroup: string): Promise<boolean> {
     return this.tree.oomKilled(cgroup);
+  }
+
+  watchOom(cgroup: string, onOom: () => void): OomWatch | undefined {
+    return this.tree.watchOom(cgroup, onOom);
   }
 
   close(): void {}

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../../errors/index.js';
 import type { Resources } from '../../oci/spec.js';
 import type { SystemdBus, UnitProperty } from '../../sys/systemd-bus.js';
-import type { CgroupStats, CgroupTree } from '../cgroups.js';
+import type { CgroupStats, CgroupTree, OomWatch } from '../cgroups.js';
 import { expandSlice, sliceOfParent } from './slices.js';
 import type { CgroupPlacement } from './types.js';
 
@@ -146,6 +146,10 @@ export class SystemdPlacement implements CgroupPlacement {
 
   oomKilled(cgroup: string): Promise<boolean> {
     return this.tree.oomKilled(cgroup);
+  }
+
+  watchOom(cgroup: string, onOom: () => void): OomWatch | undefined {
+    return this.tree.watchOom(cgroup, onOom);
   }
 
   close(): void {}

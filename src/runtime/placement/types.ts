@@ -1,6 +1,6 @@
 import type { CgroupDriverName } from '../../domain/node.js';
 import type { Resources } from '../../oci/spec.js';
-import type { CgroupStats } from '../cgroups.js';
+import type { CgroupStats, OomWatch } from '../cgroups.js';
 
 /**
  * CgroupPlacement is where a node puts pods, containers and their monitors in the cgroup tree, and how: the one
@@ -62,6 +62,11 @@ export interface CgroupPlacement {
   /** stats and oomKilled read the kernel's files of a cgroup path. */
   stats(cgroup: string): Promise<CgroupStats>;
   oomKilled(cgroup: string): Promise<boolean>;
+  /**
+   * watchOom watches a running container's cgroup path for an OOM kill (CgroupTree.watchOom): `onOom` runs once,
+   * while the cgroup is still there. undefined where the node cannot watch (cgroup v1), which reads at exit instead.
+   */
+  watchOom(cgroup: string, onOom: () => void): OomWatch | undefined;
   /** close releases what the placement holds open (a bus connection). */
   close(): void;
 }
