@@ -69,15 +69,18 @@ export interface PodResourceConfig {
   cpuQuota?: number;
   cpuPeriod?: number;
   memory?: number;
+  /** memoryMin is Unified["memory.min"], the pod's memory requests, set with enforceMemoryQoS only. */
+  memoryMin?: number;
 }
 
 /**
  * resourceConfigForPod mirrors cm/helpers_linux.go ResourceConfigForPod with CFS quota enforced and a 100 ms period:
  * requests and limits summed over the containers (init containers by maximum) plus the overhead; Guaranteed pods
  * get shares, quota and memory; Burstable ones shares, and quota or memory only when every container declares that
- * limit; BestEffort ones 2 shares.
+ * limit; BestEffort ones 2 shares. With enforceMemoryQoS (the MemoryQoS gate on cgroup v2) a pod whose memory
+ * requests are not 0 gets them as memory.min.
  */
-export function resourceConfigForPod(pod: Pod): PodResourceConfig {
+export function resourceConfigForPod(pod: Pod, enforceMemoryQoS = false): PodResourceConfig {
   const sum = (key: 'cpu' | 'memory', of: 'requests' | 'limits') => {
     const get = (c: Pod['containers'][number]) => (of === 'requests' ? requests(c) : c.resources?.limits ?? {})[key] ?? 0;
     const main = pod.containers.reduce((a, c) => a + get(c), 0);
@@ -90,14 +93,17 @@ export function resourceConfigForPod(pod: Pod): PodResourceConfig {
   const all = [...pod.containers, ...pod.initContainers];
   const cpuLimits = all.every((c) => (c.resources?.limits?.cpu ?? 0) > 0);
   const memLimits = all.every((c) => (c.resources?.limits?.memory ?? 0) > 0);
+  const memoryMin = sum('memory', 'requests');
+  const qos = enforceMemoryQoS && memoryMin > 0 ? { memoryMin } : {};
   switch (qosClass(pod)) {
     case 'Guaranteed':
-      return { cpuShares: shares, cpuQuota: quota, cpuPeriod: period, memory: sum('memory', 'limits') };
+      return { cpuShares: shares, cpuQuota: quota, cpuPeriod: period, memory: sum('memory', 'limits'), ...qos };
     case 'Burstable':
       return {
         cpuShares: shares,
         ...(cpuLimits ? { cpuQuota: quota, cpuPeriod: period } : {}),
         ...(memLimits ? { memory: sum('memory', 'limits') } : {}),
+        ...qos,
       };
     default:
       return { cpuShares: 2 };

@@ -54,9 +54,12 @@ function mkdirCgroupfs(node: KubeletNode, name: CgroupName): void {
   }
 }
 
-/** busctl calls systemd's manager (as the kubelet's libcontainer systemd manager does over D-Bus). */
+/**
+ * busctl calls systemd's manager (as the kubelet's libcontainer systemd manager does over D-Bus). The `--` ends
+ * busctl's options: arguments such as the root slice `-.slice` start with a dash.
+ */
 function busctl(method: string, signature: string, ...args: (string | number)[]): string {
-  return execFileSync('busctl', ['call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', method, signature, ...args.map(String)]).toString();
+  return execFileSync('busctl', ['--', 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', method, signature, ...args.map(String)]).toString();
 }
 
 /** waitFor polls until `ok` (a unit's cgroup appearing or going) or throws after 60 s (TCG guests are slow). */
@@ -68,8 +71,14 @@ function waitFor(ok: () => boolean, what: string): void {
   }
 }
 
-/** sliceProps gives the transient slice's properties the kubelet's libcontainer systemd manager sets. */
-function sliceProps(node: KubeletNode, parent: string, r: { cpuShares?: number; cpuQuota?: number; memory?: number }): (string | number)[] {
+/** SliceResources are the resources of a kubelet-made cgroup (cm.ResourceConfig as far as the suite sets it). */
+type SliceResources = { cpuShares?: number; cpuQuota?: number; memory?: number; memoryMin?: number };
+
+/**
+ * sliceProps gives the transient slice's properties the kubelet's libcontainer systemd manager sets (on v2 the
+ * unified memory.min of Memory QoS becomes MemoryMin, as libcontainer's unifiedResToSystemdProps converts it).
+ */
+function sliceProps(node: KubeletNode, parent: string, r: SliceResources): (string | number)[] {
   const props: (string | number)[][] = [
     ['Description', 's', 'libcontainer container'],
     ['Wants', 'as', 1, parent],
@@ -81,11 +90,12 @@ function sliceProps(node: KubeletNode, parent: string, r: { cpuShares?: number; 
   if (r.cpuShares !== undefined) props.push(node.cgroupV2 ? ['CPUWeight', 't', sharesToWeight(r.cpuShares)] : ['CPUShares', 't', r.cpuShares]);
   if (r.cpuQuota) props.push(['CPUQuotaPerSecUSec', 't', r.cpuQuota * 10]);
   if (r.memory) props.push([node.cgroupV2 ? 'MemoryMax' : 'MemoryLimit', 't', r.memory]);
+  if (r.memoryMin && node.cgroupV2) props.push(['MemoryMin', 't', r.memoryMin]);
   return [props.length, ...props.flat()];
 }
 
 /** startSlice makes one transient slice (idempotent: an active slice is left as it is). */
-function startSlice(node: KubeletNode, name: CgroupName, r: { cpuShares?: number; cpuQuota?: number; memory?: number } = {}): void {
+function startSlice(node: KubeletNode, name: CgroupName, r: SliceResources = {}): void {
   const path = toSystemd(name);
   const unit = path.slice(path.lastIndexOf('/') + 1);
   const parent = name.length > 1 ? toSystemd(name.slice(0, -1)).split('/').pop()! : '-.slice';
@@ -110,10 +120,13 @@ export function ensureQoS(node: KubeletNode): void {
   for (const dir of cgroupDirs(node, besteffort)) write(dir, node.cgroupV2 ? 'cpu.weight' : 'cpu.shares', node.cgroupV2 ? '1' : '2');
 }
 
-/** ensurePodCgroup is PodContainerManager.EnsureExists: the pod's cgroup with ResourceConfigForPod's limits. */
+/**
+ * ensurePodCgroup is PodContainerManager.EnsureExists: the pod's cgroup with ResourceConfigForPod's limits, and
+ * with Memory QoS on cgroup v2 (enforceMemoryQoS) the pod's memory requests as memory.min.
+ */
 export function ensurePodCgroup(node: KubeletNode, pod: Pod): void {
   const { name } = podCgroupName(node, pod);
-  const r = resourceConfigForPod(pod);
+  const r = resourceConfigForPod(pod, node.memoryQoS && node.cgroupV2);
   if (node.cgroupDriver === 'systemd') return startSlice(node, name, r);
   mkdirCgroupfs(node, name);
   for (const dir of cgroupDirs(node, name)) {
@@ -121,6 +134,7 @@ export function ensurePodCgroup(node: KubeletNode, pod: Pod): void {
       write(dir, 'cpu.weight', String(sharesToWeight(r.cpuShares)));
       if (r.cpuQuota) write(dir, 'cpu.max', `${r.cpuQuota} ${r.cpuPeriod}`);
       if (r.memory) write(dir, 'memory.max', String(r.memory));
+      if (r.memoryMin) write(dir, 'memory.min', String(r.memoryMin));
     } else {
       write(dir, 'cpu.shares', String(r.cpuShares));
       if (r.cpuQuota) {
@@ -191,17 +205,20 @@ function removeCgroupDir(dir: string): void {
   }
 }
 
-/** destroyQoS removes the QoS tree the suite made (after every pod's cgroup went). */
+/**
+ * destroyQoS removes the QoS tree the suite made (after every pod's cgroup went): with systemd the QoS slices,
+ * kubepods.slice and the cgroup root's slices, innermost first, each waited for until its cgroup is gone.
+ */
 export function destroyQoS(node: KubeletNode): void {
   const top = [...node.cgroupRoot, 'kubepods'];
   if (node.cgroupDriver === 'systemd') {
-    for (const qos of ['BestEffort', 'Burstable'] as const) {
-      const path = toSystemd(qosCgroupName(node, qos));
-      try {
-        busctl('StopUnit', 'ss', path.slice(path.lastIndexOf('/') + 1), 'replace');
-      } catch {
-        // not there
-      }
+    const names = [qosCgroupName(node, 'BestEffort'), qosCgroupName(node, 'Burstable'), ...top.map((_, i) => top.slice(0, top.length - i))];
+    for (const name of names) {
+      const path = toSystemd(name);
+      const dir = join(ROOT, node.cgroupV2 ? '' : 'memory', path);
+      if (!existsSync(dir)) continue;
+      busctl('StopUnit', 'ss', path.slice(path.lastIndexOf('/') + 1), 'replace');
+      waitFor(() => !existsSync(dir), `the stop of ${path}`);
     }
     return;
   }

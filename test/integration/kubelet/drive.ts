@@ -3,12 +3,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPodLogsDirectory } from '../../kubelet/common.js';
+import { DEFAULT_GC, garbageCollect, type GCResult } from '../../kubelet/gc.js';
 import type { Kubelet, SyncResult } from '../../kubelet/kubelet.js';
 import { readLogs } from '../../kubelet/logs.js';
+import { destroyPodCgroup } from '../../kubelet/node-cgroups.js';
 import type { Pod } from '../../kubelet/pod.js';
 import { findContainer, type PodStatus } from '../../kubelet/status.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** POLITE is a loop that ends on TERM with a line in its log (sh as PID 1 ignores TERM without a trap). */
+export const POLITE = (first: string) => `echo ${first}; trap 'echo got-term; exit 0' TERM; while true; do sleep 0.2; done`;
 
 /** until polls `probe` until `done` holds for its value (or throws after `ms`). */
 export async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, what: string, ms = 30_000): Promise<T> {
@@ -68,4 +73,16 @@ export function containerLog(k: Kubelet, pod: Pod, name: string, attempt: number
 /** pidOf gives a running container's init pid, from its cgroup's procs (no verbose status: the kubelet never asks). */
 export function cgroupProcs(dir: string): number[] {
   return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+}
+
+/**
+ * deletePod is the kubelet's deletion of a pod from the API: syncTerminatingPod's killPod with the deletion grace
+ * period, then the container GC once the pod is gone (its containers, its sandboxes stopped again and removed, its
+ * log directory), then the pod cgroup's Destroy, which must find no process left.
+ */
+export async function deletePod(k: Kubelet, pod: Pod, grace = 2): Promise<{ gc: GCResult; leftover: number }> {
+  pod.deletionGracePeriodSeconds = grace;
+  await k.killPod(pod, await k.podStatus(pod));
+  const gc = await garbageCollect(k, DEFAULT_GC, new Set([pod.uid]));
+  return { gc, leftover: destroyPodCgroup(k.node, pod).leftover.length };
 }

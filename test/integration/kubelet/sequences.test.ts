@@ -26,7 +26,7 @@ import { findContainer, type KubeStatus } from '../../kubelet/status.js';
 import { KUBELET_1_22 } from '../../kubelet/v1_22.js';
 import { KUBELET_1_34 } from '../../kubelet/v1_34.js';
 import type { KubeletVersion } from '../../kubelet/version.js';
-import { containerLog, exec, sleep, startPod, until } from './drive.js';
+import { containerLog, deletePod, exec, POLITE, sleep, startPod, until } from './drive.js';
 import { startKubeletEnv, type KubeletEnv } from './env.js';
 
 let env: KubeletEnv;
@@ -41,8 +41,6 @@ const MiB = 1024 * 1024;
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 /** CRI_LINE is the shape of every line the kubelet's parser accepts: `<RFC3339Nano> <stream> <P|F> <content>`. */
 const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d) (stdout|stderr) [PF](:\S*)? /;
-/** A loop that ends on TERM with a line in its log (sh as PID 1 ignores TERM without a trap). */
-const POLITE = (first: string) => `echo ${first}; trap 'echo got-term; exit 0' TERM; while true; do sleep 0.2; done`;
 
 /** ofPod gives the PLEG events of one pod, as "<type> <name>" with the names known for its ids. */
 const ofPod = (events: PlegEvent[], pod: Pod, names: Record<string, string>) =>
@@ -74,18 +72,6 @@ function expectCriLog(k: Kubelet, pod: Pod, name: string, attempt: number, from:
     expect(s).toBeLessThanOrEqual(to);
   }
   return text;
-}
-
-/**
- * deletePod is the kubelet's deletion of a pod from the API: syncTerminatingPod's killPod with the deletion grace
- * period, then the container GC once the pod is gone (its containers, its sandboxes stopped again and removed, its
- * log directory), then the pod cgroup's Destroy, which must find no process left.
- */
-async function deletePod(k: Kubelet, pod: Pod, grace = 2): Promise<{ gc: Awaited<ReturnType<typeof garbageCollect>>; leftover: number }> {
-  pod.deletionGracePeriodSeconds = grace;
-  await k.killPod(pod, await k.podStatus(pod));
-  const gc = await garbageCollect(k, DEFAULT_GC, new Set([pod.uid]));
-  return { gc, leftover: destroyPodCgroup(k.node, pod).leftover.length };
 }
 
 describe.each([
