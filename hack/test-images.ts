@@ -32,6 +32,9 @@ export interface TarEntry {
   mode?: number;
   uid?: number;
   gid?: number;
+  /** device numbers of a character device (default 0:0, an overlay whiteout). */
+  devmajor?: number;
+  devminor?: number;
 }
 
 const EPOCH = new Date('2023-01-01T00:00:00Z');
@@ -46,7 +49,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
     const type = e.type ?? 'file';
     await new Promise<void>((res, rej) =>
       p.entry(
-        { name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: EPOCH },
+        { name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: EPOCH, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 },
         type === 'file' ? (e.body ?? '') : '',
         (err) => (err ? rej(err) : res()),
       ),

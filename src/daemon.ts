@@ -8,6 +8,7 @@ import { makeStateDirs, tightenState } from './services/private-state.js';
 import { probeNode } from './sys/node-probe.js';
 import { tryLoadIdmapAddon } from './sys/idmap.js';
 import { UserNamespaces, USERNS_DIR_NAME } from './runtime/user-namespaces.js';
+import { nodeRulesOf } from './domain/node.js';
 import { loadDefaultProfile } from './sys/apparmor.js';
 import { searchPath } from './config/search-path.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
@@ -78,7 +79,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const cgroupDriver = node.cgroup.driver;
   // RuntimeDefault's AppArmor profile, fune's own, (re)loaded on every start where the kernel has AppArmor on.
   let apparmorDefaultProfile: string | undefined;
-  if (node.lsm.apparmor) {
+  const rules = nodeRulesOf(node);
+  if (rules.apparmor) {
     const r = await loadDefaultProfile({ runner: nodeProcessRunner, pathEnv: searchPath() });
     apparmorDefaultProfile = r.profile;
     if (r.profile !== undefined) log.info({ profile: r.profile }, 'loaded the RuntimeDefault AppArmor profile');
@@ -96,7 +98,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     throw e;
   }
   const metrics = metricsServer?.metrics;
-  const imageParts = createImageParts(config, metrics);
+  const imageParts = createImageParts(config, metrics, rules);
   const dialers = new NetnsDialerPool({
     runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }),
     ...(config.streaming.port_forward_dialer === 'helper' ? { connector: null } : {}),
@@ -134,7 +136,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await releaseLock();
     throw e;
   }
-  log.info({ socket: config.grpc.address, cgroupDriver, cgroupMode: node.cgroup.mode, userNamespace: node.user.inUserNamespace, ociRuntime: `${node.oci.name} ${node.oci.version}`, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
+  log.info({ socket: config.grpc.address, cgroupDriver, cgroupMode: node.cgroup.mode, userNamespace: node.user.inUserNamespace, nodeRules: rules.kind, ociRuntime: `${node.oci.name} ${node.oci.version}`, root: config.root, state: config.state }, 'serving CRI (not ready until recovery ends)');
   log.debug({ spawner: spawnerInUse().why }, 'helper programs start through this spawner');
 
   // Start-up recovery runs here; nothing is served but UNAVAILABLE until it is done.

@@ -1,10 +1,13 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, configToToml, ConfigError } from './config/load.js';
 import { defaultConfig } from './config/defaults.js';
 import { createLogger } from './log/index.js';
 import { startDaemon, packageVersion } from './daemon.js';
 import { imagesCli } from './cri/image/admin-client.js';
+import { rootlesskitArgs, rootlessPaths, rootlessSide, ROOTLESS_CHILD_ENV, type RootlessPaths } from './config/rootless.js';
+import { prepareRootlessChild, readUidMap, realDir, runUnderRootlesskit } from './sys/rootless.js';
 
 const USAGE = `usage: fune <command> [flags]
 
@@ -20,6 +23,9 @@ daemon flags:
   --state DIR            runtime state directory (default /run/fune)
   --listen SOCKET        CRI unix socket path (default /run/fune/fune.sock)
   --log-level LEVEL      trace, debug, info, warn, error, fatal or silent (default info)
+  --rootless             run as a normal user: re-exec under rootlesskit (user, mount and network namespaces);
+                         defaults: --config ~/.config/fune/config.toml, --root ~/.local/share/fune,
+                         --state $XDG_RUNTIME_DIR/fune, --listen $XDG_RUNTIME_DIR/fune/fune.sock
 `;
 
 function fail(message: string, code = 1): never {
@@ -36,16 +42,39 @@ async function daemon(args: string[]): Promise<void> {
       state: { type: 'string' },
       listen: { type: 'string' },
       'log-level': { type: 'string' },
+      rootless: { type: 'boolean' },
     },
     strict: true,
   });
+  let defaults: Partial<RootlessPaths> = {};
+  if (values.rootless) {
+    const side = rootlessSide(process.geteuid?.() ?? 0, await readUidMap());
+    if (side === 'root') fail('--rootless is for a normal user; as real root, run `fune daemon` without it');
+    const env = process.env;
+    // Inside a user namespace fune did not make (a kind node) the usual defaults stay: there it is root of its node.
+    if (side === 'parent' || env[ROOTLESS_CHILD_ENV] === '1') {
+      defaults = rootlessPaths({ uid: process.getuid?.() ?? 0, home: env.HOME, xdgRuntimeDir: env.XDG_RUNTIME_DIR, xdgDataHome: env.XDG_DATA_HOME, xdgConfigHome: env.XDG_CONFIG_HOME });
+    }
+    if (side === 'parent') {
+      const rkArgs = rootlesskitArgs({
+        stateDir: defaults.rootlesskitState!,
+        net: env.FUNE_ROOTLESSKIT_NET || undefined,
+        extra: (env.FUNE_ROOTLESSKIT_FLAGS ?? '').split(/\s+/).filter(Boolean),
+      }, [process.execPath, ...process.execArgv, process.argv[1]!, 'daemon', ...args]);
+      const code = await runUnderRootlesskit({ rootlesskit: env.FUNE_ROOTLESSKIT || 'rootlesskit', args: rkArgs, env: { ...env, [ROOTLESS_CHILD_ENV]: '1' } });
+      process.exit(code);
+    }
+    await prepareRootlessChild();
+    if (defaults.state) defaults.state = await realDir(defaults.state);
+    if (defaults.root) defaults.root = await realDir(defaults.root);
+  }
   const config = loadConfig({
-    config: values.config,
-    root: values.root,
-    state: values.state,
-    listen: values.listen,
+    config: values.config ?? (defaults.config && existsSync(defaults.config) ? defaults.config : undefined),
+    root: values.root ?? defaults.root,
+    state: values.state ?? defaults.state,
+    listen: values.listen ?? defaults.socket,
     logLevel: values['log-level'],
-  });
+  }, defaults.config && !values.config && !existsSync(defaults.config) ? '' : undefined);
   const log = createLogger(config.log.level);
   const d = await startDaemon(config, log);
   const onSignal = (sig: NodeJS.Signals) => {

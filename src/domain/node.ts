@@ -24,6 +24,12 @@ export interface NodeFacts {
     controllers: string[];
     /** fune's own cgroup, as /proc/self/cgroup gives it (v2: the 0:: line; v1: the memory hierarchy's path). */
     own: string;
+    /**
+     * inside a user namespace on a systemd host: the cgroup of the user's own systemd manager
+     * (`/user.slice/user-<uid>.slice/user@<uid>.service`), whose delegated subtree the systemd driver uses over the
+     * user bus; absent when that manager does not run (no `systemd --user`, no lingering) or fune is real root.
+     */
+    userManager?: string;
   };
   /** systemd is PID 1 (sd_booted: /run/systemd/system exists). */
   systemd: boolean;
@@ -105,6 +111,27 @@ export function isInitialUserNamespace(map: IdMapping[]): boolean {
   return map.length === 1 && map[0]!.containerId === 0 && map[0]!.hostId === 0 && map[0]!.size === FULL_ID_RANGE;
 }
 
+/** hostUidOf gives the host uid mapped to uid 0 of a uid_map (the user who made the namespace), or undefined. */
+export function hostUidOf(map: IdMapping[]): number | undefined {
+  return map.find((m) => m.containerId === 0 && m.size >= 1)?.hostId;
+}
+
+/** userManagerCgroup is the cgroup path of user `uid`'s systemd manager (user@.service in user-<uid>.slice). */
+export function userManagerCgroup(uid: number): string {
+  return `/user.slice/user-${uid}.slice/user@${uid}.service`;
+}
+
+/**
+ * userBusEnv is the environment that reaches the user's systemd manager from inside a user namespace (where the uid is
+ * 0, so sd-bus and runc would look for /run/user/0/bus): XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS of the host
+ * uid that uid 0 maps to. Empty where the systemd driver is not the user's manager.
+ */
+export function userBusEnv(node: Pick<NodeFacts, 'user' | 'cgroup'>): Record<string, string> {
+  const uid = hostUidOf(node.user.uidMap);
+  if (!node.user.inUserNamespace || !node.cgroup.userManager || uid === undefined || node.cgroup.driver !== 'systemd') return {};
+  return { XDG_RUNTIME_DIR: `/run/user/${uid}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=/run/user/${uid}/bus` };
+}
+
 /** parseKernelRelease takes "6.18.44-fc-v1045" to [6, 18, 44]. */
 export function parseKernelRelease(release: string): [number, number, number] {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
@@ -149,4 +176,99 @@ export function ownCgroupOf(procSelfCgroup: string, mode: CgroupMode): string {
     if (mode === 'v1' && ctrls.split(',').includes('memory')) return path;
   }
   return '/';
+}
+
+/**
+ * NodeRules are what a kind of node may do with files, devices, processes and LSMs, derived from its facts: the one
+ * place where running as real root and running as root inside a user namespace (rootless fune under RootlessKit, or
+ * a kind/usernetes node; KubeletInUserNamespace) differ, outside cgroup placement (runtime/placement). Everything
+ * else asks these rules instead of `inUserNamespace`.
+ */
+export interface NodeRules {
+  /** kind names the rules: "root" or "userns". */
+  kind: 'root' | 'userns';
+  /**
+   * layerDevices: device nodes in image layers are made ("create"), or skipped and counted ("skip": mknod of a real
+   * device is EPERM without CAP_MKNOD in the initial user namespace; overlay whiteouts, 0:0 devices, still work).
+   */
+  layerDevices: 'create' | 'skip';
+  /**
+   * overlayXattr is the xattr namespace overlayfs reads opaque marks from: "trusted.overlay." as root, or
+   * "user.overlay." in a user namespace, where trusted.* cannot be set and the mount carries `userxattr`.
+   */
+  overlayXattr: 'trusted.overlay.' | 'user.overlay.';
+  /** overlayOptions are mount options every overlay mount of this node needs (`userxattr` in a user namespace). */
+  overlayOptions: string[];
+  /** trustedXattrs: `trusted.*` xattrs of layer entries can be set (only from the initial user namespace; else skipped with a warning). */
+  trustedXattrs: boolean;
+  /** hostDevices: a privileged container gets the host's devices as device nodes ("create", runc mknods) or bind mounts ("bind"). */
+  hostDevices: 'create' | 'bind';
+  /** apparmor: AppArmor profiles can be loaded and applied (the kernel has it on and fune is real root). */
+  apparmor: boolean;
+  /** minOomScoreAdj is the lowest oom_score_adj fune may give (clamped to it, never refused). */
+  minOomScoreAdj: number;
+  /**
+   * sysctls: any namespaced sysctl may be asked for ("namespaced"), or only those the kernel offers to a network
+   * namespace that a user namespace owns ("offered": it hides net.core.*, netfilter's and others there, and runc
+   * would fail at start).
+   */
+  sysctls: 'namespaced' | 'offered';
+  /** delegatedControllers limit the resources a container may ask for (inside a user namespace); absent: not limited. */
+  delegatedControllers?: string[];
+}
+
+/**
+ * nodeRulesOf derives the rules of a node. In a user namespace (containerd's rootless behaviour, c/c docs/rootless.md):
+ * no device nodes from layers, user.* overlay xattrs with `userxattr` (kernel 5.11+ mounts overlayfs in a user
+ * namespace), host devices bind-mounted, no AppArmor (policy cannot be loaded or changed from there), and
+ * oom_score_adj no lower than fune's own (CAP_SYS_RESOURCE of a user namespace does not lower scores). hugetlb needs no
+ * rule: without the controller (not delegated) the probe finds no page sizes and hugepage limits are dropped, as
+ * containerd's tolerate_missing_hugetlb_controller does (oci/opts/resources.ts).
+ */
+export function nodeRulesOf(node: Pick<NodeFacts, 'user' | 'lsm' | 'capabilities' | 'minOomScoreAdj' | 'cgroup'>): NodeRules {
+  if (!node.user.inUserNamespace) {
+    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced' };
+  }
+  return { kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions: ['userxattr'], trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: node.minOomScoreAdj,
+    sysctls: 'offered', delegatedControllers: node.cgroup.mode === 'v2' ? node.cgroup.controllers : [] };
+}
+
+/**
+ * minOomScoreAdjOf is the lowest oom_score_adj a process may set: -1000 with CAP_SYS_RESOURCE of the initial user
+ * namespace, else its own score (the kernel refuses to go lower: EACCES).
+ */
+export function minOomScoreAdjOf(capabilities: string[], inUserNamespace: boolean, ownScore: number): number {
+  return capabilities.includes('CAP_SYS_RESOURCE') && !inUserNamespace ? -1000 : ownScore;
+}
+
+/** LayerFormat is how image layers are written and mounted on a node (the storage half of its NodeRules). */
+export type LayerFormat = Pick<NodeRules, 'layerDevices' | 'overlayXattr' | 'overlayOptions' | 'trustedXattrs'>;
+
+/** ROOT_LAYER_FORMAT is the layer format of a real-root node. */
+export const ROOT_LAYER_FORMAT: LayerFormat = { layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true };
+
+/** REQUIRED_DELEGATED are the controllers a rootless node needs delegated for the kubelet's limits (as kind checks). */
+export const REQUIRED_DELEGATED = ['cpu', 'memory', 'pids', 'io'] as const;
+
+/** NodeCondition is one entry of CRI RuntimeStatus.conditions. */
+export interface NodeCondition {
+  type: string;
+  status: boolean;
+  reason: string;
+  message: string;
+}
+
+/**
+ * delegationCondition reports, on a node inside a user namespace, whether the cgroup controllers the kubelet's limits
+ * need are delegated to fune (cgroup v2 only: v1 cannot delegate), with the fix when they are not; undefined on a
+ * real-root node. `fix` is the text that says how (oci's DELEGATION_FIX).
+ */
+export function delegationCondition(node: Pick<NodeFacts, 'user' | 'cgroup'>, fix: string): NodeCondition | undefined {
+  if (!node.user.inUserNamespace) return undefined;
+  const type = 'CgroupControllersDelegated';
+  if (node.cgroup.mode !== 'v2') return { type, status: false, reason: 'CgroupV1', message: 'inside a user namespace cgroups can only be delegated on cgroup v2; this node has cgroup v1, so no resource limit can be applied' };
+  const missing = REQUIRED_DELEGATED.filter((c) => !node.cgroup.controllers.includes(c));
+  const where = node.cgroup.userManager ?? node.cgroup.own;
+  if (missing.length === 0) return { type, status: true, reason: '', message: `delegated to ${where}: ${node.cgroup.controllers.join(' ')}` };
+  return { type, status: false, reason: 'MissingDelegatedControllers', message: `cgroup controllers ${missing.join(', ')} are not delegated to ${where} (it has ${node.cgroup.controllers.join(' ') || 'none'}); limits that need them are refused. To fix: ${fix}` };
 }

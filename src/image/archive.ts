@@ -60,7 +60,7 @@ async function extract(src: Readable, dir: string): Promise<Map<string, FileInfo
  * store: every blob is hashed while read, layers are unpacked once and verified against the config's diff ids,
  * and each image is recorded only after all its layers are on disk.
  */
-export async function importArchive(m: ImageManager, src: Readable, platform: Platform): Promise<ImportedImage[]> {
+export async function importArchive(m: ImageManager, src: Readable, platform: Platform, onWarning?: (msg: string) => void): Promise<ImportedImage[]> {
   const work = join(m.content.dir, 'ingest', `${TMP_PREFIX}import-${randomBytes(6).toString('hex')}`);
   await mkdir(work, { recursive: true, mode: 0o700 });
   try {
@@ -95,7 +95,7 @@ export async function importArchive(m: ImageManager, src: Readable, platform: Pl
         }
         if (parsed.kind !== 'manifest') throw new RuntimeError('InvalidArgument', 'nested index in archive');
         if (blobPath(md.digest).digest !== md.digest) throw new RuntimeError('FailedPrecondition', `archive blob ${md.digest} is corrupt`);
-        out.push(await commit(m, parsed, md.digest, body, tags, (d) => blobPath(d)));
+        out.push(await commit(m, parsed, md.digest, body, tags, (d) => blobPath(d), onWarning));
       }
       return out;
     }
@@ -114,7 +114,7 @@ export async function importArchive(m: ImageManager, src: Readable, platform: Pl
       const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
       const tags = (e.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
       const byDigest = new Map<string, FileInfo>([[cfg.digest, cfg], ...layerFiles.map((f): [string, FileInfo] => [f.digest, f])]);
-      out.push(await commit(m, manifest, digest, body, tags, (d) => byDigest.get(d)!));
+      out.push(await commit(m, manifest, digest, body, tags, (d) => byDigest.get(d)!, onWarning));
     }
     return out;
   } catch (e) {
@@ -124,7 +124,7 @@ export async function importArchive(m: ImageManager, src: Readable, platform: Pl
   }
 }
 
-async function commit(m: ImageManager, man: Manifest, manifestDigest: string, body: Buffer, tags: string[], file: (d: string) => FileInfo): Promise<ImportedImage> {
+async function commit(m: ImageManager, man: Manifest, manifestDigest: string, body: Buffer, tags: string[], file: (d: string) => FileInfo, onWarning?: (msg: string) => void): Promise<ImportedImage> {
   const stream = async (d: string) => createReadStream(file(d).path);
   await m.content.putBuffer(manifestDigest, body);
   await m.content.ingest(man.config.digest, -1, () => stream(man.config.digest));
@@ -138,7 +138,7 @@ async function commit(m: ImageManager, man: Manifest, manifestDigest: string, bo
       if (await m.layers.info(l.diffId)) continue;
       if (file(l.digest).digest !== l.digest) throw new RuntimeError('FailedPrecondition', `archive blob ${l.digest} is corrupt`);
       await m.content.ingest(l.digest, -1, () => stream(l.digest));
-      await m.layers.unpack(l.diffId, m.content.path(l.digest));
+      await m.layers.unpack(l.diffId, m.content.path(l.digest), { onWarning });
     }
     const rec: Omit<ImageRecord, 'createdAt'> = {
       id: man.config.digest,

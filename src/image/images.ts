@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import type { SpecialFiles } from '../sys/special-files.js';
+import type { LayerFormat } from '../domain/node.js';
 import type { Mounter } from '../sys/mount.js';
 import { mountPoints } from '../sys/mount.js';
 import { ContentStore } from './content-store.js';
@@ -25,6 +26,8 @@ export interface ImageManagerDeps extends Pick<PullerDeps, 'transport' | 'config
   mounter: Mounter;
   /** chown applies owners from layers (root only). */
   chown: boolean;
+  /** format is how this node writes and mounts layers (default: as real root). */
+  format?: LayerFormat;
   now: () => number;
 }
 
@@ -49,9 +52,9 @@ export class ImageManager {
 
   constructor(private readonly d: ImageManagerDeps) {
     this.content = new ContentStore(join(d.dir, 'content'));
-    this.layers = new LayerStore(d.dir, d.special, d.runner, d.chown);
+    this.layers = new LayerStore(d.dir, d.special, d.runner, d.chown, d.format);
     this.images = new ImageStore(join(d.dir, 'images'));
-    this.rootfs = new RootfsStore(d.dir, this.layers, d.mounter);
+    this.rootfs = new RootfsStore(d.dir, this.layers, d.mounter, d.format?.overlayOptions);
   }
 
   /** init loads the index and removes what a crash left: temporary files, unrecorded layers and blobs. */

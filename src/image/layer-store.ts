@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { ProcessRunner } from '../sys/process-runner.js';
 import { runChecked } from '../sys/process-runner.js';
 import type { SpecialFiles } from '../sys/special-files.js';
+import { ROOT_LAYER_FORMAT, type LayerFormat } from '../domain/node.js';
 import { fsyncDir, removeTreeAtomic, TMP_PREFIX } from '../store/atomic-file.js';
 import { RuntimeError, isErrno } from '../errors/index.js';
 import { unpackLayer } from './unpack.js';
@@ -46,6 +47,7 @@ export class LayerStore {
     private readonly special: SpecialFiles,
     private readonly runner: ProcessRunner,
     private readonly chown: boolean,
+    private readonly format: LayerFormat = ROOT_LAYER_FORMAT,
   ) {
     this.layersDir = join(dir, 'layers');
     this.linksDir = join(dir, 'l');
@@ -131,7 +133,8 @@ export class LayerStore {
         input = typeof source === 'string' ? source : await source();
         await mkdir(tmp, { mode: 0o700 });
         await mkdir(join(tmp, 'diff'), { mode: 0o755 });
-        const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning: o.onWarning, meter: o.meter });
+        const res = await unpackLayer(input, join(tmp, 'diff'), { special: this.special, chown: this.chown, onWarning: o.onWarning, meter: o.meter, format: this.format });
+        if (res.skippedDevices > 0) o.onWarning?.(`${res.skippedDevices} device node(s) of layer ${diffId} skipped: device nodes cannot be made inside a user namespace`);
         if (res.diffId !== diffId) throw new RuntimeError('FailedPrecondition', `layer content has diff id ${res.diffId}, the image config says ${diffId}`);
         const u = await sharedFsWorker.du(join(tmp, 'diff'));
         const info: LayerInfo = { diffId, size: u.bytes, inodes: u.inodes, short: shortName(diffId) };

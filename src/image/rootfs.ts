@@ -80,6 +80,8 @@ export class RootfsStore {
     readonly dir: string,
     private readonly layers: LayerStore,
     private readonly mounter: Mounter,
+    /** overlayOptions go on every overlay mount (`userxattr` inside a user namespace: NodeRules). */
+    private readonly overlayOptions: string[] = [],
   ) {
     this.records = new RecordStore<RootfsRecord>(join(dir, 'rootfs-records'), 'rootfs');
     this.rootfsDir = join(dir, 'rootfs');
@@ -105,7 +107,7 @@ export class RootfsStore {
     const workdir = join(base, 'work');
     const layers = overlayLayers(r.diffIds);
     const lowers = layers.length ? [...layers].reverse().map(shortName) : [this.emptyDir];
-    const mountOptions = [`lowerdir=${lowers.join(':')}`, `upperdir=${upperdir}`, `workdir=${workdir}`];
+    const mountOptions = [`lowerdir=${lowers.join(':')}`, `upperdir=${upperdir}`, `workdir=${workdir}`, ...this.overlayOptions];
     if (mountOptions.join(',').length >= MOUNT_OPTIONS_LIMIT) throw new RuntimeError('FailedPrecondition', `image has too many layers (${layers.length}) for one overlay mount`);
     return { lowerdirs: layers.map((d) => this.layers.diffDir(d)), upperdir, workdir, mountOptions, cwd: this.layers.linksDir };
   }
@@ -157,7 +159,7 @@ export class RootfsStore {
     await chown(p.upperdir, idmap.root.uid, idmap.root.gid);
     const lowers = p.lowerdirs.length ? [...p.lowerdirs].reverse() : [this.emptyDir];
     await this.withViews(join(this.rootfsDir, containerId, 'idmap'), lowers, idmap, (names, cwd) =>
-      this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: [`lowerdir=${names.join(':')}`, `upperdir=${p.upperdir}`, `workdir=${p.workdir}`], cwd }),
+      this.mounter.mount({ source: 'overlay', fstype: 'overlay', target, options: [`lowerdir=${names.join(':')}`, `upperdir=${p.upperdir}`, `workdir=${p.workdir}`, ...this.overlayOptions], cwd }),
     );
   }
 
@@ -192,7 +194,7 @@ export class RootfsStore {
   async mountLayersReadOnly(diffIds: string[], target: string, noexec: boolean, idmap?: LayerIdmap): Promise<void> {
     if (await this.mounter.isMounted(target)) return;
     const layers = overlayLayers(diffIds);
-    const flags = ['ro', 'nosuid', 'nodev', ...(noexec ? ['noexec'] : [])];
+    const flags = ['ro', 'nosuid', 'nodev', ...(noexec ? ['noexec'] : []), ...this.overlayOptions];
     if (idmap) {
       const lowers = [...[...layers].reverse().map((d) => this.layers.diffDir(d)), this.emptyDir];
       await this.withViews(`${target}.idmap`, lowers, idmap, (names, cwd) =>

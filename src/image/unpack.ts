@@ -10,6 +10,7 @@ import type * as Fzstd from 'fzstd';
 import type * as tar from 'tar-stream';
 import type { SpecialFiles } from '../sys/special-files.js';
 import { RuntimeError } from '../errors/index.js';
+import { ROOT_LAYER_FORMAT, type LayerFormat } from '../domain/node.js';
 import { BatchWriter } from './batch-writer.js';
 import { FsBatch } from './fs-batch.js';
 import { sharedFsWorker, type FsWorker, type Owner } from './fs-worker.js';
@@ -33,6 +34,8 @@ export interface UnpackOptions {
   worker?: FsWorker;
   /** meter counts each file's size before its content is written, and may stop the unpack by throwing. */
   meter?: LayerMeter;
+  /** format says how whiteouts, opaque marks, devices and xattrs are written (default: as real root). */
+  format?: LayerFormat;
 }
 
 /** UnpackResult is what an unpack produced. */
@@ -40,6 +43,8 @@ export interface UnpackResult {
   /** diffId is the sha256 of the uncompressed tar stream. */
   diffId: string;
   entries: number;
+  /** skippedDevices counts the device nodes not made (format.layerDevices "skip"). */
+  skippedDevices: number;
 }
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
@@ -143,7 +148,9 @@ export function decompressorFor(head: Buffer): Transform | undefined {
 
 /**
  * unpackLayer extracts a layer blob (a file, or a stream such as a download in progress; gzip, zstd or plain tar) into the empty directory `dest`, in the overlayfs
- * form: `.wh.NAME` becomes a 0:0 character device, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory.
+ * form: `.wh.NAME` becomes a 0:0 character device, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory
+ * (`user.overlay.opaque` in a user namespace, where overlayfs is mounted with `userxattr`; there device nodes are
+ * skipped and counted, since only whiteouts, 0:0 devices, can be made without CAP_MKNOD, and trusted.* xattrs too).
  * Entries that would land outside `dest` (absolute, `..`, or through a symlink planted by an earlier entry) and
  * hard links to outside the layer are rejected. The uncompressed stream is hashed, giving the diff id.
  */
@@ -190,7 +197,7 @@ export async function unpackLayer(blob: string | Readable, dest: string, o: Unpa
     await u.settle();
     throw failure instanceof Error ? failure : new Error('layer stream failed', { cause: failure });
   }
-  return { diffId: `sha256:${h.digest('hex')}`, entries: u.count };
+  return { diffId: `sha256:${h.digest('hex')}`, entries: u.count, skippedDevices: u.skippedDevices };
 }
 
 /** Unpacker holds the state of one layer extraction: the type of every path written so far. */
@@ -198,13 +205,16 @@ class Unpacker {
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
   private readonly dirMeta: { path: string; h: tar.Header }[] = [];
   private readonly batch: FsBatch;
+  private readonly format: LayerFormat;
   count = 0;
+  skippedDevices = 0;
 
   constructor(
     private readonly dest: string,
     private readonly o: UnpackOptions,
   ) {
     this.batch = new FsBatch(o.worker ?? sharedFsWorker);
+    this.format = o.format ?? ROOT_LAYER_FORMAT;
   }
 
   /** parents makes sure every ancestor of `rel` is a real directory of this layer, creating missing ones. */
@@ -253,6 +263,10 @@ class Unpacker {
     for (const k of names) {
       const v = pax[k]!;
       const name = k.slice('SCHILY.xattr.'.length);
+      if (name.startsWith('trusted.') && !this.format.trustedXattrs) {
+        this.o.onWarning?.(`xattr ${name} of ${h.name} skipped: trusted.* xattrs cannot be set inside a user namespace`);
+        continue;
+      }
       if (v.includes('\uFFFD')) {
         this.o.onWarning?.(`xattr ${name} of ${h.name} is not valid UTF-8 in the PAX header; skipped`);
         continue;
@@ -275,7 +289,7 @@ class Unpacker {
     const abs = join(this.dest, rel);
     if (wh.role === 'opaque') {
       await this.batch.sync();
-      await this.o.special.setXattr(join(this.dest, wh.dir), 'trusted.overlay.opaque', Buffer.from('y'));
+      await this.o.special.setXattr(join(this.dest, wh.dir), `${this.format.overlayXattr}opaque`, Buffer.from('y'));
       return;
     }
     if (wh.role === 'whiteout') {
@@ -334,6 +348,11 @@ class Unpacker {
       case 'block-device':
       case 'fifo': {
         await this.clear(rel, false);
+        if (h.type !== 'fifo' && this.format.layerDevices === 'skip') {
+          // Not made: a user namespace's root cannot mknod a real device (EPERM). Counted, and logged per layer.
+          this.skippedDevices++;
+          return;
+        }
         const t = h.type === 'fifo' ? 'p' : h.type === 'block-device' ? 'b' : 'c';
         await this.mknod(abs, t, h.devmajor ?? 0, h.devminor ?? 0, h.mode ?? 0o644);
         this.kinds.set(rel, 'other');

@@ -2,7 +2,7 @@ import { failedPrecondition, invalidArgument } from '../errors/index.js';
 import { capabilitySets, normalizeCapability, resolveCapabilities } from './capabilities.js';
 import type { ContainerSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
-import { allowAllDevices, criDevices, defaultDeviceRules } from './opts/devices.js';
+import { allowAllDevices, criDevices, defaultDeviceRules, deviceBindMounts } from './opts/devices.js';
 import { bind, criMounts, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
 import { containerNamespaces, namespaceModes, withIdMappings } from './opts/namespaces.js';
 import { containerArgs, criEnv, mergeEnv, workingDir } from './opts/process.js';
@@ -94,7 +94,8 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
 
   const readonlyRootfs = sc?.readonly_rootfs ?? false;
   const cri = criMounts(config.mounts ?? [], host.resolvedMountSources, host.recursiveReadOnlyMounts ?? false, input.imageVolumes);
-  const mounts = overlay(defaultMounts(), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts);
+  const bindDevices = host.deviceNodes === 'bind' ? deviceBindMounts(devices, requested.sources) : [];
+  const mounts = overlay(defaultMounts(), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts, bindDevices);
   if (privileged) writableSysfs(mounts);
 
   const namespaces = containerNamespaces(sc?.namespace_options, {
@@ -133,7 +134,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
     },
   };
   if (apparmorProfile) spec.process!.apparmorProfile = apparmorProfile;
-  if (devices.length > 0) spec.linux!.devices = devices;
+  if (devices.length > 0 && bindDevices.length === 0) spec.linux!.devices = devices;
   if (seccomp) spec.linux!.seccomp = seccomp;
   if (cri.rootfsPropagation) spec.linux!.rootfsPropagation = cri.rootfsPropagation;
   if (sandbox.userns) withIdMappings(spec, sandbox.userns);

@@ -2,7 +2,7 @@ import { capabilitySets, DEFAULT_CAPABILITIES } from './capabilities.js';
 import { OCI_VERSION, type Warn } from './build-container-spec.js';
 import type { SandboxSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
-import { allowAllDevices, defaultDeviceRules } from './opts/devices.js';
+import { allowAllDevices, defaultDeviceRules, deviceBindMounts } from './opts/devices.js';
 import { bind, cleanPath, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
 import { namespaceModes, sandboxNamespaces, withIdMappings } from './opts/namespaces.js';
 import { DEFAULT_PATH } from './opts/process.js';
@@ -42,7 +42,8 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
   }
   if (modes.hostIpc) mounts.push(bind('/dev/shm', '/dev/shm', false));
   else if (input.shmPath) mounts.push(bind('/dev/shm', input.shmPath, false));
-  const allMounts = overlay(defaultMounts(), mounts);
+  const bindDevices = privileged && host.deviceNodes === 'bind' ? deviceBindMounts(host.hostDevices) : [];
+  const allMounts = overlay(defaultMounts(), mounts, bindDevices);
   if (privileged) writableSysfs(allMounts);
 
   const identity = resolveIdentity(
@@ -91,7 +92,7 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
   };
   if (!modes.hostNetwork && config.hostname) spec.hostname = config.hostname;
   if (Object.keys(sysctl).length > 0) spec.linux!.sysctl = sysctl;
-  if (privileged && host.hostDevices.length > 0) spec.linux!.devices = [...host.hostDevices];
+  if (privileged && host.hostDevices.length > 0 && bindDevices.length === 0) spec.linux!.devices = [...host.hostDevices];
   if (seccomp) spec.linux!.seccomp = seccomp;
   if (apparmorProfile) spec.process!.apparmorProfile = apparmorProfile;
   if (input.userns) withIdMappings(spec, input.userns);

@@ -62,6 +62,16 @@ export interface HostFacts {
   hugepageSizes: string[];
   /** every host device, for privileged containers. */
   hostDevices: Device[];
+  /**
+   * how device nodes reach a container: made by runc ("create", absent) or bound from the host ("bind": inside a
+   * user namespace, where mknod of a real device is EPERM; NodeRules.hostDevices).
+   */
+  deviceNodes?: 'create' | 'bind';
+  /**
+   * the cgroup controllers delegated to fune where that limits what it may ask for (inside a user namespace): a
+   * limit that needs another is FailedPrecondition. Absent: not limited (real root enables what the kernel has).
+   */
+  delegatedControllers?: string[];
   /** devices named in the CRI config, resolved to their type and numbers, keyed by host path. */
   resolvedDevices: Record<string, Device>;
   /** the content of Localhost seccomp profiles named in the config, keyed by path (absent = missing file). */

@@ -9,6 +9,11 @@ import { classifyRuncError, runcMessage } from './runc.js';
 /** ConmonDeps configure the one module that runs conmon. */
 export interface ConmonDeps {
   runner: ProcessRunner;
+  /**
+   * env is added to conmon's (and so runc's) environment: inside a user namespace the user bus (userBusEnv), which
+   * runc's systemd driver needs to reach the user's manager; without it runc tries /run/user/0/bus (EACCES).
+   */
+  env?: Record<string, string>;
   conmonPath: string;
   runcPath: string;
   /** runcRoot and runcLogDir are passed on to runc (`--runtime-arg`), the same as Runc uses. */
@@ -139,7 +144,7 @@ export class Conmon {
       // conmon writes some files (its `oom` marker among them) into its working directory: keep them in the bundle.
       child = this.d.runner.spawn(this.d.conmonPath, args, {
         stdio: ['ignore', 'ignore', errLog.fd, 'pipe'],
-        env: CONMON_ENV,
+        env: this.d.env ? { ...this.d.env, ...CONMON_ENV } : CONMON_ENV,
         detached: true,
         cwd: c.bundle,
       });

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, PodSandboxConfig, SecurityProfile } from '../domain/cri-types.js';
-import type { NodeFacts } from '../domain/node.js';
+import { nodeRulesOf, type NodeFacts } from '../domain/node.js';
 import { featuresOf } from '../domain/features.js';
 import type { HostFacts } from '../oci/input.js';
 import type { Device } from '../oci/spec.js';
@@ -15,10 +15,12 @@ export type BaseHostFacts = Omit<HostFacts, 'resolvedDevices' | 'seccompProfiles
 
 /** baseFactsOf gives the request-independent host facts spec building reads, from the node facts probed at start. */
 export function baseFactsOf(node: NodeFacts, apparmorDefaultProfile?: string): BaseHostFacts {
+  const rules = nodeRulesOf(node);
   return {
-    ...(node.lsm.apparmor && apparmorDefaultProfile ? { apparmorDefaultProfile } : {}),
-    cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: node.minOomScoreAdj,
-    apparmorEnabled: node.lsm.apparmor, swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
+    ...(rules.apparmor && apparmorDefaultProfile ? { apparmorDefaultProfile } : {}),
+    cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: rules.minOomScoreAdj,
+    apparmorEnabled: rules.apparmor, deviceNodes: rules.hostDevices,
+    ...(rules.delegatedControllers ? { delegatedControllers: rules.delegatedControllers } : {}), swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
     recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
     userNamespaces: featuresOf(node).userNamespaces,
     onlineCpus: node.cpus, onlineMems: node.mems,
@@ -120,5 +122,24 @@ export async function checkApparmorLoaded(
   if (p.kind !== 'Localhost') return;
   if (!(await loadedProfiles(fs)).has(p.ref)) {
     throw invalidArgument(`AppArmor profile ${JSON.stringify(p.ref)} not found: the kernel has no such profile loaded (load it with apparmor_parser before using localhost/${p.ref})`);
+  }
+}
+
+/**
+ * checkSysctlsOffered refuses, before anything is made, the network sysctls that the kernel does not offer to a
+ * network namespace owned by a user namespace (rootless: net.core.somaxconn, netfilter's, and more are hidden there,
+ * and runc would fail at start with "no such file"). fune's own network namespace is one of those, so /proc/sys
+ * shows what a pod's will; per-interface entries are looked up as the `default` template, since the pod's
+ * interfaces are not fune's. InvalidArgument names the sysctl.
+ */
+export async function checkSysctlsOffered(sysctls: Record<string, string>, procSys = '/proc/sys'): Promise<void> {
+  for (const name of Object.keys(sysctls)) {
+    if (!name.startsWith('net.')) continue;
+    const parts = name.split('.');
+    if ((parts[1] === 'ipv4' || parts[1] === 'ipv6') && (parts[2] === 'conf' || parts[2] === 'neigh') && parts.length > 4) parts[3] = 'default';
+    const path = join(procSys, ...parts.map((p) => p.replace(/\//g, '.')));
+    if (!(await stat(path).then(() => true, () => false))) {
+      throw invalidArgument(`sysctl ${name} cannot be set on this rootless node: the kernel does not offer it to a network namespace that a user namespace owns`);
+    }
   }
 }

@@ -180,7 +180,7 @@ export class ImageService {
 
   /** importArchive loads a docker-save or OCI-layout tarball (the daemon is the only writer of the store). */
   async importArchive(src: Readable, log: Logger): Promise<ImportedImage[]> {
-    const out = await importArchive(this.d.images, src, this.d.platform);
+    const out = await importArchive(this.d.images, src, this.d.platform, (msg) => log.warn(msg));
     for (const i of out) log.info({ id: i.id, tags: i.repoTags }, 'image imported');
     if (out.length) this.d.onChange?.();
     return out;

@@ -9,6 +9,7 @@ import { NodeTransport } from '../image/transport.js';
 import { hostPlatform } from '../image/manifest.js';
 import { ImageService } from './image-service.js';
 import type { PullMetrics } from '../domain/metrics-port.js';
+import type { LayerFormat } from '../domain/node.js';
 
 /** ImageParts are the image subsystem as the daemon holds it. */
 export interface ImageParts {
@@ -22,7 +23,7 @@ export interface ImageParts {
 }
 
 /** createImageParts builds the image subsystem from the configuration, with the real host seams. */
-export function createImageParts(config: Config, metrics?: PullMetrics): ImageParts {
+export function createImageParts(config: Config, metrics?: PullMetrics, format?: LayerFormat): ImageParts {
   const transport = new NodeTransport();
   const mounter = toolMounter(nodeProcessRunner);
   const manager = new ImageManager({
@@ -38,6 +39,7 @@ export function createImageParts(config: Config, metrics?: PullMetrics): ImagePa
     concurrency: Math.max(1, config.registry.max_concurrent_downloads),
     maxUnpackedSize: config.registry.max_unpacked_size,
     chown: process.getuid?.() === 0,
+    format,
     now: () => Date.now(),
   });
   const service = new ImageService({ images: manager, platform: hostPlatform(process.arch), pinnedImages: config.runtime.sandbox_image ? [config.runtime.sandbox_image] : [], metrics });

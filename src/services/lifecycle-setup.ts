@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
-import type { NodeFacts } from '../domain/node.js';
+import { userBusEnv, type NodeFacts } from '../domain/node.js';
 import type { Logger } from '../log/index.js';
 import { Conmon } from '../runtime/conmon.js';
 import { Runc } from '../runtime/runc.js';
@@ -73,14 +73,14 @@ export function lookPath(name: string): string {
 /** createLifecycle builds the pod and container services with runc and conmon under fune's state dir. */
 export async function createLifecycle(o: LifecycleOptions): Promise<Lifecycle> {
   const { config, log, runner } = o;
-  const placement = placementFor(o.node, { bus: new BusctlSystemd(runner) });
+  const placement = placementFor(o.node, { bus: (manager) => new BusctlSystemd(runner, 'busctl', 30_000, manager) });
   const systemdCgroup = placement.driver === 'systemd';
   const runcRoot = join(config.state, 'runc');
   const runcLogDir = join(config.state, 'runc-logs');
   const exitDir = join(config.state, 'exits');
   const runcPath = lookPath(config.runtime.runc_path);
   const runc = new Runc({ runner, runcPath, root: runcRoot, logDir: runcLogDir, systemdCgroup });
-  const conmon = new Conmon({ runner, conmonPath: lookPath(config.runtime.conmon_path), runcPath, runcRoot, runcLogDir, exitDir, socketDir: join(config.state, 's'), systemdCgroup });
+  const conmon = new Conmon({ runner, conmonPath: lookPath(config.runtime.conmon_path), runcPath, runcRoot, runcLogDir, exitDir, socketDir: join(config.state, 's'), systemdCgroup, env: userBusEnv(o.node) });
   const events = new EventsService();
   const d: LifecycleDeps = {
     config, log: log.child({ component: 'lifecycle' }), registry: new Registry(config.root), runc, conmon, runner, clock: systemClock, ids: randomIds, events,

@@ -1,5 +1,6 @@
 import type { Config, CgroupDriver } from '../config/types.js';
-import type { NodeFacts } from '../domain/node.js';
+import { delegationCondition, type NodeFacts } from '../domain/node.js';
+import { DELEGATION_FIX } from '../oci/index.js';
 import { DEFAULT_RUNTIME_HANDLER, featuresOf, type NodeFeatures } from '../domain/features.js';
 
 /** Condition is one entry of the CRI RuntimeStatus. */
@@ -60,7 +61,9 @@ export class RuntimeInfoService {
       reason: 'NetworkPluginNotReady',
       message: 'pod networking is not set up in this build',
     };
-    return [runtime, network];
+    // Inside a user namespace: whether the kubelet's limits can be applied (the delegated controllers), with the fix.
+    const delegation = this.deps.node ? delegationCondition(this.deps.node, DELEGATION_FIX) : undefined;
+    return delegation ? [runtime, network, delegation] : [runtime, network];
   }
 
   /** features is what fune can deliver on this node (nothing beyond the CRI's defaults without node facts). */

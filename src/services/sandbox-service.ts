@@ -9,7 +9,8 @@ import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls, valid
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
 import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
-import { checkApparmorLoaded, gatherSandboxFacts } from './host-facts.js';
+import { checkApparmorLoaded, checkSysctlsOffered, gatherSandboxFacts } from './host-facts.js';
+import { nodeRulesOf } from '../domain/node.js';
 import { nowNs, type LifecycleDeps, type PreparedNetwork } from './lifecycle-deps.js';
 import { Rollback } from './rollback.js';
 import { StepTimer } from './step-timer.js';
@@ -69,7 +70,9 @@ export class SandboxService {
     // Sysctls that are not namespaced, or need a namespace the pod shares with the host, are refused before any
     // name is reserved or anything (network namespace, CNI, files) is made.
     const modes = namespaceModes(config.linux?.security_context?.namespace_options);
-    podSysctls(config.linux?.sysctls, modes);
+    const sysctls = podSysctls(config.linux?.sysctls, modes);
+    // Inside a user namespace, also those the kernel hides from the pod's network namespace (NodeRules.sysctls).
+    if (nodeRulesOf(this.d.node).sysctls === 'offered') await checkSysctlsOffered(sysctls);
     // A user namespace the pod asks for and fune cannot give (or bad mappings) too: a POD-mode pod must never run
     // in the host's user namespace.
     validateUserNamespace(config.linux?.security_context?.namespace_options, this.d.host.userNamespaces ?? false);

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { arch as osArch, release } from 'node:os';
 import { join } from 'node:path';
 import {
-  isInitialUserNamespace, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime,
+  hostUidOf, isInitialUserNamespace, minOomScoreAdjOf, userManagerCgroup, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime,
   type CgroupDriverName, type CgroupMode, type NodeFacts, type OciRuntimeFacts,
 } from '../domain/node.js';
 import { capabilitiesFromMask } from '../domain/capabilities.js';
@@ -20,6 +20,8 @@ export interface ProbeOptions {
   cgroupRoot?: string;
   procRoot?: string;
   sysRoot?: string;
+  /** where /run is (the user manager's socket is <run>/user/<uid>/systemd/private). */
+  runRoot?: string;
 }
 
 async function text(path: string): Promise<string> {
@@ -48,7 +50,8 @@ export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
   const proc = o.procRoot ?? '/proc';
   const sys = o.sysRoot ?? '/sys';
   const mode: CgroupMode = existsSync(join(cg, 'cgroup.controllers')) ? 'v2' : 'v1';
-  const systemd = existsSync('/run/systemd/system');
+  const run = o.runRoot ?? '/run';
+  const systemd = existsSync(join(run, 'systemd/system'));
   const [selfCgroup, status, oom, uidMap, gidMap, apparmor, lsmList, cpus, mems, oci] = await Promise.all([
     text(join(proc, 'self/cgroup')),
     text(join(proc, 'self/status')),
@@ -64,11 +67,17 @@ export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
   const own = ownCgroupOf(selfCgroup, mode);
   const uids = parseIdMap(uidMap);
   const inUserNamespace = uids.length > 0 && !isInitialUserNamespace(uids);
+  // Inside a user namespace, the systemd driver is the user's own manager (over the user bus), when it runs.
+  const hostUid = inUserNamespace ? hostUidOf(uids) : undefined;
+  const userManager = mode === 'v2' && systemd && hostUid !== undefined && existsSync(join(run, 'user', String(hostUid), 'systemd/private')) ? userManagerCgroup(hostUid) : undefined;
+  const driver: CgroupDriverName = o.cgroupDriver !== 'auto' ? o.cgroupDriver : systemd && (!inUserNamespace || userManager) ? 'systemd' : 'cgroupfs';
   // v2: as real root, runc enables in every cgroup on a container's path whatever the root cgroup offers (the root's
   // cgroup.controllers), whichever of them fune's own cgroup happens to have (systemd enables only those its units ask
-  // for: no hugetlb). Inside a user namespace only the delegated ones, those of fune's own subtree, can be enabled.
+  // for: no hugetlb). Inside a user namespace only the delegated ones can be enabled: those of the user manager's
+  // cgroup with the systemd driver, those of fune's own subtree with cgroupfs.
+  const v2Base = !inUserNamespace ? '' : driver === 'systemd' && userManager ? userManager : own;
   const controllers = mode === 'v2'
-    ? (await text(join(cg, inUserNamespace ? own : '', 'cgroup.controllers'))).trim().split(/\s+/).filter(Boolean)
+    ? (await text(join(cg, v2Base, 'cgroup.controllers'))).trim().split(/\s+/).filter(Boolean)
     : (await readdir(cg).catch(() => [] as string[])).filter((n) => !n.includes(',') && !n.startsWith('name='));
   const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
   const capabilities = capabilitiesFromMask(capBnd);
@@ -77,14 +86,14 @@ export async function probeNode(o: ProbeOptions): Promise<NodeFacts> {
   const swapAccounting = mode === 'v2' ? await v2SwapAccounting(cg, own) : existsSync(join(cg, 'memory/memory.memsw.limit_in_bytes'));
   const rel = release();
   return {
-    cgroup: { mode, driver: o.cgroupDriver === 'auto' ? (systemd ? 'systemd' : 'cgroupfs') : o.cgroupDriver, controllers, own },
+    cgroup: { mode, driver, controllers, own, ...(userManager ? { userManager } : {}) },
     systemd,
     user: { uid: process.geteuid?.() ?? 0, inUserNamespace, uidMap: uids, gidMap: parseIdMap(gidMap) },
     kernel: { release: rel, version: parseKernelRelease(rel) },
     lsm: { apparmor: apparmor.trim().startsWith('Y'), selinux: lsmList.split(',').includes('selinux') && existsSync(join(sys, 'fs/selinux/enforce')) },
     oci,
     capabilities,
-    minOomScoreAdj: capabilities.includes('CAP_SYS_RESOURCE') ? -1000 : ownScore,
+    minOomScoreAdj: minOomScoreAdjOf(capabilities, inUserNamespace, ownScore),
     hugepageSizes,
     swapAccounting,
     arch: ARCH_NAMES[osArch()] ?? osArch(),

@@ -31,7 +31,7 @@ export function busctlProperties(props: readonly UnitProperty[]): string[] {
 }
 
 /**
- * BusctlSystemd talks to systemd through `busctl call` on the system bus, one short process per call. Chosen over
+ * BusctlSystemd talks to systemd through `busctl call` on the system bus (or the user bus), one short process per call. Chosen over
  * a D-Bus library kept connected in the daemon (measured in the TCG guest, 20 scopes each: busctl adds 0.6 MiB of
  * RSS to the daemon against 7.8 MiB for @homebridge/dbus-native and 10.6 MiB for @jellybrick/dbus-next, the
  * maintained forks of the unmaintained dbus-next; a call costs about 560 ms there against 270-460 ms, i.e. some
@@ -40,10 +40,12 @@ export function busctlProperties(props: readonly UnitProperty[]): string[] {
  * systemd, so every node that uses this has it.
  */
 export class BusctlSystemd implements SystemdBus {
-  constructor(private readonly runner: ProcessRunner, private readonly busctl = 'busctl', private readonly timeoutMs = 30_000) {}
+  constructor(private readonly runner: ProcessRunner, private readonly busctl = 'busctl', private readonly timeoutMs = 30_000, private readonly manager: 'system' | 'user' = 'system') {}
 
   private async call(method: string, signature: string, args: string[], tolerate?: RegExp): Promise<void> {
-    const argv = ['call', '--quiet', ...DEST, method, signature, ...args];
+    // --user: the user's own manager (rootless), through $DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus. busctl
+    // authenticates by the peer's credentials, so it works as the root of a user namespace the user made.
+    const argv = [...(this.manager === 'user' ? ['--user'] : []), 'call', '--quiet', ...DEST, method, signature, ...args];
     const res = await this.runner.run(this.busctl, argv, { timeoutMs: this.timeoutMs, maxOutput: 64 * 1024 });
     if (res.code === 0) return;
     const msg = tail(res.stderr) || `exit status ${res.code}`;

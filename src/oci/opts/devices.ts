@@ -1,6 +1,6 @@
 import { invalidArgument } from '../../errors/index.js';
 import type { Device as CriDevice } from '../../domain/cri-types.js';
-import type { Device, DeviceCgroup } from '../spec.js';
+import type { Device, DeviceCgroup, Mount } from '../spec.js';
 import { cleanPath } from './mounts.js';
 
 const char = (major: number | undefined, minor: number | undefined, access = 'rwm'): DeviceCgroup => {
@@ -41,6 +41,8 @@ export function allowAllDevices(): DeviceCgroup[] {
 export interface DeviceResult {
   devices: Device[];
   rules: DeviceCgroup[];
+  /** sources gives the host path of each device, keyed by its container path. */
+  sources: Record<string, string>;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface DeviceResult {
  * unknown host device is InvalidArgument.
  */
 export function criDevices(devices: readonly CriDevice[], resolved: Record<string, Device>): DeviceResult {
-  const out: DeviceResult = { devices: [], rules: [] };
+  const out: DeviceResult = { devices: [], rules: [], sources: {} };
   for (const d of devices) {
     const hostPath = d.host_path ?? '';
     const host = resolved[hostPath];
@@ -60,6 +62,7 @@ export function criDevices(devices: readonly CriDevice[], resolved: Record<strin
     }
     const path = cleanPath(d.container_path || hostPath, 'device container_path');
     out.devices.push({ ...host, path });
+    out.sources[path] = hostPath;
     const rule: DeviceCgroup = { allow: true, type: host.type };
     if (host.major !== undefined) rule.major = host.major;
     if (host.minor !== undefined) rule.minor = host.minor;
@@ -67,4 +70,22 @@ export function criDevices(devices: readonly CriDevice[], resolved: Record<strin
     out.rules.push(rule);
   }
   return out;
+}
+
+/**
+ * RUNC_OWN_DEVICES are the nodes runc gives every container itself (bind-mounted in a user namespace) and /dev/ptmx,
+ * which it links to pts/ptmx: a bind of the host's node there first would make runc open the node it then finds
+ * (ENXIO for /dev/tty without a controlling terminal).
+ */
+const RUNC_OWN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx']);
+
+/**
+ * deviceBindMounts gives the bind mounts that stand for device nodes where they cannot be made (inside a user
+ * namespace mknod of a real device is EPERM): each node of the host bound at its container path, nosuid and noexec.
+ * `sources` maps container paths to host paths (absent: the same path, as for a privileged container's host
+ * devices). runc would bind-mount by itself in a user namespace, but from the container path, which is wrong for a
+ * CRI device mapped elsewhere (/dev/fuse as /dev/myfuse). runc's own nodes (RUNC_OWN_DEVICES) are left to it.
+ */
+export function deviceBindMounts(devices: readonly Device[], sources: Record<string, string> = {}): Mount[] {
+  return devices.filter((d) => !RUNC_OWN_DEVICES.has(d.path)).map((d) => ({ destination: d.path, type: 'bind', source: sources[d.path] ?? d.path, options: ['bind', 'nosuid', 'noexec'] }));
 }

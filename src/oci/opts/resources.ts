@@ -6,7 +6,7 @@ import type { Resources } from '../spec.js';
 import { int64, nonNegative } from '../values.js';
 
 /** ResourceHostFacts are the host facts resource translation reads. */
-export type ResourceHostFacts = Pick<HostFacts, 'cgroupMode' | 'hugepageSizes' | 'swapAccounting' | 'onlineCpus' | 'onlineMems'>;
+export type ResourceHostFacts = Pick<HostFacts, 'cgroupMode' | 'hugepageSizes' | 'swapAccounting' | 'onlineCpus' | 'onlineMems' | 'delegatedControllers'>;
 
 const MAX_CPU_SHARES = 262_144;
 
@@ -156,8 +156,30 @@ export function resourcesToOci(res: LinuxContainerResources | null | undefined, 
   if (h) out.hugepageLimits = h;
   const u = unified(res, host);
   if (u) out.unified = u;
+  if (host.delegatedControllers) checkDelegated(out, host.delegatedControllers);
   return out;
 }
+
+/**
+ * checkDelegated refuses limits that need a cgroup controller fune was not delegated (inside a user namespace):
+ * runc, or systemd for the user's scopes, would drop them without a word. cpu shares are relative weights the
+ * kubelet sends for every container and stay (without the cpu controller they weigh nothing). FailedPrecondition
+ * names the field, the controller and the fix.
+ */
+function checkDelegated(r: Resources, delegated: string[]): void {
+  const need: [string, string][] = [];
+  if ((r.memory?.limit ?? 0) > 0 || (r.memory?.reservation ?? 0) > 0) need.push(['memory limit', 'memory']);
+  if ((r.cpu?.quota ?? 0) > 0) need.push(['cpu quota', 'cpu']);
+  if (r.cpu?.cpus || r.cpu?.mems) need.push(['cpuset', 'cpuset']);
+  for (const k of Object.keys(r.unified ?? {})) need.push([`unified ${JSON.stringify(k)}`, k.slice(0, k.indexOf('.'))]);
+  const missing = need.filter(([, c]) => !delegated.includes(c));
+  if (missing.length === 0) return;
+  const ctrls = [...new Set(missing.map(([, c]) => c))];
+  throw failedPrecondition(`${missing.map(([f]) => f).join(', ')}: the ${ctrls.join(', ')} cgroup controller${ctrls.length > 1 ? 's are' : ' is'} not delegated to this rootless node (it has ${delegated.join(' ') || 'none'}); ${DELEGATION_FIX}`);
+}
+
+/** DELEGATION_FIX is how a user's systemd manager gets the controllers (the systemd docs' cgroup delegation). */
+export const DELEGATION_FIX = 'delegate them with "[Service] Delegate=cpu cpuset io memory pids" in /etc/systemd/system/user@.service.d/delegate.conf, then systemctl daemon-reload and restart the user\'s manager (log out and in, or systemctl restart user@<uid>.service)';
 
 /** validateContainerResources checks CRI container resources the way resourcesToOci does, without the result. */
 export function validateContainerResources(res: LinuxContainerResources | null | undefined, host: ResourceHostFacts): void {

@@ -29,14 +29,15 @@ export const FUNE_POD_SLICE_PREFIX = 'fune-pod';
  *   inactive-or-failed lets systemd forget it then.
  *
  * `sliceRoot` is the cgroup path of the manager's root slice: '' for the system manager; for a user manager
- * (rootless) it would be `/user.slice/user-<uid>.slice/user@<uid>.service`, with a bus to that manager.
+ * (rootless, inside a user namespace) `/user.slice/user-<uid>.slice/user@<uid>.service`, with a bus to that
+ * manager: its slices and scopes are in the user's delegated subtree.
  */
 export class SystemdPlacement implements CgroupPlacement {
   readonly driver = 'systemd' as const;
   readonly kind: string;
 
   constructor(private readonly tree: CgroupTree, private readonly bus: SystemdBus, private readonly sliceRoot = '') {
-    this.kind = `systemd-${tree.mode}`;
+    this.kind = sliceRoot ? `systemd-${tree.mode}-user` : `systemd-${tree.mode}`;
   }
 
   podParent(given: string, podId: string): string {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isInitialUserNamespace, kernelAtLeast, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime } from '../../../src/domain/node.js';
+import { delegationCondition, hostUidOf, isInitialUserNamespace, kernelAtLeast, minOomScoreAdjOf, nodeRulesOf, ownCgroupOf, parseIdMap, parseKernelRelease, parseOciRuntime } from '../../../src/domain/node.js';
 import { pageSizeName, probeNode } from '../../../src/sys/node-probe.js';
 import type { ProcessRunner, RunResult } from '../../../src/sys/process-runner.js';
 
@@ -107,7 +107,7 @@ describe('probeNode on fixture trees', () => {
     });
     const n = await probeNode({
       cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({ '--version': 'runc version 1.1.5\n', features: '{"mountOptions":["rro"]}' }),
-      cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'),
+      cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'), runRoot: join(d, 'run'),
     });
     expect(n.cgroup).toEqual({ mode: 'v2', driver: 'cgroupfs', controllers: ['cpu', 'memory', 'pids', 'hugetlb'], own });
     expect(n.user.inUserNamespace).toBe(true);
@@ -132,7 +132,7 @@ describe('probeNode on fixture trees', () => {
       'proc/self/uid_map': '         0          0 4294967295\n',
       'sys/devices/system/cpu/online': '0-1\n',
     });
-    const n = await probeNode({ cgroupDriver: 'auto', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys') });
+    const n = await probeNode({ cgroupDriver: 'auto', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'), runRoot: join(d, 'run') });
     expect(n.cgroup.mode).toBe('v1');
     expect(n.cgroup.own).toBe('/process_api/x');
     expect(n.cgroup.controllers.sort()).toEqual(['cpu', 'cpuacct', 'memory', 'pids']);
@@ -154,7 +154,7 @@ describe('probeNode on fixture trees', () => {
       'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages': '0\n',
       'sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages': '0\n',
     });
-    const n = await probeNode({ cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys') });
+    const n = await probeNode({ cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'), runRoot: join(d, 'run') });
     expect(n.cgroup.controllers).toEqual(['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc']);
     expect(n.hugepageSizes).toEqual(['1GB', '2MB']);
   });
@@ -165,9 +165,77 @@ describe('probeNode on fixture trees', () => {
       'proc/self/cgroup': '0::/\n',
       'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages': '0\n',
     });
-    const n = await probeNode({ cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys') });
+    const n = await probeNode({ cgroupDriver: 'cgroupfs', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'), runRoot: join(d, 'run') });
     expect(n.hugepageSizes).toEqual([]);
   });
 
+  it.each([
+    ['the user manager runs', true, 'systemd', ['cpuset', 'cpu', 'io', 'memory', 'pids']],
+    ['no user manager', false, 'cgroupfs', ['memory', 'pids']],
+  ] as const)('inside a user namespace on a systemd host, auto with %s: driver %s, controllers of the delegated cgroup', async (_what, manager, driver, controllers) => {
+    const um = '/user.slice/user-1000.slice/user@1000.service';
+    const own = `${um}/app.slice/fune-rootless.service`;
+    const d = await tree({
+      'cg/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n',
+      [`cg${um}/cgroup.controllers`]: 'cpuset cpu io memory pids\n',
+      [`cg${own}/cgroup.controllers`]: 'memory pids\n',
+      'proc/self/cgroup': `0::${own}\n`,
+      'proc/self/uid_map': '0 1000 1\n1 100000 65536\n',
+      'run/systemd/system/.keep': '',
+      ...(manager ? { 'run/user/1000/systemd/private': '' } : {}),
+    });
+    const n = await probeNode({ cgroupDriver: 'auto', ociRuntimePath: 'runc', runner: runner({}), cgroupRoot: join(d, 'cg'), procRoot: join(d, 'proc'), sysRoot: join(d, 'sys'), runRoot: join(d, 'run') });
+    expect(n.cgroup).toEqual({ mode: 'v2', driver, controllers, own, ...(manager ? { userManager: um } : {}) });
+    expect(n.systemd).toBe(true);
+  });
+
   it.each([[2048, '2MB'], [1048576, '1GB'], [64, '64KB'], [32768, '32MB']])('page size %d kB is %s', (kb, name) => expect(pageSizeName(kb)).toBe(name));
+});
+
+describe('rootless node rules (nodeRulesOf, minOomScoreAdjOf, delegationCondition, hostUidOf)', () => {
+  const manager = '/user.slice/user-1000.slice/user@1000.service';
+  const base = { lsm: { apparmor: true, selinux: false }, capabilities: ['CAP_SYS_RESOURCE', 'CAP_MKNOD'], minOomScoreAdj: 100 };
+  const rootUser = { uid: 0, inUserNamespace: false, uidMap: parseIdMap('0 0 4294967295'), gidMap: [] };
+  const usernsUser = { uid: 0, inUserNamespace: true, uidMap: parseIdMap('0 1000 1\n1 100000 65536'), gidMap: [] };
+  const cgroup = (controllers: string[], mode: 'v1' | 'v2' = 'v2') => ({ mode, driver: 'systemd' as const, controllers, own: `${manager}/app.slice/fune-rootless.service`, userManager: manager });
+
+  it('real root: devices made, trusted.overlay, no extra overlay option, AppArmor as the kernel has it, any namespaced sysctl, no controller limit', () => {
+    expect(nodeRulesOf({ ...base, user: rootUser, cgroup: cgroup(['cpu']) })).toEqual({
+      kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true, hostDevices: 'create', apparmor: true, minOomScoreAdj: 100, sysctls: 'namespaced',
+    });
+  });
+
+  it('in a user namespace: devices skipped, user.overlay + userxattr, host devices bound, no AppArmor, offered sysctls only, the delegated controllers', () => {
+    expect(nodeRulesOf({ ...base, user: usernsUser, cgroup: cgroup(['cpu', 'memory', 'pids']) })).toEqual({
+      kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions: ['userxattr'], trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: 100,
+      sysctls: 'offered', delegatedControllers: ['cpu', 'memory', 'pids'],
+    });
+    // cgroup v1 cannot delegate: nothing may be limited.
+    expect(nodeRulesOf({ ...base, user: usernsUser, cgroup: cgroup(['cpu', 'memory'], 'v1') }).delegatedControllers).toEqual([]);
+  });
+
+  it.each([
+    [['CAP_SYS_RESOURCE'], false, 0, -1000],
+    [['CAP_SYS_RESOURCE'], true, 200, 200],
+    [[], false, 300, 300],
+    [[], true, 0, 0],
+  ] as const)('caps %j, user namespace %s, own score %d: the lowest score is %d', (caps, userns, own, want) => expect(minOomScoreAdjOf([...caps], userns, own)).toBe(want));
+
+  it.each([
+    ['0 1000 1\n1 100000 65536', 1000],
+    ['1 100000 65536\n0 1001 1', 1001],
+    ['1 100000 65536', undefined],
+  ] as const)('uid_map %j maps uid 0 to host uid %s', (map, want) => expect(hostUidOf(parseIdMap(map))).toBe(want));
+
+  it('delegationCondition: none as real root; true with the controllers; false naming the missing ones and the fix; false on cgroup v1', () => {
+    expect(delegationCondition({ user: rootUser, cgroup: cgroup([]) }, 'FIX')).toBeUndefined();
+    expect(delegationCondition({ user: usernsUser, cgroup: cgroup(['cpuset', 'cpu', 'io', 'memory', 'pids']) }, 'FIX')).toEqual({
+      type: 'CgroupControllersDelegated', status: true, reason: '', message: `delegated to ${manager}: cpuset cpu io memory pids`,
+    });
+    const missing = delegationCondition({ user: usernsUser, cgroup: cgroup(['memory', 'pids']) }, 'FIX')!;
+    expect(missing).toMatchObject({ type: 'CgroupControllersDelegated', status: false, reason: 'MissingDelegatedControllers' });
+    expect(missing.message).toContain('cgroup controllers cpu, io are not delegated');
+    expect(missing.message).toContain('To fix: FIX');
+    expect(delegationCondition({ user: usernsUser, cgroup: cgroup(['memory'], 'v1') }, 'FIX')).toMatchObject({ status: false, reason: 'CgroupV1' });
+  });
 });

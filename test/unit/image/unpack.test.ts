@@ -8,8 +8,9 @@ import * as tar from 'tar-stream';
 import { unpackLayer, cleanName } from '../../../src/image/unpack.js';
 import type { SpecialFiles } from '../../../src/sys/special-files.js';
 import { RuntimeError } from '../../../src/errors/index.js';
+import { nodeRulesOf, ROOT_LAYER_FORMAT, type LayerFormat } from '../../../src/domain/node.js';
 
-type E = { name: string; type?: tar.Header['type']; body?: string; linkname?: string; mode?: number; pax?: Record<string, string> };
+type E = { name: string; type?: tar.Header['type']; body?: string; linkname?: string; mode?: number; pax?: Record<string, string>; devmajor?: number; devminor?: number };
 
 async function tarOf(entries: E[]): Promise<Buffer> {
   const p = tar.pack();
@@ -18,7 +19,7 @@ async function tarOf(entries: E[]): Promise<Buffer> {
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     await new Promise<void>((res, rej) =>
-      p.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_000_000_000_000), pax: e.pax }, e.body ?? '', (err) => (err ? rej(err) : res())),
+      p.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_000_000_000_000), pax: e.pax, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 }, e.body ?? '', (err) => (err ? rej(err) : res())),
     );
   }
   p.finalize();
@@ -44,14 +45,16 @@ let dir: string;
 beforeEach(async () => (dir = await mkdtemp(join(tmpdir(), 'fune-unpack-'))));
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-async function unpack(entries: E[], compress: 'gzip' | 'none' = 'gzip') {
+async function unpack(entries: E[], compress: 'gzip' | 'none' = 'gzip', format?: LayerFormat) {
   const raw = await tarOf(entries);
   const blob = join(dir, 'blob');
   await writeFile(blob, compress === 'gzip' ? gzipSync(raw, { level: constants.Z_BEST_SPEED }) : raw);
   const dest = join(dir, 'layer');
   await (await import('node:fs/promises')).mkdir(dest);
   const { s, calls } = fakeSpecial();
-  const res = await unpackLayer(blob, dest, { special: s, chown: false });
+  const warnings: string[] = [];
+  const res = await unpackLayer(blob, dest, { special: s, chown: false, format, onWarning: (m) => warnings.push(m) });
+  (calls as string[] & { warnings?: string[] }).warnings = warnings;
   return { res, dest, calls, diffId: `sha256:${createHash('sha256').update(raw).digest('hex')}` };
 }
 
@@ -99,6 +102,41 @@ describe('unpackLayer', () => {
     expect(calls).toContain(`xattr ${join(dest, 'var/lib')} trusted.overlay.opaque=y`);
     expect(await readdir(join(dest, 'etc'))).toEqual(['motd']);
     expect(await readFile(join(dest, 'var/lib/new'), 'utf8')).toBe('n');
+  });
+
+  describe('inside a user namespace (NodeRules "userns")', () => {
+    const userns = nodeRulesOf({ user: { uid: 0, inUserNamespace: true, uidMap: [], gidMap: [] }, lsm: { apparmor: true, selinux: false }, capabilities: [], minOomScoreAdj: 0, cgroup: { mode: 'v2', driver: 'systemd', controllers: [], own: '/' } });
+    const entries: E[] = [
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/.wh.motd' },
+      { name: 'var/lib/.wh..wh..opq' },
+      { name: 'dev/', type: 'directory' },
+      { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3 },
+      { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 },
+      { name: 'dev/fifo', type: 'fifo' },
+      { name: 'f', body: 'x', pax: { 'SCHILY.xattr.trusted.k': 'v', 'SCHILY.xattr.user.k': 'v' } },
+    ];
+
+    it('writes opaque marks as user.overlay.opaque, keeps whiteouts and fifos, skips and counts device nodes and trusted.* xattrs', async () => {
+      const { res, dest, calls } = await unpack(entries, 'gzip', userns);
+      expect(calls).toContain(`mknod ${join(dest, 'etc/motd')} c 0:0`);
+      expect(calls).toContain(`xattr ${join(dest, 'var/lib')} user.overlay.opaque=y`);
+      expect(calls).toContain(`mknod ${join(dest, 'dev/fifo')} p 0:0`);
+      expect(calls).toContain(`xattr ${join(dest, 'f')} user.k=v`);
+      expect(calls.filter((c) => c.includes('trusted.') || c.includes('dev/null') || c.includes('dev/sda'))).toEqual([]);
+      expect(res.skippedDevices).toBe(2);
+      expect(await readdir(join(dest, 'dev'))).toEqual(['fifo']);
+      expect((calls as string[] & { warnings?: string[] }).warnings).toEqual([expect.stringContaining('xattr trusted.k of f skipped')]);
+    });
+
+    it('as real root the same layer makes both devices and sets trusted.* (ROOT_LAYER_FORMAT)', async () => {
+      const { res, dest, calls } = await unpack(entries, 'gzip', ROOT_LAYER_FORMAT);
+      expect(calls).toContain(`mknod ${join(dest, 'dev/null')} c 1:3`);
+      expect(calls).toContain(`mknod ${join(dest, 'dev/sda')} b 8:0`);
+      expect(calls).toContain(`xattr ${join(dest, 'var/lib')} trusted.overlay.opaque=y`);
+      expect(calls).toContain(`xattr ${join(dest, 'f')} trusted.k=v`);
+      expect(res.skippedDevices).toBe(0);
+    });
   });
 
   it('carries PAX xattrs', async () => {

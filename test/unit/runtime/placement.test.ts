@@ -332,8 +332,35 @@ describe('placementFor', () => {
     ['v2', 'systemd', 'systemd-v2'],
     ['v1', 'systemd', 'systemd-v1'],
   ] as const)('picks %s + %s → %s', (mode, driver, kind) => {
-    const p = placementFor({ cgroup: { mode, driver, controllers: [], own: '/' } }, { bus: new FakeSystemdBus() });
+    const asked: string[] = [];
+    const p = placementFor({ cgroup: { mode, driver, controllers: [], own: '/' }, user: rootUser }, { bus: (m) => (asked.push(m), new FakeSystemdBus()) });
     expect(p.kind).toBe(kind);
     expect(p.driver).toBe(driver);
+    expect(asked).toEqual(driver === 'systemd' ? ['system'] : []);
+  });
+
+  const rootUser = { uid: 0, inUserNamespace: false, uidMap: [], gidMap: [] };
+  const usernsUser = { uid: 0, inUserNamespace: true, uidMap: [{ containerId: 0, hostId: 1000, size: 1 }, { containerId: 1, hostId: 100000, size: 65536 }], gidMap: [] };
+  const manager = '/user.slice/user-1000.slice/user@1000.service';
+
+  it('inside a user namespace, systemd is the user\'s manager over the user bus, its scopes under user@<uid>.service', async () => {
+    const asked: string[] = [];
+    const bus = new FakeSystemdBus();
+    const p = placementFor({ cgroup: { mode: 'v2', driver: 'systemd', controllers: [], own: `${manager}/app.slice/fune.service`, userManager: manager }, user: usernsUser }, { bus: (m) => (asked.push(m), bus) });
+    expect([p.kind, p.driver, asked]).toEqual(['systemd-v2-user', 'systemd', ['user']]);
+    const parent = p.podParent('', POD);
+    expect(p.cgroupOf(p.cgroupsPath(parent, CTR))).toBe(`${manager}/fune.slice/fune-pod${POD}.slice/fune-${CTR}.scope`);
+    expect(p.podCgroup('kubepods-besteffort.slice')).toBe(`${manager}/kubepods.slice/kubepods-besteffort.slice`);
+    await p.placeMonitor(p.monitorOf(parent, CTR), 4242);
+    expect(bus.calls[0]).toMatchObject({ method: 'StartTransientUnit', name: `fune-conmon-${CTR}.scope` });
+    expect(bus.calls[0]!.props).toContainEqual(['Slice', 's', `fune-pod${POD}.slice`]);
+  });
+
+  it.each([
+    ['systemd', undefined, /user's own systemd manager/],
+    ['cgroupfs', manager, /cgroupfs driver is not served inside a user namespace/],
+  ] as const)('inside a user namespace, %s with user manager %s is refused with the way out', (driver, userManager, message) => {
+    const node = { cgroup: { mode: 'v2' as const, driver, controllers: [], own: '/user.slice/user-1000.slice/session-3.scope', ...(userManager ? { userManager } : {}) }, user: usernsUser };
+    expect(() => placementFor(node, { bus: () => new FakeSystemdBus() })).toThrow(message);
   });
 });

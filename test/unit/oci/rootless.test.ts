@@ -1,0 +1,92 @@
+// Spec building on a node inside a user namespace (NodeRules "userns"): device nodes become bind mounts of the
+// host's nodes, limits that need a controller fune was not delegated are refused, AppArmor is not applied,
+// oom_score_adj is clamped to the lowest score fune may set.
+import { describe, expect, it } from 'vitest';
+import { RuntimeError } from '../../../src/errors/index.js';
+import { buildContainerSpec, buildSandboxSpec, deviceBindMounts, resourcesToOci } from '../../../src/oci/index.js';
+import { containerConfig, containerInput, host, podConfig, resources, sandboxFacts, sandboxInput } from './kubelet-configs.js';
+
+const devices = {
+  '/dev/fuse': { type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+};
+const hostDevices = [
+  { type: 'c', path: '/dev/null', major: 1, minor: 3 },
+  { type: 'b', path: '/dev/vda', major: 254, minor: 0 },
+];
+const userns = host({ deviceNodes: 'bind', delegatedControllers: ['cpu', 'memory', 'pids'], resolvedDevices: devices, hostDevices, apparmorEnabled: false, minOomScoreAdj: 200 });
+
+function refusal(fn: () => unknown): RuntimeError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RuntimeError);
+    return e as RuntimeError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('device nodes inside a user namespace', () => {
+  it('a CRI device is a bind mount of its host path at its container path; no linux.devices; the cgroup rule stays', () => {
+    const cfg = containerConfig({ devices: [{ host_path: '/dev/fuse', container_path: '/dev/myfuse', permissions: 'rw' }] });
+    const spec = buildContainerSpec(containerInput(cfg, { host: userns }));
+    expect(spec.linux!.devices).toBeUndefined();
+    expect(spec.mounts).toContainEqual({ destination: '/dev/myfuse', type: 'bind', source: '/dev/fuse', options: ['bind', 'nosuid', 'noexec'] });
+    expect(spec.linux!.resources!.devices).toContainEqual({ allow: true, type: 'c', major: 10, minor: 229, access: 'rw' });
+    // After /dev itself, so the binds land in the container's /dev tmpfs.
+    const at = (d: string) => spec.mounts!.findIndex((m) => m.destination === d);
+    expect(at('/dev/myfuse')).toBeGreaterThan(at('/dev'));
+  });
+
+  it('a privileged container and pod get the host\'s devices bound, as real root they get nodes', () => {
+    const priv = containerConfig({}, { privileged: true });
+    const sandbox = sandboxFacts(podConfig({}, { privileged: true }));
+    const spec = buildContainerSpec(containerInput(priv, { host: userns, sandbox }));
+    expect(spec.linux!.devices).toBeUndefined();
+    expect(spec.mounts!.filter((m) => m.options?.includes('noexec') && m.source?.startsWith('/dev/')).map((m) => [m.destination, m.source])).toEqual([['/dev/vda', '/dev/vda']]);
+    const root = buildContainerSpec(containerInput(priv, { host: host({ hostDevices }), sandbox }));
+    expect(root.linux!.devices!.map((d) => d.path)).toEqual(['/dev/null', '/dev/vda']);
+    const pod = buildSandboxSpec(sandboxInput(podConfig({}, { privileged: true }), { host: userns }));
+    expect(pod.linux!.devices).toBeUndefined();
+    expect(pod.mounts).toContainEqual({ destination: '/dev/vda', type: 'bind', source: '/dev/vda', options: ['bind', 'nosuid', 'noexec'] });
+  });
+
+  it('deviceBindMounts takes the path itself where no source is given, and leaves runc\'s own nodes to runc', () => {
+    expect(deviceBindMounts([{ type: 'c', path: '/dev/kvm' }, { type: 'c', path: '/dev/tty' }, { type: 'c', path: '/dev/null' }], {})).toEqual([{ destination: '/dev/kvm', type: 'bind', source: '/dev/kvm', options: ['bind', 'nosuid', 'noexec'] }]);
+  });
+});
+
+describe('limits that need a controller that is not delegated', () => {
+  it.each([
+    ['memory limit', { memory_limit_in_bytes: 64 * 1024 * 1024 }, ['cpu', 'pids'], 'memory limit: the memory cgroup controller is not delegated'],
+    ['cpu quota', { cpu_quota: 50_000, cpu_period: 100_000 }, ['memory'], 'cpu quota: the cpu cgroup controller is not delegated'],
+    ['cpuset', { cpuset_cpus: '0' }, ['cpu', 'memory'], 'cpuset: the cpuset cgroup controller is not delegated'],
+    ['unified io key', { unified: { 'io.weight': '100' } }, ['cpu', 'memory'], 'unified "io.weight": the io cgroup controller is not delegated'],
+  ] as const)('%s is FailedPrecondition with the fix', (_what, res, delegated, message) => {
+    const e = refusal(() => resourcesToOci(resources(res as object), host({ cgroupMode: 'v2', onlineCpus: '0-1', delegatedControllers: [...delegated] })));
+    expect(e.kind).toBe('FailedPrecondition');
+    expect(e.message).toContain(message);
+    expect(e.message).toContain('Delegate=cpu cpuset io memory pids');
+  });
+
+  it('cpu shares (the kubelet sends them always) pass without the cpu controller; with every controller all pass; real root is not limited', () => {
+    expect(resourcesToOci(resources({ cpu_shares: '2' }), host({ cgroupMode: 'v2', delegatedControllers: [] })).cpu).toMatchObject({ shares: 2 });
+    const all = host({ cgroupMode: 'v2', onlineCpus: '0-1', delegatedControllers: ['cpuset', 'cpu', 'io', 'memory', 'pids'] });
+    expect(resourcesToOci(resources({ memory_limit_in_bytes: String(64 * 1024 * 1024), cpu_quota: '50000', cpuset_cpus: '0' }), all).memory).toMatchObject({ limit: 64 * 1024 * 1024 });
+    expect(resourcesToOci(resources({ memory_limit_in_bytes: String(64 * 1024 * 1024) }), host({ cgroupMode: 'v2' })).memory).toMatchObject({ limit: 64 * 1024 * 1024 });
+  });
+});
+
+describe('oom_score_adj and AppArmor inside a user namespace', () => {
+  it('oom_score_adj below fune\'s own score is raised to it, for containers and the infra process', () => {
+    expect(buildContainerSpec(containerInput(containerConfig({}, {}, { oom_score_adj: '-500' }), { host: userns })).process!.oomScoreAdj).toBe(200);
+    expect(buildContainerSpec(containerInput(containerConfig({}, {}, { oom_score_adj: '900' }), { host: userns })).process!.oomScoreAdj).toBe(900);
+    expect(buildSandboxSpec(sandboxInput(podConfig(), { host: userns })).process!.oomScoreAdj).toBe(200);
+  });
+
+  it('a RuntimeDefault or Localhost AppArmor profile is not applied, with a warning', () => {
+    const warnings: string[] = [];
+    const spec = buildContainerSpec(containerInput(containerConfig({}, { apparmor: { profile_type: 'Localhost', localhost_ref: 'my-profile' } }), { host: userns }), (m) => warnings.push(m));
+    expect(spec.process!.apparmorProfile).toBeUndefined();
+    expect(warnings.join('\n')).toMatch(/AppArmor/);
+  });
+});

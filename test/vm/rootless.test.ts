@@ -1,0 +1,232 @@
+// Rootless fune in the VM tier's guest: the non-root user `fune` (uid 1000, subordinate ids 100000-165535, a
+// systemd --user manager with cpu cpuset io memory pids delegated) runs `fune daemon --rootless` through the shipped
+// user unit systemd/fune-rootless.service. fune re-executes itself under rootlesskit (user, mount and network
+// namespaces, slirp4netns) and serves /run/user/1000/fune/fune.sock; this test (as the guest's root) talks CRI to
+// it and reads back from the kernel what it made: the user namespace of the containers (/proc/<pid>/uid_map), their
+// cgroups in the user's delegated subtree with the memory limit applied, oom_score_adj clamped, no AppArmor, exec and
+// logs, image layers written as overlayfs in a user namespace reads them (user.overlay.opaque, whiteouts, device
+// nodes skipped), host devices bind-mounted for a privileged container, and the refusals a rootless node makes.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { criClient, failure, grpc, ROOT, type CriClient } from '../helpers/daemon.js';
+import { containerConfig, importImage, podConfig } from '../integration/lifecycle/env.js';
+import { busyboxEntries, buildImage, makeTar, ociArchive } from '../../hack/test-images.js';
+
+const inGuest = process.env.FUNE_VM_GUEST === '1' && existsSync('/run/systemd/system') && existsSync('/home/fune');
+const UID = 1000;
+const HOME = '/home/fune';
+const RUN = `/run/user/${UID}`;
+const STATE = `${RUN}/fune`;
+const SOCKET = `${STATE}/fune.sock`;
+const DATA = `${HOME}/.local/share/fune`;
+const UNIT_DIR = `${HOME}/.config/systemd/user`;
+const CONF_DIR = `${HOME}/.config/fune`;
+const LOGS = `${HOME}/fune-vm-logs`;
+const MANAGER = `/user.slice/user-${UID}.slice/user@${UID}.service`;
+const T = 20 * 60_000;
+const LAYERED = 'registry.fune.test/fune/rootless-layers:1';
+
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
+const userctl = (...args: string[]): string => sh('systemctl', ['--user', `--machine=fune@.host`, ...args]);
+const journal = (): string => sh('journalctl', [`_UID=${UID}`, '--no-pager', '-o', 'cat', '-q']);
+
+let c: CriClient;
+
+async function waitReady(): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (existsSync(SOCKET)) {
+      const probe = criClient(SOCKET);
+      try {
+        await probe.call('ListPodSandbox', {}, { deadlineMs: 5000 });
+        return;
+      } catch {
+        // not ready yet (UNAVAILABLE until recovery is done)
+      } finally {
+        probe.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`fune-rootless.service did not become ready:\n${userctl('status', 'fune-rootless', '--no-pager', '-l')}\n${journal().slice(-4000)}`);
+}
+
+/** own writes a file as the user's (the unit and configuration live in the user's home). */
+async function own(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, text);
+  for (let p = path; p.startsWith(`${HOME}/`); p = dirname(p)) await chown(p, UID, UID);
+}
+
+async function removeAll(): Promise<void> {
+  for (const p of (await c.call('ListPodSandbox', {})).items as { id: string }[]) {
+    await c.call('StopPodSandbox', { pod_sandbox_id: p.id }, { deadlineMs: 300_000 });
+    await c.call('RemovePodSandbox', { pod_sandbox_id: p.id }, { deadlineMs: 300_000 });
+  }
+}
+
+async function pidOf(ctr: string): Promise<number> {
+  return JSON.parse((await c.call('ContainerStatus', { container_id: ctr, verbose: true })).info.info).pid as number;
+}
+
+const uidSuffix = () => Math.random().toString(16).slice(2, 10);
+
+async function runPod(name: string, extra: Record<string, unknown> = {}) {
+  const config = podConfig(`${name}-${uidSuffix()}`, LOGS, extra);
+  await mkdir(config.log_directory as string, { recursive: true });
+  await chown(config.log_directory as string, UID, UID);
+  const { pod_sandbox_id: id } = await c.call('RunPodSandbox', { config }, { deadlineMs: 300_000 });
+  return { id: id as string, config };
+}
+
+async function runContainer(pod: { id: string; config: object }, name: string, script: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const { container_id: id } = await c.call('CreateContainer', { pod_sandbox_id: pod.id, config: containerConfig(name, script, extra), sandbox_config: pod.config }, { deadlineMs: 300_000 });
+  await c.call('StartContainer', { container_id: id }, { deadlineMs: 300_000 });
+  return id as string;
+}
+
+async function execSync(ctr: string, cmd: string[]): Promise<{ stdout: string; stderr: string; exit_code: number }> {
+  const r = await c.call('ExecSync', { container_id: ctr, cmd, timeout: 120 }, { deadlineMs: 300_000 });
+  return { stdout: Buffer.from(r.stdout).toString(), stderr: Buffer.from(r.stderr).toString(), exit_code: r.exit_code };
+}
+
+describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user fune, under the shipped user unit', () => {
+  beforeAll(async () => {
+    // The shipped unit, with ExecStart pointing at this checkout instead of /opt/fune.
+    const unit = readFileSync(join(ROOT, 'systemd', 'fune-rootless.service'), 'utf8').replaceAll('/opt/fune/', `${ROOT}/`);
+    await own(join(UNIT_DIR, 'fune-rootless.service'), unit);
+    await own(join(CONF_DIR, 'cni', '10-lo.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo-only', plugins: [{ type: 'loopback' }] }));
+    await own(join(CONF_DIR, 'config.toml'), `[cni]\nconf_dir = "${join(CONF_DIR, 'cni')}"\n`);
+    await mkdir(LOGS, { recursive: true });
+    await chown(LOGS, UID, UID);
+    userctl('daemon-reload');
+    userctl('start', 'fune-rootless');
+    await waitReady();
+    c = criClient(SOCKET);
+    await importImage(STATE);
+    // A second image over busybox: a lower layer with /d/{a,b}, /x, a device and a fifo; an upper one that makes
+    // /d opaque (only /d/c shows), whites out /x, and has a device node of its own.
+    const lower = await makeTar([
+      { name: 'd/', type: 'directory' }, { name: 'd/a', body: 'a' }, { name: 'd/b', body: 'b' }, { name: 'x', body: 'x' },
+      { name: 'nulldev', type: 'character-device', devmajor: 1, devminor: 3 }, { name: 'pipe', type: 'fifo' },
+    ]);
+    const upper = await makeTar([{ name: 'd/', type: 'directory' }, { name: 'd/.wh..wh..opq' }, { name: 'd/c', body: 'c' }, { name: '.wh.x' }, { name: 'zerodev', type: 'character-device', devmajor: 1, devminor: 5 }]);
+    const image = buildImage({ layers: [await makeTar(busyboxEntries()), lower, upper], cmd: ['sh'] });
+    await importImage(STATE, await ociArchive([{ ref: LAYERED, image }]));
+  }, T);
+
+  afterAll(async () => {
+    try {
+      if (c) await removeAll();
+    } finally {
+      c?.close();
+      try {
+        userctl('stop', 'fune-rootless');
+      } catch {
+        // not running
+      }
+      await rm(join(UNIT_DIR, 'fune-rootless.service'), { force: true });
+      userctl('daemon-reload');
+      // The user's files: root may remove them; nothing of fune's is left mounted (its mount namespace is gone).
+      await rm(CONF_DIR, { recursive: true, force: true });
+      await rm(DATA, { recursive: true, force: true });
+      await rm(STATE, { recursive: true, force: true });
+      await rm(LOGS, { recursive: true, force: true });
+      await rm(`${RUN}/fune-rootlesskit`, { recursive: true, force: true });
+    }
+  }, T);
+
+  it('runs under rootlesskit in a user namespace of the user\'s subordinate ids, with its state and root in the user\'s directories', async () => {
+    const main = Number(userctl('show', '-P', 'MainPID', 'fune-rootless').trim());
+    expect(main).toBeGreaterThan(0);
+    // The unit's processes: fune (the user's), rootlesskit and slirp4netns, and fune again inside as "root".
+    const procs = readFileSync(`/sys/fs/cgroup${MANAGER}/app.slice/fune-rootless.service/cgroup.procs`, 'utf8').trim().split('\n').map(Number);
+    const comm = procs.map((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim());
+    expect(comm).toEqual(expect.arrayContaining(['rootlesskit', 'slirp4netns']));
+    const inner = procs.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('main.js') && readFileSync(`/proc/${p}/uid_map`, 'utf8').trim() !== readFileSync('/proc/self/uid_map', 'utf8').trim());
+    expect(inner).toBeDefined();
+    expect(readFileSync(`/proc/${inner}/uid_map`, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number))).toEqual([[0, UID, 1], [1, 100000, 65536]]);
+    expect(readFileSync(`/proc/${inner}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${UID}\\s`, 'm'));
+    expect(existsSync(join(DATA, 'image'))).toBe(true);
+    const st = await c.call('Status', { verbose: true });
+    const node = JSON.parse(st.info.node);
+    expect(node.user.inUserNamespace).toBe(true);
+    expect(node.cgroup).toMatchObject({ mode: 'v2', driver: 'systemd', userManager: MANAGER });
+    const conds = Object.fromEntries((st.status.conditions as { type: string; status: boolean; message: string }[]).map((x) => [x.type, x]));
+    expect(conds.RuntimeReady!.status).toBe(true);
+    // The guest delegates cpu cpuset io memory pids to user managers: nothing is missing.
+    expect(conds.CgroupControllersDelegated).toMatchObject({ status: true });
+    expect(conds.CgroupControllersDelegated!.message).toContain('memory');
+  }, T);
+
+  it('runs a pod and a container in the user namespace, in scopes of the user\'s manager with the memory limit applied; exec and logs work', async () => {
+    const pod = await runPod('rl-basic');
+    const ctr = await runContainer(pod, 'main', 'echo hello-rootless; touch /made-inside; sleep 100000', { linux: { resources: { memory_limit_in_bytes: 64 * 1024 * 1024, oom_score_adj: -500 } } });
+    const pid = await pidOf(ctr);
+    expect(readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number))).toEqual([[0, UID, 1], [1, 100000, 65536]]);
+    // The container's root is the user on the host.
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${UID}\\s+${UID}\\s`, 'm'));
+    const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().replace(/^0::/, '');
+    expect(cg).toBe(`${MANAGER}/fune.slice/fune-pod${pod.id}.slice/fune-${ctr}.scope`);
+    expect(readFileSync(`/sys/fs/cgroup${cg}/memory.max`, 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+    // oom_score_adj -500 is below what the user may set: clamped to fune's own score, not refused.
+    const inner = Number(readFileSync(join(STATE, 'containers', ctr, 'conmon.pid'), 'utf8').trim());
+    const conmonScore = Number(readFileSync(`/proc/${inner}/oom_score_adj`, 'utf8').trim());
+    expect(Number(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim())).toBe(conmonScore);
+    expect(conmonScore).toBeGreaterThan(-500);
+    // AppArmor is on in the guest, and not applied from inside a user namespace.
+    expect(readFileSync(`/proc/${pid}/attr/current`, 'utf8').trim()).toBe('unconfined');
+    const id = await execSync(ctr, ['sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    expect(id.exit_code).toBe(0);
+    expect(id.stdout.split('\n')[0]).toBe('0');
+    expect(id.stdout).toMatch(/^\s*0\s+1000\s+1\s*$/m);
+    const made = await stat(`/proc/${pid}/root/made-inside`);
+    expect(made.uid).toBe(UID);
+    const log = await readFile(join(pod.config.log_directory as string, 'main.log'), 'utf8');
+    expect(log).toMatch(/^\S+ stdout F hello-rootless$/m);
+    await c.call('StopPodSandbox', { pod_sandbox_id: pod.id }, { deadlineMs: 300_000 });
+    await c.call('RemovePodSandbox', { pod_sandbox_id: pod.id }, { deadlineMs: 300_000 });
+    expect(existsSync(`/sys/fs/cgroup${cg}`)).toBe(false);
+  }, T);
+
+  it('writes layers as overlayfs in a user namespace reads them: opaque directory, whiteout, fifo; device nodes skipped and counted', async () => {
+    const pod = await runPod('rl-layers');
+    const ctr = await runContainer(pod, 'layers', 'sleep 100000', { image: { image: LAYERED } });
+    const ls = await execSync(ctr, ['sh', '-c', 'ls /d; test -e /x && echo x-present; test -p /pipe && echo fifo; test -e /nulldev || echo no-nulldev; test -e /zerodev || echo no-zerodev']);
+    expect(ls.stdout.split('\n').filter(Boolean)).toEqual(['c', 'fifo', 'no-nulldev', 'no-zerodev']);
+    // The opaque mark is a user xattr on the upper layer's d/ (trusted.* cannot be set in a user namespace).
+    const mounts = readFileSync(`/proc/${await pidOf(ctr)}/mountinfo`, 'utf8').split('\n').find((l) => / \/ \/ .* - overlay /.test(l) || / - overlay overlay /.test(l)) ?? '';
+    expect(mounts).toContain('userxattr');
+    const j = journal();
+    expect(j).toMatch(/1 device node\(s\) of layer sha256:[0-9a-f]{64} skipped/);
+  }, T);
+
+  it('bind-mounts the host\'s devices into a privileged container instead of making nodes', async () => {
+    const pod = await runPod('rl-priv', { linux: { security_context: { privileged: true } } });
+    const ctr = await runContainer(pod, 'priv', 'sleep 100000', { linux: { security_context: { privileged: true } } });
+    const info = readFileSync(`/proc/${await pidOf(ctr)}/mountinfo`, 'utf8');
+    // /dev/vda (the guest's disk) reaches the container as a bind mount of the host's node.
+    expect(info).toMatch(/ \/dev\/vda [^\n]*nosuid[^\n]*noexec/);
+    const r = await execSync(ctr, ['sh', '-c', 'test -b /dev/vda && echo block']);
+    expect(r.stdout.trim()).toBe('block');
+  }, T);
+
+  it.each([
+    ['net.core.somaxconn', 'hidden from a network namespace a user namespace owns'],
+    ['net.netfilter.nf_conntrack_max', 'netfilter\'s, hidden there too'],
+  ])('refuses sysctl %s (%s) with INVALID_ARGUMENT before making anything', async (name) => {
+    const before = ((await c.call('ListPodSandbox', {})).items as unknown[]).length;
+    const f = await failure(c.call('RunPodSandbox', { config: podConfig(`rl-sysctl-${uidSuffix()}`, LOGS, { linux: { sysctls: { [name]: '1' } } }) }));
+    expect(f.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(f.details).toContain(`sysctl ${name} cannot be set on this rootless node`);
+    expect(((await c.call('ListPodSandbox', {})).items as unknown[]).length).toBe(before);
+  }, T);
+
+  it('sets a sysctl the kernel offers there (net.ipv4.ping_group_range) in the pod', async () => {
+    const pod = await runPod('rl-sysctl-ok', { linux: { sysctls: { 'net.ipv4.ping_group_range': '0 1000' } } });
+    const ctr = await runContainer(pod, 's', 'sleep 100000');
+    expect((await execSync(ctr, ['cat', '/proc/sys/net/ipv4/ping_group_range'])).stdout.trim().split(/\s+/)).toEqual(['0', '1000']);
+  }, T);
+});
