@@ -1,9 +1,10 @@
 // Helpers of the VM tier's tests: which cgroup drivers to run under, and the kernel's own view of a container's
 // cgroup (from /proc/<pid>/cgroup, not from what fune wrote into the spec).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CriClient } from '../helpers/daemon.js';
+import { criClient, type CriClient } from '../helpers/daemon.js';
 
 /**
  * DRIVERS are the cgroup drivers the resource tests run under: FUNE_VM_DRIVERS (comma separated), by default
@@ -71,4 +72,26 @@ export async function inotifyWatched(pid: number, file: string): Promise<boolean
     if (info.split('\n').some((l) => l.startsWith('inotify ') && l.includes(ino))) return true;
   }
   return false;
+}
+
+/**
+ * waitServing waits, up to `attempts` half-second tries, until a daemon started by systemd answers ListPodSandbox on
+ * `socket` (UNAVAILABLE until its recovery is done); then it throws `why()`, the unit's status and logs.
+ */
+export async function waitServing(socket: string, attempts: number, why: () => string): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (existsSync(socket)) {
+      const probe = criClient(socket);
+      try {
+        await probe.call('ListPodSandbox', {}, { deadlineMs: 5000 });
+        return;
+      } catch {
+        // not ready yet
+      } finally {
+        probe.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(why());
 }

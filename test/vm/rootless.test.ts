@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { criClient, failure, grpc, ROOT, type CriClient } from '../helpers/daemon.js';
 import { containerConfig, importImage, podConfig } from '../integration/lifecycle/env.js';
 import { busyboxEntries, buildImage, makeTar, ociArchive } from '../../hack/test-images.js';
+import { waitServing } from './guest.js';
 
 const inGuest = process.env.FUNE_VM_GUEST === '1' && existsSync('/run/systemd/system') && existsSync('/home/fune');
 const UID = 1000;
@@ -35,23 +36,7 @@ const journal = (): string => sh('journalctl', [`_UID=${UID}`, '--no-pager', '-o
 
 let c: CriClient;
 
-async function waitReady(): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (existsSync(SOCKET)) {
-      const probe = criClient(SOCKET);
-      try {
-        await probe.call('ListPodSandbox', {}, { deadlineMs: 5000 });
-        return;
-      } catch {
-        // not ready yet (UNAVAILABLE until recovery is done)
-      } finally {
-        probe.close();
-      }
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`fune-rootless.service did not become ready:\n${userctl('status', 'fune-rootless', '--no-pager', '-l')}\n${journal().slice(-4000)}`);
-}
+const waitReady = (): Promise<void> => waitServing(SOCKET, 1200, () => `fune-rootless.service did not become ready:\n${userctl('status', 'fune-rootless', '--no-pager', '-l')}\n${journal().slice(-4000)}`);
 
 /** own writes a file as the user's (the unit and configuration live in the user's home). */
 async function own(path: string, text: string): Promise<void> {

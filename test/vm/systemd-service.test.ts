@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { criClient, failure, grpc, ROOT, type CriClient } from '../helpers/daemon.js';
 import { containerConfig, importImage, podConfig } from '../integration/lifecycle/env.js';
-import { inotifyWatched } from './guest.js';
+import { inotifyWatched, waitServing } from './guest.js';
 
 const inGuest = process.env.FUNE_VM_GUEST === '1' && existsSync('/run/systemd/system') && existsSync('/sys/fs/cgroup/cgroup.controllers');
 const STATE = '/run/fune';
@@ -38,23 +38,7 @@ let dir: string;
 let c: CriClient;
 let madeLink = false;
 
-async function waitReady(): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (existsSync(SOCKET)) {
-      const probe = criClient(SOCKET);
-      try {
-        await probe.call('ListPodSandbox', {}, { deadlineMs: 5000 });
-        return;
-      } catch {
-        // not ready yet (UNAVAILABLE until recovery is done)
-      } finally {
-        probe.close();
-      }
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`fune.service did not become ready: ${systemctl('status', 'fune', '--no-pager', '-l')}`);
-}
+const waitReady = (): Promise<void> => waitServing(SOCKET, 600, () => `fune.service did not become ready: ${systemctl('status', 'fune', '--no-pager', '-l')}`);
 
 async function reconnect(): Promise<void> {
   c?.close();

@@ -2,22 +2,11 @@
 // UpdateContainerResources run first: cpusets naming CPUs or memory nodes the host does not have, and memory
 // limits below what runc needs to start a container. The message names the field and the host's range.
 import { describe, expect, it } from 'vitest';
-import { RuntimeError } from '../../../src/errors/index.js';
 import { MIN_MEMORY_LIMIT, resourcesToOci, validateContainerResources } from '../../../src/oci/index.js';
-import { host, resources } from './kubelet-configs.js';
+import { host, resources, refusal } from './kubelet-configs.js';
 
 /** A 2-CPU host with one memory node, like the development machine. */
 const twoCpus = host({ onlineCpus: '0-1', onlineMems: '0' });
-
-function refusal(fn: () => unknown): RuntimeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RuntimeError);
-    return e as RuntimeError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('cpusets must name CPUs and memory nodes the host has', () => {
   it.each([

@@ -12,6 +12,8 @@ import type {
 import type { ContainerSpecInput, HostFacts, SandboxFacts, SandboxSpecInput } from '../../../src/oci/input.js';
 import { capabilitiesFromMask } from '../../../src/oci/capabilities.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../../src/oci/opts/security.js';
+import { expect } from 'vitest';
+import { RuntimeError } from '../../../src/errors/index.js';
 
 export const BLOCK_CHMOD = '/var/lib/kubelet/seccomp/block-chmod.json';
 export const BLOCK_HOSTNAME = '/var/lib/kubelet/seccomp/block-hostname.json';
@@ -230,4 +232,15 @@ export function sandboxInput(config: PodSandboxConfig = podConfig(), over: Parti
     seccompDefault: false,
     ...over,
   };
+}
+
+/** refusal runs fn and gives the RuntimeError it throws (a test failure when it throws anything else, or nothing). */
+export function refusal(fn: () => unknown): RuntimeError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RuntimeError);
+    return e as RuntimeError;
+  }
+  throw new Error('expected a refusal');
 }

@@ -2,9 +2,8 @@
 // host's nodes, limits that need a controller fune was not delegated are refused, AppArmor is not applied,
 // oom_score_adj is clamped to the lowest score fune may set.
 import { describe, expect, it } from 'vitest';
-import { RuntimeError } from '../../../src/errors/index.js';
 import { buildContainerSpec, buildSandboxSpec, deviceBindMounts, resourcesToOci } from '../../../src/oci/index.js';
-import { containerConfig, containerInput, host, podConfig, resources, sandboxFacts, sandboxInput } from './kubelet-configs.js';
+import { containerConfig, containerInput, host, podConfig, resources, sandboxFacts, sandboxInput, refusal } from './kubelet-configs.js';
 
 const devices = {
   '/dev/fuse': { type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
@@ -14,16 +13,6 @@ const hostDevices = [
   { type: 'b', path: '/dev/vda', major: 254, minor: 0 },
 ];
 const userns = host({ deviceNodes: 'bind', delegatedControllers: ['cpu', 'memory', 'pids'], resolvedDevices: devices, hostDevices, apparmorEnabled: false, minOomScoreAdj: 200 });
-
-function refusal(fn: () => unknown): RuntimeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RuntimeError);
-    return e as RuntimeError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('device nodes inside a user namespace', () => {
   it('a CRI device is a bind mount of its host path at its container path; no linux.devices; the cgroup rule stays', () => {
