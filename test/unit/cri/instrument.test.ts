@@ -63,13 +63,15 @@ for (const path of ['grpc-js', 'direct'] as const) {
       try {
         const f = await failure(c.call('Version', {}, { deadlineMs: 300 }));
         expect(f.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-        await new Promise((r) => setTimeout(r, 200));
+        // The handler ends once its signal fires; under load that can come well after the client gave up, so
+        // wait for the wrapper's record instead of a fixed time (no wall-clock bounds: the handler's own start
+        // may lag the call's).
+        for (let i = 0; i < 200 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
         // The handler ran until the deadline fired: the call's time covers it (the wrapper's clock starts first).
         expect(calls).toHaveLength(1);
-        expect(calls[0]!.seconds * 1000).toBeGreaterThanOrEqual(abortedAfter - 2);
         expect(seen?.signal.aborted).toBe(true);
-        expect(abortedAfter).toBeGreaterThanOrEqual(200);
-        expect(abortedAfter).toBeLessThan(2000);
+        expect(abortedAfter).toBeGreaterThan(0);
+        expect(calls[0]!.seconds * 1000).toBeGreaterThanOrEqual(abortedAfter - 2);
         expect(seen?.apiVersion).toBe('v1');
       } finally {
         c.close();
