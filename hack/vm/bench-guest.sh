@@ -19,7 +19,7 @@ mkdir -p "$(dirname "$out")"
   echo "# lifecycle benchmark in the test guest: $(uname -r), $(nproc) vCPUs under QEMU TCG, cgroup $(stat -fc %T /sys/fs/cgroup), systemd $(systemctl --version | head -1 | cut -d' ' -f2), runc $(runc --version | head -1 | cut -d' ' -f3), containerd $(containerd --version | cut -d' ' -f3)"
   echo "# both runtimes on the $driver cgroup driver; N=${N:-10} PODS=${PODS:-5} PASSES=${PASSES:-1}; host load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
   echo "# TCG: absolute times are not those of real hardware; compare the fune/containerd ratios only"
-  FUNE_CGROUP_DRIVER=$driver CTD_HARNESS_DIR="$work/h" FUNE_START_WAIT=300 N=${N:-10} PODS=${PODS:-5} PASSES=${PASSES:-1} \
+  HARNESS="$HARNESS" FUNE_CGROUP_DRIVER=$driver CTD_HARNESS_DIR="$work/h" FUNE_START_WAIT=300 N=${N:-10} PODS=${PODS:-5} PASSES=${PASSES:-1} \
     OUT="$work/out" bash hack/bench/lifecycle.sh
 } >"$out" 2>"$out.log"
 cat "$out"
