@@ -12,7 +12,10 @@
 #
 # Knobs: N=20 (rounds per runtime and pass), PODS=10, PASSES=1 (alternate the runtimes this many times and pool
 #        the samples, against drifting host load; memory is measured in the last pass), EXECS=1 (ExecSync calls
-#        per round), STOP_TIMEOUT=10, RUNTIMES="containerd fune", IMAGE, OUT (results dir, default .tmp/bench), HARNESS, LOG_LEVEL (fune's).
+#        per round), STOP_TIMEOUT=10, RUNTIMES="containerd fune", IMAGE, OUT (results dir, default .tmp/bench), HARNESS, LOG_LEVEL (fune's),
+#        SYSTEMD_SLICES=1 (each pod gets the cgroup parent a systemd-driver kubelet sends, a path of slices down to
+#        kubepods-besteffort-pod<uid>.slice: needed when both runtimes use the systemd cgroup driver), BUILD=0 (use
+#        the dist/ there is instead of running tsc; in the TCG guest tsc takes about 15 minutes).
 set -euo pipefail
 . "$(dirname "$0")/../harness-config.sh"
 . "$(dirname "$0")/runtimes.sh"
@@ -33,11 +36,13 @@ nsenter --net="$NETNS" -- curl -fsS -o /dev/null http://127.0.0.1:5000/v2/ || di
 for b in runc conmon catatonit; do command -v "$b" >/dev/null || die "$b is not installed"; done
 
 mkdir -p "$OUT"
-log "building (tsc -p tsconfig.json)"
-npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+if [ "${BUILD:-1}" != 0 ]; then
+  log "building (tsc -p tsconfig.json)"
+  npx --no-install tsc -p tsconfig.json >"$OUT/tsc.log" 2>&1 || log "tsc reported errors (see $OUT/tsc.log); using what it emitted"
+fi
 [ -f dist/hack/bench/lifecycle.js ] && [ -f dist/src/main.js ] || die "build output missing (dist/hack/bench/lifecycle.js, dist/src/main.js)"
 DRIVER=(nsenter --net="$NETNS" -- node dist/hack/bench/lifecycle.js run --rounds "$N" --execs "$EXECS"
-  --stop-timeout "$STOP_TIMEOUT" --image "$IMAGE")
+  --stop-timeout "$STOP_TIMEOUT" --image "$IMAGE" ${SYSTEMD_SLICES:+--systemd-slices})
 
 trap bench_cleanup EXIT
 

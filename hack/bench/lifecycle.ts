@@ -2,6 +2,7 @@
 //
 //   node dist/hack/bench/lifecycle.js run --socket S --label NAME --daemon-pid PID --marker M [--marker M2]
 //        [--rounds 20] [--pods 10] [--execs 1] [--image IMG] [--stop-timeout 10] [--out FILE.json]
+//        [--systemd-slices]
 //   node dist/hack/bench/lifecycle.js report A.json [B.json ...]
 //
 // `run` times each CRI verb of N pod+container lifecycles over the socket (one warm-up round is not counted),
@@ -44,8 +45,8 @@ export interface RunResult {
 
 const LABEL = 'fune-bench';
 
-function podConfig(name: string, logRoot: string): object {
-  return sleeperPod(name, logRoot, 'fune-bench', LABEL);
+function podConfig(name: string, o: Opts): object {
+  return sleeperPod(name, o.logRoot, 'fune-bench', LABEL, o.systemdSlices);
 }
 
 function ctrConfig(image: string): object {
@@ -61,7 +62,7 @@ async function lifecycle(
     t[verb] = (t[verb] ?? 0) + ms;
     record(verb, ms);
   };
-  const pod = podConfig(name, o.logRoot);
+  const pod = podConfig(name, o);
   const r1 = await c.timed<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
   rec('RunPodSandbox', r1.ms);
   const pid = r1.res.pod_sandbox_id;
@@ -141,6 +142,8 @@ interface Opts {
   settleMs: number;
   out: string;
   logRoot: string;
+  /** systemdSlices: each pod gets the cgroup parent a systemd-driver kubelet sends (sleeper.ts podSlicePath). */
+  systemdSlices: boolean;
   /** skip holds optional verbs found UNIMPLEMENTED; notes says so in the report. */
   skip: Set<string>;
   notes: string[];
@@ -180,7 +183,7 @@ async function run(o: Opts): Promise<RunResult> {
     if (o.pods > 0) {
       console.error(`[${o.label}] starting ${o.pods} pods for the memory measurement`);
       for (let i = 1; i <= o.pods; i++) {
-        const pod = podConfig(`mem-${i}-${process.pid}`, o.logRoot);
+        const pod = podConfig(`mem-${i}-${process.pid}`, o);
         const { pod_sandbox_id } = await c.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
         const { container_id } = await c.call<{ container_id: string }>('CreateContainer', { pod_sandbox_id, config: ctrConfig(o.image), sandbox_config: pod });
         await c.call('StartContainer', { container_id });
@@ -223,7 +226,7 @@ async function main(): Promise<number> {
       pods: { type: 'string', default: '10' }, execs: { type: 'string', default: '1' },
       image: { type: 'string', default: 'registry.k8s.io/e2e-test-images/busybox:1.29-2' },
       'stop-timeout': { type: 'string', default: '10' }, settle: { type: 'string', default: '3' },
-      out: { type: 'string' },
+      out: { type: 'string' }, 'systemd-slices': { type: 'boolean', default: false },
     },
   });
   if (!v.socket || !v.label || !v['daemon-pid']) throw new Error('run needs --socket, --label and --daemon-pid');
@@ -232,7 +235,7 @@ async function main(): Promise<number> {
     rounds: Number(v.rounds), pods: Number(v.pods), execs: Number(v.execs), image: v.image,
     stopTimeout: Number(v['stop-timeout']), settleMs: Number(v.settle) * 1000,
     out: v.out ?? join(tmpdir(), `bench-${v.label}.json`), logRoot: join(tmpdir(), `fune-bench-logs-${process.pid}`),
-    skip: new Set(), notes: [],
+    skip: new Set(), notes: [], systemdSlices: v['systemd-slices'],
   };
   if (!(o.rounds >= 1) || !(o.pods >= 0) || !(o.execs >= 1)) throw new Error('--rounds and --execs must be >= 1, --pods >= 0');
   const res = await run(o);
