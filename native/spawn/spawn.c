@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ typedef struct {
   int reaped;
   int closed;  /* the uv handle is closed */
   int js_gone; /* the JS handle was collected */
+  int started; /* spawnAsync: the child runs and the poll watches it (always 1 for spawn) */
+  int unref;   /* spawnAsync: ref(false) came before the child was started */
 } child_t;
 
 static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
@@ -313,6 +316,7 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   }
 
   child_t *c = calloc(1, sizeof *c);
+  if (c) c->started = 1;
   uv_loop_t *loop = NULL;
   napi_value handle, name, v;
   int uverr = !c ? UV_ENOMEM : napi_get_uv_event_loop(env, &loop) != napi_ok ? UV_EINVAL : uv_poll_init(loop, &c->poll, pidfd);
@@ -360,6 +364,263 @@ out_strings:
   return result;
 }
 
+/*
+ * spawnAsync(file, argv, envp|null, cwd|null, stdio, setsid, onexit, onspawn) -> [handle, parentFd0, ...] | -errno
+ *
+ * The same as spawn, except that posix_spawn runs on a thread of its own and onspawn(pid | -errno) comes later on
+ * the loop. posix_spawn's vfork holds the calling thread until the child has exec'd, and on a busy node the child
+ * may wait many milliseconds for a CPU before it does: on Node's thread that stalls every other call the daemon
+ * serves. The pipes are made here, at once (their parent ends are returned); every fd to pass on is duplicated
+ * here too, so the caller may close its own as soon as this returns; envp null copies the daemon's environ now.
+ * Until onspawn the handle takes no signal (kill gives -EAGAIN) and ref(false) is remembered.
+ */
+typedef struct {
+  child_t *c;
+  char *file, *cwd;
+  char **argv, **envp;
+  uint32_t n;
+  int src[MAX_FDS];
+  bool setsid_;
+  int err;
+  pid_t pid;
+  int pidfd;
+  napi_ref onspawn;
+  napi_threadsafe_function tsfn;
+} job_t;
+
+static char **copy_environ(void) {
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **v = calloc(n + 1, sizeof *v);
+  if (!v) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!(v[i] = strdup(environ[i]))) {
+      free_strv(v);
+      return NULL;
+    }
+  return v;
+}
+
+static void job_free(job_t *j) {
+  for (uint32_t i = 0; i < j->n; i++)
+    if (j->src[i] >= 0) close(j->src[i]);
+  free(j->file);
+  free(j->cwd);
+  free_strv(j->argv);
+  free_strv(j->envp);
+  free(j);
+}
+
+static void *spawn_thread(void *arg) {
+  job_t *j = arg;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  int err = 0;
+  pid_t pid = 0;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&at);
+  for (uint32_t i = 0; i < j->n && !err; i++) {
+    if (j->src[i] >= 0) err = posix_spawn_file_actions_adddup2(&fa, j->src[i], (int)i);
+    else if (i < 3) err = posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
+  }
+  if (!err && j->cwd) err = posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  if (!err) err = posix_spawnattr_setsigmask(&at, &none);
+  if (!err) err = posix_spawnattr_setsigdefault(&at, &all);
+  if (!err) err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (j->setsid_ ? POSIX_SPAWN_SETSID : 0));
+  if (!err) err = spawn_search(&pid, j->file, &fa, &at, j->argv, j->envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  /* The child has its copies: the pipes' child ends and the duplicates close now. */
+  for (uint32_t i = 0; i < j->n; i++)
+    if (j->src[i] >= 0) {
+      close(j->src[i]);
+      j->src[i] = -1;
+    }
+  j->pidfd = -1;
+  if (!err) {
+    j->pidfd = pidfd_open_(pid);
+    if (j->pidfd < 0) {
+      err = errno;
+      kill(pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  j->err = err;
+  j->pid = pid;
+  napi_threadsafe_function tsfn = j->tsfn;
+  napi_call_threadsafe_function(tsfn, j, napi_tsfn_blocking);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+/* spawned runs on the loop once the thread is done: the child is watched, then onspawn hears of it. */
+static void spawned(napi_env env, napi_value js_cb, void *context, void *data) {
+  job_t *j = data;
+  child_t *c = j->c;
+  int err = j->err;
+  int closing = 0; /* the poll was initialised and is being closed: on_close marks the handle closed */
+  if (!err) {
+    uv_loop_t *loop = NULL;
+    int uverr = env == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok ? UV_EINVAL : uv_poll_init(loop, &c->poll, j->pidfd);
+    if (uverr == 0 && (uverr = uv_poll_start(&c->poll, UV_READABLE, on_readable)) != 0) {
+      c->pidfd = -1; /* closed below, not by on_close */
+      uv_close((uv_handle_t *)&c->poll, on_close);
+      closing = 1;
+    }
+    if (uverr != 0) {
+      /* The child cannot be watched: do not leave it running unreaped. */
+      kill(j->pid, SIGKILL);
+      while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      close(j->pidfd);
+      err = uverr < 0 ? -uverr : EINVAL;
+    } else {
+      c->pid = j->pid;
+      c->pidfd = j->pidfd;
+      c->started = 1;
+      if (c->unref) uv_unref((uv_handle_t *)&c->poll);
+    }
+  }
+  if (err) {
+    /* Never watched: nothing will call onexit; the handle is freed once JS lets go of it (and the poll closed). */
+    c->reaped = 1;
+    if (!closing) c->closed = 1;
+    if (env) {
+      napi_delete_reference(env, c->onexit);
+      napi_async_destroy(env, c->actx);
+    }
+    c->onexit = NULL;
+    c->actx = NULL;
+  }
+  if (env) {
+    napi_value cb, recv, v, result;
+    if (napi_get_reference_value(env, j->onspawn, &cb) == napi_ok && cb != NULL) {
+      napi_get_global(env, &recv);
+      napi_create_int32(env, err ? -err : j->pid, &v);
+      napi_call_function(env, recv, cb, 1, &v, &result);
+    }
+    napi_delete_reference(env, j->onspawn);
+  }
+  job_free(j);
+}
+
+static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc < 8) {
+    napi_throw_type_error(env, NULL, "fune_spawn.spawnAsync: 8 arguments expected");
+    return NULL;
+  }
+  napi_value result = NULL;
+  job_t *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_create_int32(env, -ENOMEM, &result);
+    return result;
+  }
+  for (uint32_t i = 0; i < MAX_FDS; i++) j->src[i] = -1;
+  napi_valuetype t;
+  int err = 0;
+  j->file = utf8(env, a[0]);
+  j->argv = strv(env, a[1]);
+  CHECK(napi_typeof(env, a[2], &t));
+  j->envp = t != napi_null && t != napi_undefined ? strv(env, a[2]) : copy_environ();
+  CHECK(napi_typeof(env, a[3], &t));
+  if (t == napi_string) j->cwd = utf8(env, a[3]);
+  napi_get_array_length(env, a[4], &j->n);
+  napi_get_value_bool(env, a[5], &j->setsid_);
+  int spec[MAX_FDS];
+  if (!j->file || !j->argv || !j->envp || j->n > MAX_FDS) err = EINVAL;
+  for (uint32_t i = 0; i < j->n && !err; i++) {
+    napi_value e;
+    napi_get_element(env, a[4], i, &e);
+    if (napi_get_value_int32(env, e, &spec[i]) != napi_ok) err = EINVAL;
+  }
+  int parent[MAX_FDS];
+  for (uint32_t i = 0; i < MAX_FDS; i++) parent[i] = -1;
+  for (uint32_t i = 0; i < j->n && !err; i++) {
+    if (spec[i] == -2) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) < 0) {
+        err = errno;
+        break;
+      }
+      parent[i] = i == 0 ? p[1] : p[0];
+      int child_end = i == 0 ? p[0] : p[1];
+      /* Above n, so that no dup2 to a lower target overwrites it before it is read. */
+      if (child_end < (int)j->n) {
+        int hi = fcntl(child_end, F_DUPFD_CLOEXEC, (int)j->n);
+        close(child_end);
+        if (hi < 0) {
+          err = errno;
+          break;
+        }
+        child_end = hi;
+      }
+      j->src[i] = child_end;
+    } else if (spec[i] >= 0) {
+      /* The caller's fd may close once this returns: the thread uses a duplicate of its own. */
+      int hi = fcntl(spec[i], F_DUPFD_CLOEXEC, (int)j->n);
+      if (hi < 0) {
+        err = errno;
+        break;
+      }
+      j->src[i] = hi;
+    }
+  }
+  child_t *c = NULL;
+  napi_value name;
+  if (!err && !(c = calloc(1, sizeof *c))) err = ENOMEM;
+  if (!err) {
+    c->env = env;
+    c->pidfd = -1;
+    j->c = c;
+    napi_create_string_utf8(env, "funeSpawn", NAPI_AUTO_LENGTH, &name);
+    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, spawned, &j->tsfn) != napi_ok) err = EAGAIN;
+  }
+  pthread_t th;
+  pthread_attr_t pa;
+  if (!err) {
+    napi_create_reference(env, a[6], 1, &c->onexit);
+    napi_create_reference(env, a[7], 1, &j->onspawn);
+    napi_async_init(env, NULL, name, &c->actx);
+    pthread_attr_init(&pa);
+    pthread_attr_setdetachstate(&pa, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&pa, 256 * 1024);
+    err = pthread_create(&th, &pa, spawn_thread, j);
+    pthread_attr_destroy(&pa);
+    if (err) {
+      napi_release_threadsafe_function(j->tsfn, napi_tsfn_abort);
+      napi_delete_reference(env, c->onexit);
+      napi_delete_reference(env, j->onspawn);
+      napi_async_destroy(env, c->actx);
+    }
+  }
+  if (err) {
+    for (uint32_t i = 0; i < j->n; i++)
+      if (parent[i] >= 0) close(parent[i]);
+    free(c);
+    job_free(j);
+    napi_create_int32(env, -err, &result);
+    return result;
+  }
+  napi_value handle, v;
+  napi_create_external(env, c, handle_finalize, NULL, &handle);
+  napi_create_array_with_length(env, j->n + 1, &result);
+  napi_set_element(env, result, 0, handle);
+  for (uint32_t i = 0; i < j->n; i++) {
+    napi_create_int32(env, parent[i], &v);
+    napi_set_element(env, result, i + 1, v);
+  }
+  return result;
+}
+
 static child_t *unwrap(napi_env env, napi_value v) {
   void *p = NULL;
   napi_get_value_external(env, v, &p);
@@ -374,7 +635,8 @@ static napi_value js_kill(napi_env env, napi_callback_info info) {
   child_t *c = argc > 0 ? unwrap(env, a[0]) : NULL;
   if (argc > 1) napi_get_value_int32(env, a[1], &sig);
   int res = -ESRCH;
-  if (c && !c->reaped) res = pidfd_send_signal_(c->pidfd, sig) == 0 ? 0 : -errno;
+  if (c && c->started && !c->reaped) res = pidfd_send_signal_(c->pidfd, sig) == 0 ? 0 : -errno;
+  else if (c && !c->started && !c->closed) res = -EAGAIN; /* spawnAsync: not started yet (the caller keeps the signal) */
   napi_create_int32(env, res, &r);
   return r;
 }
@@ -386,7 +648,9 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   child_t *c = argc > 0 ? unwrap(env, a[0]) : NULL;
   if (argc > 1) napi_get_value_bool(env, a[1], &on);
-  if (c && !c->reaped) {
+  if (c && !c->started) {
+    c->unref = !on;
+  } else if (c && !c->reaped) {
     if (on) uv_ref((uv_handle_t *)&c->poll);
     else uv_unref((uv_handle_t *)&c->poll);
   }
@@ -406,6 +670,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"probe", NULL, js_probe, NULL, NULL, NULL, napi_default, NULL},
       {"spawn", NULL, js_spawn, NULL, NULL, NULL, napi_default, NULL},
+      {"spawnAsync", NULL, js_spawn_async, NULL, NULL, NULL, napi_default, NULL},
       {"kill", NULL, js_kill, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -23,6 +23,21 @@ export interface SpawnAddon {
     setsid: boolean,
     onexit: (code: number, signo: number) => void,
   ): number | [unknown, number, ...number[]];
+  /**
+   * spawnAsync is spawn with posix_spawn on a thread of its own (its vfork holds the calling thread until the child
+   * has exec'd): it gives [handle, parent fds...] at once and calls onspawn with the pid or -errno later on the loop.
+   * Absent from an addon built before it.
+   */
+  spawnAsync?(
+    file: string,
+    argv: string[],
+    envp: string[] | null,
+    cwd: string | null,
+    stdio: number[],
+    setsid: boolean,
+    onexit: (code: number, signo: number) => void,
+    onspawn: (pidOrErrno: number) => void,
+  ): number | [unknown, ...number[]];
   kill(handle: unknown, signo: number): number;
   ref(handle: unknown, on: boolean): void;
 }
@@ -107,6 +122,8 @@ export class FastChild extends EventEmitter {
   readonly spawnfile: string;
   readonly spawnargs: string[];
   private handle: unknown = undefined;
+  /** pendingSignal is the last signal asked for before the addon's thread had started the child. */
+  private pendingSignal: number | undefined = undefined;
   private closesNeeded = 1;
   private closesGot = 0;
 
@@ -122,22 +139,8 @@ export class FastChild extends EventEmitter {
     this.spawnfile = file;
     this.spawnargs = [file, ...args];
     const cwd = opts.cwd === undefined ? null : opts.cwd instanceof URL ? fileURLToPath(opts.cwd) : opts.cwd;
-    const res = addon.spawn(file, this.spawnargs, env, cwd, plan, !!opts.detached, (code, signo) => this.onExit(code, signo));
     const streams: (Readable | Writable | null)[] = plan.map(() => null);
-    if (typeof res === 'number') {
-      // Like child_process: a missing or unexecutable program (or no fds/processes left) is an 'error' event;
-      // anything else throws.
-      if (![-2, -13, -11, -24, -23].includes(res)) throw errnoError(res, 'spawn');
-      plan.forEach((p, i) => p === PIPE && (streams[i] = new Socket()));
-      process.nextTick(() => {
-        this.exitCode = res;
-        this.emit('error', errnoError(res, `spawn ${file}`, file, [...args]));
-        this.maybeClose();
-      });
-    } else {
-      this.handle = res[0];
-      this.pid = res[1];
-      const fds = res.slice(2) as number[];
+    const pipes = (fds: number[]) =>
       plan.forEach((p, i) => {
         const fd = fds[i];
         if (p !== PIPE || fd === undefined || fd < 0) return;
@@ -148,7 +151,43 @@ export class FastChild extends EventEmitter {
           s.once('close', () => this.maybeClose());
         }
       });
-      process.nextTick(() => this.emit('spawn'));
+    const failed = (res: number) => {
+      this.exitCode = res;
+      this.emit('error', errnoError(res, `spawn ${file}`, file, [...args]));
+      this.maybeClose();
+    };
+    const onExit = (code: number, signo: number) => this.onExit(code, signo);
+    if (addon.spawnAsync) {
+      // posix_spawn on the addon's thread: the pipes exist now, the pid comes with onspawn (then 'spawn', or
+      // 'error' as child_process reports a program it could not start, the pipes' ends then closed).
+      const res = addon.spawnAsync(file, this.spawnargs, env, cwd, plan, !!opts.detached, onExit, (pid) => {
+        if (pid > 0) {
+          this.pid = pid;
+          this.emit('spawn');
+          if (this.pendingSignal !== undefined) this.kill(this.pendingSignal);
+          return;
+        }
+        this.handle = undefined;
+        for (const s of streams) s?.destroy();
+        failed(pid);
+      });
+      if (typeof res === 'number') throw errnoError(res, 'spawn');
+      this.handle = res[0];
+      pipes(res.slice(1) as number[]);
+    } else {
+      const res = addon.spawn(file, this.spawnargs, env, cwd, plan, !!opts.detached, onExit);
+      if (typeof res === 'number') {
+        // Like child_process: a missing or unexecutable program (or no fds/processes left) is an 'error' event;
+        // anything else throws.
+        if (![-2, -13, -11, -24, -23].includes(res)) throw errnoError(res, 'spawn');
+        plan.forEach((p, i) => p === PIPE && (streams[i] = new Socket()));
+        process.nextTick(() => failed(res));
+      } else {
+        this.handle = res[0];
+        this.pid = res[1];
+        pipes(res.slice(2) as number[]);
+        process.nextTick(() => this.emit('spawn'));
+      }
     }
     this.stdio = [streams[0] as Writable | null, streams[1] as Readable | null, streams[2] as Readable | null, streams[3], streams[4]];
     for (let i = 5; i < streams.length; i++) (this.stdio as unknown[]).push(streams[i]);
@@ -163,6 +202,11 @@ export class FastChild extends EventEmitter {
     if (signo === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
     if (this.handle === undefined) return false;
     const err = this.addon.kill(this.handle, signo);
+    if (err === -11 /* EAGAIN: not started yet */) {
+      this.pendingSignal = signo;
+      this.killed = true;
+      return true;
+    }
     if (err === 0) {
       this.killed = true;
       return true;

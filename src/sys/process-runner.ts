@@ -114,7 +114,8 @@ let addonState: { addon: SpawnAddon | null; why: string } | undefined;
 
 /**
  * spawnerInUse loads the addon once and says which spawner the default runner uses, and why. FUNE_SPAWNER=
- * child_process (or posix_spawn) overrides the default, for side-by-side measurements and as an escape hatch.
+ * child_process (or posix_spawn) overrides the default, for side-by-side measurements and as an escape hatch;
+ * FUNE_SPAWNER=posix_spawn_sync runs the addon's posix_spawn on Node's own thread (its spawn, not spawnAsync).
  */
 export function spawnerInUse(): { addon: SpawnAddon | null; why: string } {
   if (!addonState) {
@@ -122,7 +123,11 @@ export function spawnerInUse(): { addon: SpawnAddon | null; why: string } {
     if (choice === 'child_process') addonState = { addon: null, why: 'child_process.spawn (FUNE_SPAWNER=child_process)' };
     else {
       try {
-        addonState = { addon: loadSpawnAddon(), why: 'posix_spawn addon' };
+        const addon = loadSpawnAddon();
+        // posix_spawn_sync: the addon's spawn on Node's own thread, as before spawnAsync (for A/B measurements).
+        const onMainThread: SpawnAddon = { probe: () => addon.probe(), spawn: (...a) => addon.spawn(...a), kill: (h, s) => addon.kill(h, s), ref: (h, on) => addon.ref(h, on) };
+        if (choice === 'posix_spawn_sync') addonState = { addon: onMainThread, why: 'posix_spawn addon, on the main thread (FUNE_SPAWNER=posix_spawn_sync)' };
+        else addonState = { addon, why: addon.spawnAsync ? 'posix_spawn addon' : 'posix_spawn addon (built without spawnAsync: on the main thread)' };
       } catch (e) {
         addonState = { addon: null, why: `child_process.spawn: ${(e as Error).message}` };
       }

@@ -53,6 +53,9 @@ describe('posix_spawn addon', () => {
 
   it('pipes stdin, stdout and stderr; exit comes before close', async () => {
     const c = start('sh', ['-c', 'cat; echo oops >&2; exit 3'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // posix_spawn runs on the addon's thread: the pid comes with 'spawn', the pipes are there at once.
+    expect(c.pid).toBeUndefined();
+    await new Promise((r) => c.once('spawn', r));
     expect(c.pid).toBeGreaterThan(0);
     const out = text(c.stdout);
     const err = text(c.stderr);
@@ -152,6 +155,24 @@ describe('posix_spawn addon', () => {
     expect(readFileSync(file, 'utf8')).toBe('to1\n');
   });
 
+  it('starts off Node\'s thread: an fd passed on may close as spawn returns; a kill before the start arrives', async () => {
+    // conmon's start closes its log fd right after spawn: the addon passes its own duplicate on.
+    const file = join(dir, 'closed-at-once.txt');
+    const fd = openSync(file, 'w');
+    const c = start('sh', ['-c', 'echo kept'], { stdio: ['ignore', fd, 'ignore'] });
+    closeSync(fd);
+    expect((await closed(c)).code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('kept\n');
+    // A kill asked for before the thread started the child is sent once it runs.
+    const k = start('sleep', ['30'], { stdio: 'ignore' });
+    expect(k.pid).toBeUndefined();
+    expect(k.kill('SIGTERM')).toBe(true);
+    expect(await closed(k)).toMatchObject({ code: null, signal: 'SIGTERM' });
+    // The loop keeps running while children start: many at once all come back.
+    const many = await Promise.all(Array.from({ length: 30 }, (_, i) => closed(start('sh', ['-c', `exit ${i}`], { stdio: 'ignore' }))));
+    expect(many.map((r) => r.code)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
   it('starts the child with no signal ignored or blocked (Node ignores SIGPIPE)', async () => {
     const c = start('cat', ['/proc/self/status'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const out = text(c.stdout);
@@ -193,10 +214,11 @@ describe('posix_spawn addon', () => {
     await Promise.all(
       Array.from({ length: 20 }, async () => {
         const c = start('true', [], { stdio: ['ignore', 'pipe', 'pipe'] });
-        pids.push(c.pid!);
+        c.once('spawn', () => pids.push(c.pid!));
         await closed(c);
       }),
     );
+    expect(pids).toHaveLength(20);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     await new Promise((r) => setImmediate(r));
     // At most the baseline: an fd of the warm-up (or of the test runner) may close meanwhile; a leak grows it.
