@@ -4,6 +4,7 @@ import { RuntimeError, alreadyExists, invalidArgument, isErrno } from '../errors
 import { runChecked, type ProcessRunner } from '../sys/process-runner.js';
 import { containingMount, parseMountPoints } from '../sys/mountinfo.js';
 import { holdNamespaces } from '../sys/ns-holder.js';
+import { isMountRoot, loadMountAddon, MNT_DETACH, syscallUnmount } from '../sys/mount.js';
 
 export { containingMount, parseMountPoints, type MountPoint } from '../sys/mountinfo.js';
 
@@ -128,7 +129,13 @@ export class NetnsManager {
   /** remove unpins and deletes the namespace of pod `podId`; an absent one is fine. */
   async remove(podId: string): Promise<void> {
     const path = this.pathOf(podId);
-    if (await this.isMounted(path)) {
+    const addon = this.deps.mountInfo ? null : loadMountAddon();
+    if (addon) {
+      // umount2(2) through native/mount: no umount(8), no read of mountinfo (a file that is no mount point is fine).
+      await syscallUnmount(addon, path).catch(async (e: unknown) => {
+        if (isMountRoot(addon, path)) await syscallUnmount(addon, path, MNT_DETACH).catch(() => { throw e; });
+      });
+    } else if (await this.isMounted(path)) {
       try {
         await this.helper('umount', [path]);
       } catch (e) {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log/index.js';
 import { nodeProcessRunner } from '../sys/process-runner.js';
-import { toolMounter, type Mounter } from '../sys/mount.js';
+import { nodeMounter, type Mounter } from '../sys/mount.js';
 import { toolSpecialFiles } from '../sys/special-files.js';
 import { ImageManager } from '../image/images.js';
 import { NodeTransport } from '../image/transport.js';
@@ -25,7 +25,7 @@ export interface ImageParts {
 /** createImageParts builds the image subsystem from the configuration, with the real host seams. */
 export function createImageParts(config: Config, metrics?: PullMetrics, format?: LayerFormat): ImageParts {
   const transport = new NodeTransport();
-  const mounter = toolMounter(nodeProcessRunner);
+  const mounter = nodeMounter(nodeProcessRunner);
   const manager = new ImageManager({
     dir: join(config.root, 'image'),
     runner: nodeProcessRunner,
