@@ -128,7 +128,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await streaming.start();
     const streams = new StreamService(streamLookup, streaming);
     server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness, metrics);
-    listener = await listen(server, config.grpc.address);
+    listener = await listen(server, config.grpc.address, config.grpc.server);
   } catch (e) {
     server?.grpc.forceShutdown();
     await streaming?.stop();

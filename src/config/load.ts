@@ -93,6 +93,7 @@ export function validateConfig(c: Config): string[] {
   abs('cni.conf_dir', c.cni.conf_dir);
   c.cni.bin_dirs.forEach((d, i) => abs(`cni.bin_dirs[${i}]`, d));
   if (!(LOG_LEVELS as readonly string[]).includes(c.log.level)) p.push(`"log.level" must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(c.log.level)}`);
+  if (!['direct', 'grpc-js'].includes(c.grpc.server)) p.push(`"grpc.server" must be "direct" or "grpc-js", not ${JSON.stringify(c.grpc.server)}`);
   if (!['systemd', 'cgroupfs', 'auto'].includes(c.runtime.cgroup_driver))
     p.push(`"runtime.cgroup_driver" must be "systemd", "cgroupfs" or "auto", not ${JSON.stringify(c.runtime.cgroup_driver)}`);
   if (c.streaming.port < 0 || c.streaming.port > 65535) p.push(`"streaming.port" must be between 0 and 65535, not ${c.streaming.port}`);

@@ -17,6 +17,11 @@ export interface Config {
     address: string;
     /** shutdown_timeout bounds how long in-flight calls may run after SIGTERM. */
     shutdown_timeout: number;
+    /**
+     * server is which gRPC server takes CRI connections: "direct" (fune's own HTTP/2 server, h2-direct.ts) or
+     * "grpc-js" (grpc-js for clients with a valid `:authority`, the direct server for those naming the socket path).
+     */
+    server: 'direct' | 'grpc-js';
   };
   log: { level: LevelWithSilent };
   runtime: {

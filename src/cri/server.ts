@@ -103,10 +103,21 @@ export interface CriListener {
 }
 
 /**
- * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the grpc-js server, or to
- * the direct server for the Go clients that name the socket path as `:authority` (see routeConnection).
+ * CriServerChoice is which server takes the CRI connections (`grpc.server`): "direct" hands every connection to
+ * the direct HTTP/2 server (h2-direct.ts) at once; "grpc-js" gives those whose `:authority` Node's http2 accepts to
+ * grpc-js and the rest (the socket path as authority) to the direct server, as routeConnection decides.
  */
-export async function listen(server: CriServer, path: string): Promise<CriListener> {
+export type CriServerChoice = 'direct' | 'grpc-js';
+
+/** EMPTY_SETTINGS is the direct server's preface: a SETTINGS frame that changes nothing (its settings are the defaults). */
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
+/**
+ * listen accepts connections on the unix socket at `path` (mode 0660) and hands each to the direct server, or with
+ * `choice` "grpc-js" to the grpc-js server, except for the Go clients that name the socket path as `:authority`
+ * (see routeConnection), which go to the direct server either way.
+ */
+export async function listen(server: CriServer, path: string, choice: CriServerChoice = 'direct'): Promise<CriListener> {
   await prepareSocketPath(path);
   const injector = server.grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const direct = new Set<DirectConnection>();
@@ -116,7 +127,11 @@ export async function listen(server: CriServer, path: string): Promise<CriListen
       direct.add(new DirectConnection(conn, initial, server.methods, { maxMessage: MAX_RECEIVE }, (c) => direct.delete(c)));
     },
   };
-  const socket = createServer((conn) => routeConnection(conn, routes));
+  const socket = createServer((conn) => {
+    if (choice === 'grpc-js') return routeConnection(conn, routes);
+    conn.write(EMPTY_SETTINGS);
+    routes.direct(conn, Buffer.alloc(0));
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.listen(path, () => {

@@ -60,11 +60,14 @@ export class Registry {
 
   /** sandboxId resolves a pod id or unique prefix among finished pods (NotFound otherwise). */
   sandboxId(idOrPrefix: string): string {
+    if (this.sandboxes.get(idOrPrefix)?.phase === 'created') return idOrPrefix;
     return resolveId(this.visibleIds(this.sandboxes), idOrPrefix, 'pod sandbox');
   }
 
   /** containerId resolves a container id or unique prefix among finished containers (NotFound otherwise). */
   containerId(idOrPrefix: string): string {
+    // A full id (what the kubelet always sends) is one map lookup; only a prefix walks every id.
+    if (this.containers.get(idOrPrefix)?.phase === 'created') return idOrPrefix;
     return resolveId(this.visibleIds(this.containers), idOrPrefix, 'container');
   }
 

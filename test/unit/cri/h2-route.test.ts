@@ -16,10 +16,10 @@ afterEach(async () => {
   l = undefined;
 });
 
-async function serve(): Promise<string> {
+async function serve(choice: 'grpc-js' | 'direct' = 'grpc-js'): Promise<string> {
   const server = buildCriServer(new Map([['Version', unary('Version', 'trace', async () => ({ runtime_name: 'fune' }))]]), nullLogger(), { ready: true });
   const path = join(mkdtempSync(join(tmpdir(), 'fune-route-')), 'fune.sock');
-  l = await listen(server, path);
+  l = await listen(server, path, choice);
   return path;
 }
 
@@ -49,6 +49,12 @@ describe('routeConnection', () => {
       expect(await goStyleCalls(path, authority || path, 3)).toEqual({ statuses: ['0', '0', '0'], direct });
     });
   }
+
+  it('is skipped with grpc.server "direct" (the default): a valid authority goes to the direct server too', async () => {
+    const path = await serve('direct');
+    expect(await goStyleCalls(path, 'localhost', 3)).toEqual({ statuses: ['0', '0', '0'], direct: true });
+    expect(await goStyleCalls(path, path, 1)).toEqual({ statuses: ['0'], direct: true });
+  });
 
   it('serves a connection that stayed silent past the wait (on the direct server), and shrugs off one that left early', async () => {
     const path = await serve();

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,12 +18,15 @@ afterEach(async () => {
 let calls: { verb: string; code: string; seconds: number }[] = [];
 const metrics = { criCall: (verb: string, code: string, seconds: number) => void calls.push({ verb, code, seconds }) };
 
+/** choice is the server the loop below tests (grpc.server). */
+let choice: 'grpc-js' | 'direct' = 'direct';
+
 async function serve(rpcs: AnyRpc[], ready = true) {
   const readiness = { ready };
   calls = [];
   const server = buildCriServer(new Map(rpcs.map((r) => [r.name, r])), nullLogger(), readiness, metrics);
   const socket = join(mkdtempSync(join(tmpdir(), 'fune-wrap-')), 's.sock');
-  l = await listen(server, socket);
+  l = await listen(server, socket, choice);
   return { socket, readiness };
 }
 
@@ -32,6 +35,9 @@ for (const path of ['grpc-js', 'direct'] as const) {
     criClient(socket, version, 'RuntimeService', path === 'direct' ? { authority: socket } : {});
 
   describe(`the RPC wrapper, served by ${path}`, () => {
+    beforeEach(() => {
+      choice = path;
+    });
     it('answers UNAVAILABLE until recovery has finished, then serves', async () => {
       const { socket, readiness } = await serve([unary('Version', 'trace', async () => ({ runtime_name: 'x' }))], false);
       const c = client(socket);

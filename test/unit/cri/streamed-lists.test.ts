@@ -42,7 +42,7 @@ describe('streamed listings', () => {
       for (const r of streamedLists(table)) table.set(r.name, r);
       expect([...table.keys()].sort()).toEqual(['ListContainers', 'ListPodSandbox', 'StreamContainers', 'StreamPodSandboxes']);
       const path = join(mkdtempSync(join(tmpdir(), 'fune-sl-')), 's.sock');
-      l = await listen(buildCriServer(table, nullLogger(), { ready: true }), path);
+      l = await listen(buildCriServer(table, nullLogger(), { ready: true }), path, server === 'grpc-js' ? 'grpc-js' : 'direct');
       const c = criClient(path, 'v1', 'RuntimeService', server === 'grpc-js' ? {} : { authority: path });
       try {
         const msgs = await collect(c, 'StreamPodSandboxes', { filter: { id: 'pod1', label_selector: { a: 'b' } } });
