@@ -10,7 +10,8 @@ import type { Mounter, MountRequest } from './mount.js';
  * directories by `user.overlay.opaque`. The first refusal switches the node over for good (logged once); a failure
  * that is not a refusal (a missing directory, a bad option) is the mount's own error and changes nothing.
  * fuse-overlayfs takes the same lowerdir/upperdir/workdir options (not `userxattr`, which it has no use for) and
- * daemonizes once the mount is up; umount(8) takes the mount down like any other.
+ * daemonizes once the mount is up; umount(8) takes the mount down like any other. (No `--` before the target:
+ * fuse-overlayfs 1.10 hands it on to libfuse, which refuses it as an option.)
  */
 
 /**
@@ -39,7 +40,7 @@ export function overlayFallbackMounter(inner: Mounter, o: OverlayFallbackOptions
   const fuseMount = async (req: MountRequest, refusal?: Error) => {
     const bin = o.fuseOverlayfs ?? 'fuse-overlayfs';
     try {
-      await runChecked(o.runner, bin, ['-o', fuseOptions(req.options).join(','), '--', req.target], { cwd: req.cwd, timeoutMs: 60_000 });
+      await runChecked(o.runner, bin, ['-o', fuseOptions(req.options).join(','), req.target], { cwd: req.cwd, timeoutMs: 60_000 });
     } catch (e) {
       if (!refusal) throw e;
       throw new Error(`the kernel refused an overlay mount in this user namespace (${refusal.message}), and the fuse-overlayfs fallback failed too (Debian: apt-get install fuse-overlayfs; it needs /dev/fuse): ${(e as Error).message}`, { cause: e });

@@ -236,7 +236,7 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
     // fallback runs it (sys/overlay-fallback.ts), from the links directory.
     const script = [
       `cd ${join(DATA, 'image', 'l')}`,
-      `fuse-overlayfs -o lowerdir=${lower},upperdir=${dir}/upper,workdir=${dir}/work -- ${dir}/merged`,
+      `fuse-overlayfs -o lowerdir=${lower},upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged`,
       `grep " ${dir}/merged " /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1`,
       `ls ${dir}/merged/d`,
       `test -e ${dir}/merged/x || echo no-x`,
@@ -245,7 +245,8 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
       `umount ${dir}/merged`,
     ].join(' && ');
     const r = spawnSync('runuser', ['-u', 'fune', '--', 'nsenter', '-t', String(innerPid()), '-U', '-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 300_000 });
-    expect(r.stderr).toBe('');
+    // fuse-overlayfs 1.10 warns about an option libfuse no longer has; nothing else may go to stderr.
+    expect(r.stderr.replace(/^unknown argument ignored: lazytime\n/m, '')).toBe('');
     expect(r.stdout.split('\n').filter(Boolean)).toEqual(['fuse.fuse-overlayfs', 'c', 'no-x', 'fifo', 'new']);
     expect(r.status).toBe(0);
     await rm(dir, { recursive: true, force: true });
@@ -301,7 +302,8 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
     // The pod's veth peer is a port of the bridge there.
     expect(sh('nsenter', ['-t', String(inner), '-n', 'ip', '-o', 'link', 'show', 'master', 'fune0'])).toMatch(/veth/);
     // Pod to pod, and fune's namespace (the node's, from CNI's point of view) to the pod.
-    const got = await execSync(bctr, ['wget', '-qO-', '-T', '60', `http://${aip}/`]);
+    // httpd may still be starting (TCG): ask again for a while.
+    const got = await execSync(bctr, ['sh', '-c', `for i in $(seq 1 60); do wget -qO- -T 30 http://${aip}/ && exit 0; sleep 2; done; exit 1`]);
     expect(got.stdout.trim()).toBe(`hello from ${a.config.hostname as string}`);
     const fromNode = curl(`http://${aip}/`, inner);
     expect(fromNode.stdout.trim()).toBe(`hello from ${a.config.hostname as string}`);
@@ -371,7 +373,7 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
     // attach: the container reads a line from its stdin and answers it, then exits, which ends the attach.
     const reader = await runContainer(pod, 'reader', 'read line; echo got:$line', { stdin: true, stdin_once: true });
     const at = crictl(['attach', '-i', reader], 'hello-attach\n');
-    expect(at.stdout).toContain('got:hello-attach');
+    expect(at.stdout, `crictl attach: status ${at.status}, stderr ${at.stderr}`).toContain('got:hello-attach');
     // port-forward: crictl listens on the guest's 127.0.0.1 and forwards into the pod's namespace.
     const pf = spawn('runuser', ['-u', 'fune', '--', CRICTL, '--runtime-endpoint', `unix://${SOCKET}`, 'port-forward', pod.id, `${hostPort}:80`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {

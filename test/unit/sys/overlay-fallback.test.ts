@@ -57,8 +57,8 @@ describe('the fuse-overlayfs fallback (refusal injected)', () => {
     await m.mount(rootfs);
     await m.mount({ ...rootfs, target: '/s/rootfs/c2/merged' });
     expect(f.fuse).toEqual([
-      { cmd: 'fuse-overlayfs', args: ['-o', 'lowerdir=l/A:l/B,upperdir=/s/rootfs/c1/upper,workdir=/s/rootfs/c1/work', '--', '/s/rootfs/c1/merged'], cwd: '/s/layers/l' },
-      { cmd: 'fuse-overlayfs', args: ['-o', 'lowerdir=l/A:l/B,upperdir=/s/rootfs/c1/upper,workdir=/s/rootfs/c1/work', '--', '/s/rootfs/c2/merged'], cwd: '/s/layers/l' },
+      { cmd: 'fuse-overlayfs', args: ['-o', 'lowerdir=l/A:l/B,upperdir=/s/rootfs/c1/upper,workdir=/s/rootfs/c1/work', '/s/rootfs/c1/merged'], cwd: '/s/layers/l' },
+      { cmd: 'fuse-overlayfs', args: ['-o', 'lowerdir=l/A:l/B,upperdir=/s/rootfs/c1/upper,workdir=/s/rootfs/c1/work', '/s/rootfs/c2/merged'], cwd: '/s/layers/l' },
     ]);
     expect(told).toHaveLength(1);
     expect(told[0]).toContain(refusal);
