@@ -30,8 +30,6 @@ import type { ObjectCounts } from './domain/metrics-port.js';
 import { systemClock } from './sys/clock.js';
 import { parseHostPort } from './config/load.js';
 import type { MetricsServer } from './metrics/server.js';
-import { RootlesskitApiClient, type RootlesskitPorts, type RootlesskitPortStatus } from './sys/rootlesskit-api.js';
-import { RootlesskitHostPorts } from './network/rootless-ports.js';
 
 /**
  * startMetrics starts the `[metrics]` endpoint when an address is set. The module (and prom-client with it) is
@@ -42,40 +40,6 @@ async function startMetrics(config: Config, log: Logger, counts: () => Promise<O
   if (!at) return undefined;
   const { startMetricsServer } = await import('./metrics/server.js');
   return startMetricsServer({ ...at, counts, log: log.child({ component: 'metrics' }) });
-}
-
-/** DaemonOptions are facts of how the daemon was started that are not configuration. */
-export interface DaemonOptions {
-  /**
-   * rootlesskitApi is the API socket of the RootlessKit fune runs under (`fune daemon --rootless`): hostPorts and
-   * the streaming port are exposed on the real host through its port driver.
-   */
-  rootlesskitApi?: string;
-}
-
-/**
- * exposeStreaming makes the streaming server reachable on the real host at the same address and port as in fune's
- * namespace (RootlessKit's builtin port driver: a listener in the parent dialling 127.0.0.1:<port> in the child), so
- * that one URL works for crictl outside the namespaces and for a kubelet inside them. With port 0 a port the host
- * already uses is given up for another free one (a few tries); a configured port must be free on both sides.
- */
-async function exposeStreaming(api: RootlesskitPorts, streaming: StreamingServer, configuredPort: number, log: Logger): Promise<RootlesskitPortStatus> {
-  for (let attempt = 1; ; attempt++) {
-    const u = new URL(streaming.baseUrl);
-    const address = u.hostname.replace(/^\[|\]$/g, '');
-    const port = Number(u.port);
-    const loopback = address === '127.0.0.1' || address === '::1';
-    try {
-      const st = await api.addPort({ proto: 'tcp', parentIP: address, parentPort: port, childPort: port, ...(loopback || address === '0.0.0.0' || address === '::' ? {} : { childIP: address }) });
-      log.info({ url: streaming.baseUrl, rootlesskitPort: st.id }, 'streaming server exposed on the host through RootlessKit');
-      return st;
-    } catch (e) {
-      if (configuredPort !== 0 || attempt >= 5) throw new Error(`the streaming server's port ${address}:${port} cannot be exposed on the host through RootlessKit: ${(e as Error).message}`, { cause: e });
-      log.debug({ err: e, port }, 'streaming port taken on the host; trying another');
-      await streaming.stop();
-      await streaming.start();
-    }
-  }
 }
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
@@ -95,7 +59,7 @@ export function packageVersion(): string {
  * startDaemon is the composition root: it builds every concrete part, serves the CRI socket at once (answering
  * UNAVAILABLE), recovers state, and only then opens the readiness gate.
  */
-export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   await makeStateDirs(config.root, config.state);
   const releaseLock = await acquireDaemonLock(join(config.state, 'fune.lock'));
   // Before anything reads or makes state: what an older fune left readable by other users becomes root's alone.
@@ -139,17 +103,6 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }),
     ...(config.streaming.port_forward_dialer === 'helper' ? { connector: null } : {}),
   });
-  let rootlesskit: RootlesskitPorts | undefined;
-  let hostPorts: RootlesskitHostPorts | undefined;
-  if (opts.rootlesskitApi) {
-    rootlesskit = new RootlesskitApiClient(opts.rootlesskitApi);
-    try {
-      hostPorts = await RootlesskitHostPorts.fromInfo(rootlesskit);
-    } catch (e) {
-      log.warn({ err: e, api: opts.rootlesskitApi }, 'RootlessKit\'s port driver cannot be used: hostPorts and the streaming server are not reachable from the host');
-      rootlesskit = undefined;
-    }
-  }
   try {
     const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
     const network = new NetworkService({
@@ -159,7 +112,6 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       binDirs: config.cni.bin_dirs,
       cacheDir: join(config.root, 'cni-cache'),
       log: log.child({ component: 'network' }),
-      hostPorts,
     });
     const info = new RuntimeInfoService({ config, cgroupDriver, node, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
@@ -191,9 +143,6 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const recoveryStart = performance.now();
   await imageParts.init(log.child({ component: 'image' }));
   await lifecycle.init();
-  // After recovery, whose sweep of RootlessKit's ports removes an earlier fune's streaming port.
-  let streamingPort: RootlesskitPortStatus | undefined;
-  if (rootlesskit) streamingPort = await exposeStreaming(rootlesskit, streaming, config.streaming.port, log.child({ component: 'streaming' }));
   metrics?.recovered((performance.now() - recoveryStart) / 1000);
   const admin = await startAdminServer(join(config.state, ADMIN_SOCKET_NAME), imageParts.service, log.child({ component: 'admin' }));
   readiness.ready = true;
@@ -208,7 +157,6 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         await shutdown(listener, config.grpc.shutdown_timeout);
         await rm(config.grpc.address, { force: true });
         await streaming?.stop();
-        if (streamingPort) await hostPorts?.unexpose([streamingPort]).catch((err: unknown) => log.warn({ err }, 'could not remove the streaming port from RootlessKit'));
         dialers.stop();
         await admin.close();
         await metricsServer?.close();

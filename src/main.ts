@@ -6,7 +6,7 @@ import { defaultConfig } from './config/defaults.js';
 import { createLogger } from './log/index.js';
 import { startDaemon, packageVersion } from './daemon.js';
 import { imagesCli } from './cri/image/admin-client.js';
-import { rootlesskitApiOf, rootlesskitArgs, rootlessPaths, rootlessSide, ROOTLESS_CHILD_ENV, type RootlessPaths } from './config/rootless.js';
+import { rootlesskitArgs, rootlessPaths, rootlessSide, ROOTLESS_CHILD_ENV, type RootlessPaths } from './config/rootless.js';
 import { prepareRootlessChild, readUidMap, realDir, runUnderRootlesskit } from './sys/rootless.js';
 
 const USAGE = `usage: fune <command> [flags]
@@ -47,7 +47,6 @@ async function daemon(args: string[]): Promise<void> {
     strict: true,
   });
   let defaults: Partial<RootlessPaths> = {};
-  let rootlesskitApi: string | undefined;
   if (values.rootless) {
     const side = rootlessSide(process.geteuid?.() ?? 0, await readUidMap());
     if (side === 'root') fail('--rootless is for a normal user; as real root, run `fune daemon` without it');
@@ -66,7 +65,6 @@ async function daemon(args: string[]): Promise<void> {
       process.exit(code);
     }
     await prepareRootlessChild();
-    rootlesskitApi = rootlesskitApiOf(env);
     if (defaults.state) defaults.state = await realDir(defaults.state);
     if (defaults.root) defaults.root = await realDir(defaults.root);
   }
@@ -78,7 +76,7 @@ async function daemon(args: string[]): Promise<void> {
     logLevel: values['log-level'],
   }, defaults.config && !values.config && !existsSync(defaults.config) ? '' : undefined);
   const log = createLogger(config.log.level);
-  const d = await startDaemon(config, log, { rootlesskitApi });
+  const d = await startDaemon(config, log);
   const onSignal = (sig: NodeJS.Signals) => {
     log.info({ signal: sig }, 'signal received');
     d.stop().then(

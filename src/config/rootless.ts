@@ -111,13 +111,3 @@ export function rootlesskitArgs(o: RootlesskitOptions, command: string[]): strin
     ...command,
   ];
 }
-
-/**
- * rootlesskitApiOf gives the API socket of the RootlessKit a process runs under: RootlessKit tells its child its
- * state dir in ROOTLESSKIT_STATE_DIR (fune's own re-exec, or a RootlessKit started by someone else, as usernetes
- * does); undefined outside one.
- */
-export function rootlesskitApiOf(env: NodeJS.ProcessEnv): string | undefined {
-  const dir = env.ROOTLESSKIT_STATE_DIR;
-  return dir && isAbsolute(dir) ? join(dir, 'api.sock') : undefined;
-}

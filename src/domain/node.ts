@@ -199,11 +199,6 @@ export interface NodeRules {
   overlayXattr: 'trusted.overlay.' | 'user.overlay.';
   /** overlayOptions are mount options every overlay mount of this node needs (`userxattr` in a user namespace). */
   overlayOptions: string[];
-  /**
-   * overlayFallback: what mounts the overlays when the kernel refuses overlayfs ("none" as root; in a user namespace
-   * "fuse-overlayfs", which kernels before 5.11 need: sys/overlay-fallback.ts).
-   */
-  overlayFallback: 'none' | 'fuse-overlayfs';
   /** trustedXattrs: `trusted.*` xattrs of layer entries can be set (only from the initial user namespace; else skipped with a warning). */
   trustedXattrs: boolean;
   /** hostDevices: a privileged container gets the host's devices as device nodes ("create", runc mknods) or bind mounts ("bind"). */
@@ -232,9 +227,9 @@ export interface NodeRules {
  */
 export function nodeRulesOf(node: Pick<NodeFacts, 'user' | 'lsm' | 'capabilities' | 'minOomScoreAdj' | 'cgroup'>): NodeRules {
   if (!node.user.inUserNamespace) {
-    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], overlayFallback: 'none', trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced' };
+    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced' };
   }
-  return { kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions: ['userxattr'], overlayFallback: 'fuse-overlayfs', trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: node.minOomScoreAdj,
+  return { kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions: ['userxattr'], trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: node.minOomScoreAdj,
     sysctls: 'offered', delegatedControllers: node.cgroup.mode === 'v2' ? node.cgroup.controllers : [] };
 }
 
@@ -247,7 +242,7 @@ export function minOomScoreAdjOf(capabilities: string[], inUserNamespace: boolea
 }
 
 /** LayerFormat is how image layers are written and mounted on a node (the storage half of its NodeRules). */
-export type LayerFormat = Pick<NodeRules, 'layerDevices' | 'overlayXattr' | 'overlayOptions' | 'trustedXattrs'> & Partial<Pick<NodeRules, 'overlayFallback'>>;
+export type LayerFormat = Pick<NodeRules, 'layerDevices' | 'overlayXattr' | 'overlayOptions' | 'trustedXattrs'>;
 
 /** ROOT_LAYER_FORMAT is the layer format of a real-root node. */
 export const ROOT_LAYER_FORMAT: LayerFormat = { layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true };

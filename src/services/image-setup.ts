@@ -3,7 +3,6 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log/index.js';
 import { nodeProcessRunner } from '../sys/process-runner.js';
 import { nodeMounter, type Mounter } from '../sys/mount.js';
-import { overlayFallbackMounter } from '../sys/overlay-fallback.js';
 import { toolSpecialFiles } from '../sys/special-files.js';
 import { ImageManager } from '../image/images.js';
 import { NodeTransport } from '../image/transport.js';
@@ -26,14 +25,7 @@ export interface ImageParts {
 /** createImageParts builds the image subsystem from the configuration, with the real host seams. */
 export function createImageParts(config: Config, metrics?: PullMetrics, format?: LayerFormat): ImageParts {
   const transport = new NodeTransport();
-  let log: Logger | undefined;
-  // In a user namespace: fuse-overlayfs where the kernel refuses overlayfs there (before 5.11).
-  const mounter = format?.overlayFallback === 'fuse-overlayfs'
-    ? overlayFallbackMounter(nodeMounter(nodeProcessRunner), {
-        runner: nodeProcessRunner,
-        onFallback: (refusal) => log?.warn({ refusal: refusal.message }, 'the kernel refuses overlay mounts in this user namespace: mounting container root filesystems with fuse-overlayfs'),
-      })
-    : nodeMounter(nodeProcessRunner);
+  const mounter = nodeMounter(nodeProcessRunner);
   const manager = new ImageManager({
     dir: join(config.root, 'image'),
     runner: nodeProcessRunner,
@@ -51,11 +43,5 @@ export function createImageParts(config: Config, metrics?: PullMetrics, format?:
     now: () => Date.now(),
   });
   const service = new ImageService({ images: manager, platform: hostPlatform(process.arch), pinnedImages: config.runtime.sandbox_image ? [config.runtime.sandbox_image] : [], metrics });
-  return {
-    manager, service, mounter, close: () => transport.close(),
-    init: (l) => {
-      log = l;
-      return manager.init(l);
-    },
-  };
+  return { manager, service, mounter, init: (log) => manager.init(log), close: () => transport.close() };
 }

@@ -7,8 +7,6 @@ import { findPlugin, type CniConfLoader, type NetworkConfList } from '../network
 import { CNI_IFNAME, type CniCallArgs, type CniInvoker } from '../network/cni-invoke.js';
 import { parseCniResult, podIps } from '../network/cni-result.js';
 import { cniArgsOf, runtimeConfigOf } from '../network/pod-args.js';
-import type { HostPortExposer, PortMapping } from '../network/rootless-ports.js';
-import type { RootlesskitPortStatus } from '../sys/rootlesskit-api.js';
 import { RuntimeError, failedPrecondition, internal, isErrno } from '../errors/index.js';
 import { TMP_PREFIX, writeFileAtomic } from '../store/atomic-file.js';
 import type { Condition, NetworkReadiness } from './runtime-info.js';
@@ -53,11 +51,6 @@ export interface NetworkServiceDeps {
   log: Logger;
   /** delRetryDelaysMs are the pauses between DEL attempts (default 200 ms, 1 s). */
   delRetryDelaysMs?: number[];
-  /**
-   * hostPorts, on a node under RootlessKit, exposes each pod's host ports on the real host (rootless-ports.ts),
-   * in addition to portmap in fune's own namespace; absent elsewhere.
-   */
-  hostPorts?: HostPortExposer;
 }
 
 /** PodNetCache is what is kept of an ADD so that DEL gets the same config, args and result (CNI spec, section 3). */
@@ -72,11 +65,6 @@ interface PodNetCache {
   runtimeConfig: Record<string, unknown>;
   result?: unknown;
   ips: string[];
-  /**
-   * hostPorts are the pod's mappings as asked (before forCni rewrote them for portmap) and the ports RootlessKit
-   * exposes for them; only on a node with a HostPortExposer, and only while the list has a portMappings plugin.
-   */
-  hostPorts?: { mappings: PortMapping[]; exposed: RootlesskitPortStatus[] };
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -173,42 +161,7 @@ export class NetworkService implements NetworkReadiness {
       this.deps.log.info({ podSandboxId: id }, 'removing the network of an unknown pod');
       await this.removePod(id).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: id }, 'could not remove the network of an unknown pod'));
     }
-    if (this.deps.hostPorts) await this.recoverHostPorts(this.deps.hostPorts, known, new Set(alive));
     return alive;
-  }
-
-  /**
-   * recoverHostPorts makes RootlessKit's ports what the known pods' records say: every port no record holds is
-   * removed (a crash between exposing and recording, an earlier fune's streaming port), and a pod whose namespace
-   * is still there gets its ports again where RootlessKit lost them (ids start over when RootlessKit restarts).
-   */
-  private async recoverHostPorts(exposer: HostPortExposer, known: Set<string>, alive: Set<string>): Promise<void> {
-    const records: PodNetCache[] = [];
-    for (const id of await this.cachedIds()) {
-      if (!known.has(id)) continue;
-      const c = await this.readCache(id).catch(() => undefined);
-      if (c?.hostPorts) records.push(c);
-    }
-    let kept: RootlesskitPortStatus[];
-    try {
-      kept = await exposer.sweep(records.flatMap((c) => c.hostPorts!.exposed));
-    } catch (err) {
-      this.deps.log.warn({ err }, 'could not list or remove RootlessKit\'s ports at start-up');
-      return;
-    }
-    for (const c of records) {
-      const hp = c.hostPorts!;
-      if (c.phase !== 'added' || !alive.has(c.podId)) continue;
-      if (hp.exposed.length === hp.mappings.length && hp.exposed.every((p) => kept.some((k) => k.id === p.id))) continue;
-      try {
-        await exposer.unexpose(hp.exposed);
-        const exposed = await exposer.expose(hp.mappings);
-        await this.writeCache({ ...c, hostPorts: { ...hp, exposed } }, false);
-        this.deps.log.info({ podSandboxId: c.podId, ports: exposed.length }, 'exposed a pod\'s host ports through RootlessKit again');
-      } catch (err) {
-        this.deps.log.warn({ err, podSandboxId: c.podId }, 'could not expose a pod\'s host ports through RootlessKit again');
-      }
-    }
   }
 
   private async doPrepare(p: PodNetworkParams, signal?: AbortSignal): Promise<PreparedPodNetwork> {
@@ -221,14 +174,9 @@ export class NetworkService implements NetworkReadiness {
       cniArgs: cniArgsOf(p.id, p.config),
       runtimeConfig: runtimeConfigOf(p.config, this.podCidr),
     };
-    // Without a plugin that maps ports nothing maps them in fune's namespace either: nothing to expose then.
-    const mappings = args.runtimeConfig.portMappings as PortMapping[] | undefined;
-    const exposer = this.deps.hostPorts;
-    const hostPorts = exposer && mappings?.length && loaded.conf.plugins.some((x) => x.capabilities?.portMappings === true) ? { mappings, exposed: [] } : undefined;
-    if (exposer && mappings?.length) args.runtimeConfig.portMappings = exposer.forCni(mappings);
     const t0 = performance.now();
     const netns = this.deps.netns.pathOf(p.id);
-    const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [], ...(hostPorts ? { hostPorts } : {}) };
+    const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [] };
     // The namespace and the durable 'adding' record are independent: make them at the same time.
     const [made, kept] = await Promise.allSettled([this.deps.netns.create(p.id, signal, p.usernsPath), this.writeCache(cache, true)]);
     if (made.status === 'rejected' || kept.status === 'rejected') {
@@ -245,7 +193,6 @@ export class NetworkService implements NetworkReadiness {
 
   private async doAttach(id: string, loaded: LoadedConf, a: CniCallArgs, cache: PodNetCache, netnsMs: number, signal?: AbortSignal): Promise<PodNetwork> {
     const t1 = performance.now();
-    let exposed: RootlesskitPortStatus[] = [];
     try {
       const raw = await this.deps.invoker.addList(loaded.conf, loaded.binaries, a, signal);
       let ips: string[];
@@ -254,16 +201,12 @@ export class NetworkService implements NetworkReadiness {
       } catch (e) {
         throw internal(`CNI network ${loaded.conf.name}: bad ADD result: ${(e as Error).message}`);
       }
-      // The host ports outside fune's namespace, once portmap maps them inside (all or none; a crash before the
-      // record below leaves ports that the next start-up's sweep removes, recover).
-      if (cache.hostPorts && this.deps.hostPorts) exposed = await this.deps.hostPorts.expose(cache.hostPorts.mappings);
       // Not fsynced (libcni does not either): a machine crash that loses it leaves the durable 'adding' record,
       // which is enough for DEL; a daemon crash loses nothing, the page cache survives it.
-      await this.writeCache({ ...cache, phase: 'added', result: raw, ips, ...(cache.hostPorts ? { hostPorts: { ...cache.hostPorts, exposed } } : {}) }, false);
+      await this.writeCache({ ...cache, phase: 'added', result: raw, ips }, false);
       this.deps.log.debug({ podSandboxId: id, network: loaded.conf.name, ips, netnsMs, addMs: Math.round(performance.now() - t1) }, 'pod network set up');
       return { netnsPath: a.netns, ips };
     } catch (e) {
-      if (exposed.length) await this.deps.hostPorts?.unexpose(exposed).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: id }, 'could not remove the host ports of a failed pod network set-up'));
       await this.undoSetUp(id, loaded.conf, loaded.binaries, a).catch((err: unknown) =>
         this.deps.log.warn({ err, podSandboxId: id }, 'could not fully undo a failed pod network set-up'),
       );
@@ -291,18 +234,6 @@ export class NetworkService implements NetworkReadiness {
       if (bin) binaries.set(p.type, bin);
     }
     const a: CniCallArgs = { containerId: id, netns, ifName: CNI_IFNAME, cniArgs: c.cniArgs, runtimeConfig: c.runtimeConfig };
-    // The host ports go first (the reverse of set-up). When the API fails, DEL still runs and the record stays, so
-    // that the next StopPodSandbox or RemovePodSandbox tries the ports again (unexpose is idempotent).
-    let unexposeFailed: unknown;
-    const exposed = c.hostPorts?.exposed ?? [];
-    if (exposed.length && this.deps.hostPorts) {
-      try {
-        await this.deps.hostPorts.unexpose(exposed);
-      } catch (e) {
-        unexposeFailed = e;
-        this.deps.log.warn({ err: e, podSandboxId: id }, 'could not remove the pod\'s host ports from RootlessKit');
-      }
-    }
     const delays = this.deps.delRetryDelaysMs ?? [200, 1000];
     for (let attempt = 0; ; attempt++) {
       try {
@@ -314,7 +245,6 @@ export class NetworkService implements NetworkReadiness {
         await sleep(delays[attempt]!, signal);
       }
     }
-    if (unexposeFailed !== undefined) throw internal(`removing the pod's host ports from RootlessKit failed: ${(unexposeFailed as Error).message}`, { cause: unexposeFailed });
     await rm(this.cachePath(id), { force: true });
     this.deps.log.debug({ podSandboxId: id, network: c.conf.name, netnsGone: netns === '' }, 'pod network torn down');
   }

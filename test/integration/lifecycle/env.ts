@@ -22,9 +22,7 @@ async function imageArchive(): Promise<Buffer> {
 export async function importImage(state: string, archive?: Buffer): Promise<void> {
   const body = archive ?? (await imageArchive());
   const text = await new Promise<string>((resolve, reject) => {
-    // A connection of its own (agent: false): a kept-alive one that the server closed while this process was busy
-    // building the archive would be written to before its close was read (ECONNRESET, seen under TCG).
-    const req = request({ socketPath: join(state, 'fune-admin.sock'), path: '/v1/images/import', method: 'POST', agent: false }, (res) => {
+    const req = request({ socketPath: join(state, 'fune-admin.sock'), path: '/v1/images/import', method: 'POST' }, (res) => {
       let t = '';
       res.on('data', (b: Buffer) => (t += b.toString()));
       res.on('end', () => resolve(t));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rootlesskitApiOf, rootlesskitArgs, rootlessPaths, rootlessSide } from '../../../src/config/rootless.js';
+import { rootlesskitArgs, rootlessPaths, rootlessSide } from '../../../src/config/rootless.js';
 import { ConfigError } from '../../../src/config/load.js';
 
 describe('rootlessPaths', () => {
@@ -65,16 +65,5 @@ describe('rootlesskitArgs', () => {
     expect(args).toContain('--mtu=1500');
     expect(args.filter((a) => a.startsWith('--slirp4netns'))).toEqual([]);
     expect(args.slice(-3)).toEqual(['--cgroupns', '--', 'x']);
-  });
-});
-
-describe('rootlesskitApiOf', () => {
-  it.each<[string | undefined, string | undefined]>([
-    ['/run/user/1000/fune-rootlesskit', '/run/user/1000/fune-rootlesskit/api.sock'],
-    [undefined, undefined],
-    ['', undefined],
-    ['relative/dir', undefined],
-  ])('ROOTLESSKIT_STATE_DIR=%j gives the API socket %j', (dir, want) => {
-    expect(rootlesskitApiOf(dir === undefined ? {} : { ROOTLESSKIT_STATE_DIR: dir })).toBe(want);
   });
 });

@@ -15,9 +15,6 @@ beforeAll(async () => {
     await writeFile(join(sys, f), '0\n');
   }
   await mkdir(join(sys, 'net/core'), { recursive: true });
-  // conntrack in use in the namespace: its entries are there, read-only outside the initial network namespace
-  await mkdir(join(sys, 'net/netfilter'), { recursive: true });
-  await writeFile(join(sys, 'net/netfilter/nf_conntrack_max'), '262144\n', { mode: 0o444 });
 });
 afterAll(() => rm(sys, { recursive: true, force: true }));
 
@@ -39,10 +36,6 @@ describe('checkSysctlsOffered', () => {
     const e = await checkSysctlsOffered({ 'net.ipv4.ip_forward': '1', [name]: '1' }, sys).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RuntimeError);
     expect((e as RuntimeError).kind).toBe('InvalidArgument');
-    expect((e as RuntimeError).message).toMatch(new RegExp(`^sysctl ${name.replaceAll('.', '\\.')} cannot be set on this rootless node: the kernel (does not offer it|offers it read-only) to a network namespace that a user namespace owns$`));
-  });
-
-  it('a read-only entry (conntrack\'s, once conntrack is in use there) is InvalidArgument saying so', async () => {
-    await expect(checkSysctlsOffered({ 'net.netfilter.nf_conntrack_max': '1' }, sys)).rejects.toThrow(/offers it read-only/);
+    expect((e as RuntimeError).message).toBe(`sysctl ${name} cannot be set on this rootless node: the kernel does not offer it to a network namespace that a user namespace owns`);
   });
 });
