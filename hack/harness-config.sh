@@ -19,4 +19,6 @@ bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 TOML
   # FUNE_CGROUP_DRIVER (systemd or cgroupfs) overrides `auto`, for runs in the test guest that compare the drivers.
   if [ -n "${FUNE_CGROUP_DRIVER:-}" ]; then printf '[runtime]\ncgroup_driver = "%s"\n' "$FUNE_CGROUP_DRIVER" >>"$dir/config.toml"; fi
+  # FUNE_GRPC_SERVER (direct or grpc-js) sets grpc.server, e.g. to run critest against the direct server.
+  if [ -n "${FUNE_GRPC_SERVER:-}" ]; then printf '[grpc]\nserver = "%s"\n' "$FUNE_GRPC_SERVER" >>"$dir/config.toml"; fi
 }
