@@ -8,7 +8,7 @@ export function defaultConfig(): Config {
   return {
     root: '/var/lib/fune',
     state: '/run/fune',
-    grpc: { address: '/run/fune/fune.sock', shutdown_timeout: 10_000, server: 'grpc-js' },
+    grpc: { address: '/run/fune/fune.sock', shutdown_timeout: 10_000, server: 'direct' },
     log: { level: 'info' },
     runtime: {
       cgroup_driver: 'auto',

@@ -117,7 +117,7 @@ const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
  * `choice` "grpc-js" to the grpc-js server, except for the Go clients that name the socket path as `:authority`
  * (see routeConnection), which go to the direct server either way.
  */
-export async function listen(server: CriServer, path: string, choice: CriServerChoice = 'grpc-js'): Promise<CriListener> {
+export async function listen(server: CriServer, path: string, choice: CriServerChoice = 'direct'): Promise<CriListener> {
   await prepareSocketPath(path);
   const injector = server.grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const direct = new Set<DirectConnection>();

@@ -50,7 +50,7 @@ describe('routeConnection', () => {
     });
   }
 
-  it('is skipped with grpc.server "direct": a valid authority goes to the direct server too', async () => {
+  it('is skipped with grpc.server "direct" (the default): a valid authority goes to the direct server too', async () => {
     const path = await serve('direct');
     expect(await goStyleCalls(path, 'localhost', 3)).toEqual({ statuses: ['0', '0', '0'], direct: true });
     expect(await goStyleCalls(path, path, 1)).toEqual({ statuses: ['0'], direct: true });
