@@ -64,6 +64,32 @@ static int pidfd_send_signal_(int fd, int sig) { return (int)syscall(SYS_pidfd_s
     }                                                                                                              \
   } while (0)
 
+/*
+ * spawn_prepare initialises the file actions and attributes both spawn paths use: fd i of the child is src[i]
+ * (0-2 from /dev/null where src[i] < 0), the cwd, an empty signal mask, every catchable signal at its default, and
+ * a new session when asked. Returns 0 or an errno; fa and at are initialised either way (the caller destroys them).
+ */
+static int spawn_prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, const int *src, uint32_t n,
+                         const char *cwd, int setsid_) {
+  int err = 0;
+  posix_spawn_file_actions_init(fa);
+  posix_spawnattr_init(at);
+  for (uint32_t i = 0; i < n && !err; i++) {
+    if (src[i] >= 0) err = posix_spawn_file_actions_adddup2(fa, src[i], (int)i);
+    else if (i < 3) err = posix_spawn_file_actions_addopen(fa, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
+  }
+  if (!err && cwd) err = posix_spawn_file_actions_addchdir_np(fa, cwd);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  if (!err) err = posix_spawnattr_setsigmask(at, &none);
+  if (!err) err = posix_spawnattr_setsigdefault(at, &all);
+  if (!err) err = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (setsid_ ? POSIX_SPAWN_SETSID : 0));
+  return err;
+}
+
 static void maybe_free(child_t *c) {
   if (c->closed && c->js_gone) free(c);
 }
@@ -274,22 +300,7 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   posix_spawnattr_t at;
   pid_t pid = 0;
   if (!err) {
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    for (uint32_t i = 0; i < n && !err; i++) {
-      if (src[i] >= 0) err = posix_spawn_file_actions_adddup2(&fa, src[i], (int)i);
-      else if (i < 3) err = posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
-    }
-    if (!err && cwd) err = posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    if (!err) err = posix_spawnattr_setsigmask(&at, &none);
-    if (!err) err = posix_spawnattr_setsigdefault(&at, &all);
-    if (!err)
-      err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (setsid_ ? POSIX_SPAWN_SETSID : 0));
+    err = spawn_prepare(&fa, &at, src, n, cwd, setsid_);
     if (!err) err = spawn_search(&pid, file, &fa, &at, argv, envp ? envp : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -417,21 +428,7 @@ static void *spawn_thread(void *arg) {
   posix_spawnattr_t at;
   int err = 0;
   pid_t pid = 0;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&at);
-  for (uint32_t i = 0; i < j->n && !err; i++) {
-    if (j->src[i] >= 0) err = posix_spawn_file_actions_adddup2(&fa, j->src[i], (int)i);
-    else if (i < 3) err = posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
-  }
-  if (!err && j->cwd) err = posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  if (!err) err = posix_spawnattr_setsigmask(&at, &none);
-  if (!err) err = posix_spawnattr_setsigdefault(&at, &all);
-  if (!err) err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (j->setsid_ ? POSIX_SPAWN_SETSID : 0));
+  err = spawn_prepare(&fa, &at, j->src, j->n, j->cwd, j->setsid_);
   if (!err) err = spawn_search(&pid, j->file, &fa, &at, j->argv, j->envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
