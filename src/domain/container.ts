@@ -8,6 +8,10 @@
  *                 └──▶ (none)              └──────────────────────────────────────────────▶ EXITED      │ RemoveContainer
  *   any state ──(recovery cannot account for it)──▶ UNKNOWN ─────────────────────────────────────────────▶ (none)
  * ```
+ *
+ * RemoveContainer answers once the record says `removing` (durably; the name is free and the container gone for
+ * the CRI); the writable layer, bundle, runtime leftovers and monitor cgroup go after the answer, and then the
+ * record. Recovery finishes any removal a crash cut short.
  */
 import type { ContainerConfig, ContainerFilter, ContainerState, ContainerStatsFilter } from './cri-types.js';
 import { matchesLabels, matchesPrefix } from './ids.js';
@@ -23,7 +27,8 @@ export interface ContainerRecord {
   image: string;
   imageId: string;
   imageRef: string;
-  phase: 'creating' | 'created';
+  /** phase: 'creating' until CreateContainer wrote it, 'removing' once RemoveContainer answered (a tombstone). */
+  phase: 'creating' | 'created' | 'removing';
   state: ContainerState;
   createdAt: string;
   startedAt: string;

@@ -42,6 +42,10 @@ export class ContainerService {
   private readonly userFiles?: ImageUserFiles;
   /** placing holds conmon's moves into its cgroup, which StartContainer does not wait for. */
   private readonly placing = new Pending();
+  /** removals holds what RemoveContainer leaves for after its answer (RemovePodSandbox waits for it). */
+  private readonly removals = new Pending();
+  /** retries are the timers of removals that failed after the answer, to be tried again (cleared by close). */
+  private readonly retries = new Set<NodeJS.Timeout>();
   /** ooms watches running containers' cgroups for OOM kills (the `oom` marker applyExit reads). */
   readonly ooms: OomWatches;
 
@@ -71,6 +75,8 @@ export class ContainerService {
   /** close stops the exit watch and the OOM watches. */
   close(): void {
     this.watcher?.close();
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
     this.ooms.close();
   }
 
@@ -543,7 +549,7 @@ export class ContainerService {
 
   /** volumeUser names a container (of any state) that mounts image `imageId` as a volume (RemoveImage refuses then). */
   volumeUser(imageId: string): string | undefined {
-    return [...this.reg.containers.values()].find((c) => c.imageVolumes?.some((v) => v.imageId === imageId))?.id;
+    return [...this.reg.containers.values()].find((c) => c.phase !== 'removing' && c.imageVolumes?.some((v) => v.imageId === imageId))?.id;
   }
 
   /** stopForPod kills every container of a pod (StopPodSandbox). */
@@ -551,26 +557,77 @@ export class ContainerService {
     await Promise.all(this.reg.containersOf(sandboxId).filter((c) => c.phase === 'created').map((c) => this.reg.locks.run(c.id, () => this.stopLocked(c.id, 0, log))));
   }
 
-  /** removeForPod removes every container of a pod (RemovePodSandbox). */
+  /**
+   * removeForPod removes every container of a pod (RemovePodSandbox), and waits until what their removals left
+   * for after the answer is gone too (the pod's cgroup and directory go next).
+   */
   async removeForPod(sandboxId: string, log: Logger): Promise<void> {
-    await Promise.all(this.reg.containersOf(sandboxId).map((c) => this.remove(c.id, log)));
+    await Promise.all(this.reg.containersOf(sandboxId).map((c) => this.remove(c.id, log).then(() => this.removals.quiet(c.id))));
   }
 
-  /** remove is RemoveContainer: kill if running, delete from runc, unmount and remove the rootfs; absent is fine. */
+  /**
+   * remove is RemoveContainer: kill if running, unmount, then mark the record `removing` (durably) and answer; the
+   * writable layer, the bundle, runc's and conmon's leftovers, the monitor's cgroup and at last the record go after
+   * the answer, under the container's lock (see finishRemoval). A crash in between leaves the `removing` record,
+   * and recovery finishes the removal before fune serves. An absent id, or one already being removed, is fine.
+   */
   async remove(idOrPrefix: string, log: Logger): Promise<void> {
     const id = this.reg.containers.has(idOrPrefix) ? idOrPrefix : this.reg.findContainerId(idOrPrefix);
     if (id === undefined) return;
     await this.reg.locks.run(id, async () => {
       const rec = this.reg.containers.get(id);
-      if (!rec) return;
+      if (!rec || rec.phase === 'removing') return;
       const t = new StepTimer(log, 'RemoveContainer');
-      if (rec.phase === 'created') await this.stopLocked(id, 0, log);
+      if (rec.phase !== 'created') {
+        // A half-made container (its record never written; its create failed and is being undone): all at once.
+        await this.cleanup(rec, t);
+        t.done({ containerId: id });
+        return;
+      }
+      await this.stopLocked(id, 0, log);
       t.mark('stop');
-      await this.cleanup(rec, t);
+      // Unmounted before the answer (after a stop nothing is mounted, and this is a statx each): an image is free
+      // for RemoveImage once no container but those being removed mounts it.
+      await this.unmountAll(rec);
+      t.mark('unmount');
+      const tomb: ContainerRecord = { ...(this.reg.containers.get(id) ?? rec), phase: 'removing' };
+      await this.reg.saveContainer(tomb);
+      this.reg.containerNames.release(rec.name, id);
+      this.ooms.disarm(id);
+      t.mark('tombstone');
       t.done({ containerId: id });
-      if (rec.phase === 'created') this.emit('CONTAINER_DELETED_EVENT', rec);
+      this.emit('CONTAINER_DELETED_EVENT', rec);
       log.info({ containerId: id }, 'container removed');
+      this.removals.begin(id, this.reg.locks.run(id, () => this.finishRemoval(tomb, log)));
     });
+  }
+
+  /** resumeRemoval finishes at start-up a removal that answered before a crash (recovery; nothing serves yet). */
+  resumeRemoval(tomb: ContainerRecord): Promise<void> {
+    return this.finishRemoval(tomb, this.d.log);
+  }
+
+  /**
+   * finishRemoval is the part of a removal after the answer. A failure (a file that cannot be deleted, say) is
+   * logged and tried again later, 1 s then twice as long each time up to 5 min, while the `removing` record stays;
+   * the next start tries it again too (recovery).
+   */
+  private async finishRemoval(tomb: ContainerRecord, log: Logger, attempt = 0): Promise<void> {
+    if (this.reg.containers.get(tomb.id) !== tomb) return;
+    const t = new StepTimer(log, 'RemoveContainer (after the answer)');
+    try {
+      await this.cleanup(tomb, t);
+      t.done({ containerId: tomb.id });
+    } catch (err) {
+      const delayMs = Math.min(1000 * 2 ** attempt, 300_000);
+      log.warn({ err, containerId: tomb.id, attempt, retryInMs: delayMs }, `removing what container ${tomb.id} left failed; trying again in ${delayMs} ms: ${errorMessage(err)}`);
+      const timer = setTimeout(() => {
+        this.retries.delete(timer);
+        this.removals.begin(tomb.id, this.reg.locks.run(tomb.id, () => this.finishRemoval(tomb, log, attempt + 1)));
+      }, delayMs);
+      timer.unref();
+      this.retries.add(timer);
+    }
   }
 
   /** cleanup removes what a container left on the host and its record (recovery uses it for half-made ones). */
@@ -585,7 +642,8 @@ export class ContainerService {
     // and the mount point in it is free.
     const runtime = Promise.all([this.d.runc.delete(rec.id, true), this.d.conmon.killMonitor(rec.bundle).catch(() => undefined)]);
     const unmounted = this.unmountAll(rec);
-    await Promise.all([
+    // Every chain ends before a failure is thrown: a removal tried again must not meet the last one still running.
+    await settleAll([
       runtime.then(async () => {
         await this.placing.quiet(rec.id);
         if (monitorCgroup) await this.d.placement.removeMonitor(monitorCgroup);
@@ -594,7 +652,7 @@ export class ContainerService {
       pod?.usernsPath && this.d.userns ? unmounted.then(() => this.d.userns!.removeContainer(rec.sandboxId, rec.id)) : undefined,
       Promise.all([runtime, unmounted]).then(() => rm(rec.bundle, { recursive: true, force: true })),
       this.d.conmon.removeArtifacts(rec.id),
-    ]);
+    ] as const);
     t?.mark('runtime+cgroup+rootfs+files');
     await this.reg.dropContainer(rec);
     t?.mark('record');

@@ -12,7 +12,8 @@ import type { SandboxService } from './sandbox-service.js';
  * recover rebuilds the lifecycle's state at start-up, before fune serves: it loads every record, removes what
  * half-done creations left (records still `creating`), reads the exit files of containers that ended while fune
  * was down, keeps the ones conmon still holds, marks those it cannot account for UNKNOWN, marks pods whose infra
- * process is gone NOTREADY, and deletes runc containers, bundles and pod directories no record owns.
+ * process is gone NOTREADY, finishes removals that answered before a crash (records still `removing`), and deletes
+ * runc containers, bundles and pod directories no record owns.
  */
 export async function recover(d: LifecycleDeps, sandboxes: SandboxService, containers: ContainerService): Promise<void> {
   const reg = d.registry;
@@ -25,6 +26,8 @@ export async function recover(d: LifecycleDeps, sandboxes: SandboxService, conta
   }
   for (const { id, value } of ct.records) {
     reg.containers.set(id, value);
+    // A removal that answered holds no name: a container of the same name may have been created since.
+    if (value.phase === 'removing') continue;
     try {
       reg.containerNames.reserve(value.name, id);
     } catch (e) {
@@ -38,9 +41,12 @@ export async function recover(d: LifecycleDeps, sandboxes: SandboxService, conta
       log.warn({ id, err, what }, `recovery: ${what} failed: ${errorMessage(err)}`);
     }
   };
-  // Half-done creations, and containers whose pod is gone.
+  // Half-done creations, removals that answered before a crash, and containers whose pod is gone.
   for (const c of [...reg.containers.values()]) {
-    if (c.phase === 'creating' || !reg.sandboxes.has(c.sandboxId)) {
+    if (c.phase === 'removing') {
+      log.info({ containerId: c.id }, 'recovery: finishing the removal of a container');
+      await step('container removal', c.id, () => containers.resumeRemoval(c));
+    } else if (c.phase === 'creating' || !reg.sandboxes.has(c.sandboxId)) {
       log.info({ containerId: c.id }, 'recovery: removing a half-created or orphaned container');
       await step('container cleanup', c.id, () => containers.cleanup(c));
     }
@@ -66,7 +72,8 @@ export async function recover(d: LifecycleDeps, sandboxes: SandboxService, conta
 }
 
 async function reconcile(d: LifecycleDeps, containers: ContainerService, c: ContainerRecord): Promise<void> {
-  if (c.state === 'CONTAINER_EXITED') return;
+  // A removal recovery could not finish stays a tombstone (hidden from the CRI), tried again at the next start.
+  if (c.state === 'CONTAINER_EXITED' || c.phase === 'removing') return;
   const after = await containers.applyExit(c);
   if (after.state === 'CONTAINER_EXITED') {
     d.log.info({ containerId: c.id, exitCode: after.exitCode }, 'recovery: container exited while fune was down');
