@@ -71,6 +71,59 @@ interface PbLight {
 const SERVICES = { runtime: 'RuntimeService', image: 'ImageService' } as const;
 
 /**
+ * Encoded is a response message already in protobuf wire form, which a method's serializer sends as it is. `plain`
+ * gives the same message as a plain object, for the callers that read a verb's answer instead of sending it (the
+ * streamed listings).
+ */
+export class Encoded {
+  constructor(
+    readonly bytes: Buffer,
+    readonly plain: () => unknown,
+  ) {}
+}
+
+interface Descriptor {
+  json: JsonNamespace;
+  lookup: (name: string) => PbType;
+}
+
+/** descriptors hold each version's JSON descriptor once read, and its protobufjs root once a message needed it. */
+const descriptors = new Map<ApiVersion, Descriptor>();
+
+function descriptorOf(version: ApiVersion): Descriptor {
+  let d = descriptors.get(version);
+  if (d) return d;
+  const json = JSON.parse(readFileSync(descriptorPath(version), 'utf8')) as JsonNamespace;
+  let root: PbRoot | undefined;
+  d = {
+    json,
+    lookup: (name: string): PbType => {
+      if (!root) {
+        // protobufjs/light: reflection and codecs without the .proto parser; CommonJS, so through require.
+        const pb = createRequire(import.meta.url)('protobufjs/light') as PbLight;
+        root = pb.Root.fromJSON(json);
+        root.resolveAll();
+      }
+      return root.lookupType(`runtime.${version}.${name}`);
+    },
+  };
+  descriptors.set(version, d);
+  return d;
+}
+
+/**
+ * messageEncoder gives the encoder of one message type of one API version (`Container` of runtime.v1, …): a plain
+ * object in the shape the handlers answer with, to its protobuf wire form, as the method serializers encode it.
+ */
+export function messageEncoder(version: ApiVersion, name: string): (v: Record<string, unknown>) => Buffer {
+  let t: PbType | undefined;
+  return (v) => {
+    const ty = (t ??= descriptorOf(version).lookup(name));
+    return ty.encode(ty.fromObject(v)).finish() as Buffer;
+  };
+}
+
+/**
  * loadCriServices gives the RuntimeService and ImageService definitions of one API version, with the message
  * codecs of @grpc/proto-loader (fromObject + encode; decode + toObject with LOADER_OPTIONS), built from the
  * pre-generated JSON descriptor instead of parsing the .proto file. The method table is read at once; the
@@ -79,23 +132,15 @@ const SERVICES = { runtime: 'RuntimeService', image: 'ImageService' } as const;
  * v1alpha2's.
  */
 export function loadCriServices(version: ApiVersion): CriServiceDefs {
-  const json = JSON.parse(readFileSync(descriptorPath(version), 'utf8')) as JsonNamespace;
+  const { json, lookup } = descriptorOf(version);
   const pkg = json.nested?.runtime?.nested?.[version];
-  let root: PbRoot | undefined;
-  const lookup = (name: string): PbType => {
-    if (!root) {
-      // protobufjs/light: reflection and codecs without the .proto parser; CommonJS, so through require.
-      const pb = createRequire(import.meta.url)('protobufjs/light') as PbLight;
-      root = pb.Root.fromJSON(json);
-      root.resolveAll();
-    }
-    return root.lookupType(`runtime.${version}.${name}`);
-  };
   const codec = (name: string) => {
     let t: PbType | undefined;
     const type = () => (t ??= lookup(name));
     return {
       serialize: (v: unknown): Buffer => {
+        // a response the handler encoded itself (cached list entries, see entry-cache.ts) is sent as it is
+        if (v instanceof Encoded) return v.bytes;
         if (Array.isArray(v)) throw new Error(`Failed to serialize message: expected object with ${name} structure, got array instead`);
         const ty = type();
         // protobufjs writes into a Buffer where Buffer exists (its BufferWriter), so finish() gives one

@@ -1,3 +1,4 @@
+import { Encoded } from './protos.js';
 import { stream, type AnyRpc } from './rpc.js';
 
 /**
@@ -28,7 +29,9 @@ export function streamedLists(table: ReadonlyMap<string, AnyRpc>): AnyRpc[] {
     if (list?.kind !== 'unary') continue;
     out.push(
       stream<unknown, Record<string, unknown[]>>(s.name, 'trace', async (req, ctx, send) => {
-        const res = (await list.handle(req, ctx)) as Record<string, unknown[] | undefined>;
+        const answer = await list.handle(req, ctx);
+        // a List verb that answers with its encoded form (ListContainers, ListPodSandbox) gives its items too
+        const res = (answer instanceof Encoded ? answer.plain() : answer) as Record<string, unknown[] | undefined>;
         const items = res[s.from] ?? [];
         for (let i = 0; i === 0 || i < items.length; i += BATCH) await send({ [s.to]: items.slice(i, i + BATCH) });
       }),

@@ -27,3 +27,12 @@ export function matchesLabels(labels: Record<string, string> | undefined, select
   for (const [k, v] of Object.entries(selector)) if ((labels ?? {})[k] !== v) return false;
   return true;
 }
+
+/**
+ * compareNs orders two timestamps of nanoseconds as decimal strings (String of a bigint: no sign, no leading
+ * zeros) without parsing them: the longer is the later, and among equal lengths the digits decide.
+ */
+export function compareNs(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

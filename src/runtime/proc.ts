@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 
 /** ProcStat is the part of /proc/<pid>/stat fune reads. */
@@ -42,6 +42,102 @@ export async function processAlive(pid: number, startTime?: string): Promise<boo
   const st = await readProcStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
   return !startTime || st.startTime === startTime;
+}
+
+/**
+ * HeldProcesses tells whether processes still run the way processAlive does, for processes asked about again and
+ * again (the pods' infra processes, at every ListPodSandbox): it keeps each one's /proc/<pid>/stat open, once its
+ * start time was seen to match, and reads it again with one pread. An open stat file stays with the process it was
+ * opened for: once that process is reaped the read fails (ESRCH), even if the pid is reused, so a held file needs no
+ * start-time check and no path lookup (the open, fstat and close of readFileSync and the line's parse were most of
+ * ListPodSandbox's CPU). Each entry is held under a key (the pod's id) until `forget` or `retain` drops it.
+ */
+export class HeldProcesses {
+  private readonly held = new Map<string, { pid: number; startTime: string; fd: number }>();
+  private readonly buf = Buffer.allocUnsafe(1024);
+
+  /** alive tells whether `pid` still is the process that started at `startTime` and is not a zombie. */
+  alive(key: string, pid: number, startTime: string): boolean {
+    if (!(pid > 0)) return false;
+    let h = this.held.get(key);
+    if (h && (h.pid !== pid || h.startTime !== startTime)) {
+      this.forget(key);
+      h = undefined;
+    }
+    if (!h) {
+      // without a start time to check the file against, nothing is held: each call reads the stat line anew
+      if (!startTime) {
+        const st = readStatSync(pid);
+        return !!st && st.state !== 'Z' && st.state !== 'X';
+      }
+      let fd: number;
+      try {
+        fd = openSync(`/proc/${pid}/stat`, 'r');
+      } catch {
+        return false;
+      }
+      const st = this.readLine(fd);
+      if (!st || st.startTime !== startTime || st.state === 'Z' || st.state === 'X') {
+        closeSync(fd);
+        return false;
+      }
+      this.held.set(key, { pid, startTime, fd });
+      return true;
+    }
+    let n: number;
+    try {
+      n = readSync(h.fd, this.buf, 0, this.buf.length, 0);
+    } catch {
+      this.forget(key); // ESRCH: reaped
+      return false;
+    }
+    const close = this.buf.lastIndexOf(0x29, n - 1); // ')' ends the command name
+    const state = close > 0 && close + 2 < n ? this.buf[close + 2] : undefined;
+    if (state === undefined || state === 0x5a /* Z */ || state === 0x58 /* X */) {
+      this.forget(key);
+      return false;
+    }
+    return true;
+  }
+
+  /** forget closes the stat file held under `key`, if any. */
+  forget(key: string): void {
+    const h = this.held.get(key);
+    if (!h) return;
+    this.held.delete(key);
+    try {
+      closeSync(h.fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** retain forgets every key `keep` says no to. */
+  retain(keep: (key: string) => boolean): void {
+    for (const key of [...this.held.keys()]) if (!keep(key)) this.forget(key);
+  }
+
+  /** size is how many stat files are held (for tests). */
+  get size(): number {
+    return this.held.size;
+  }
+
+  private readLine(fd: number): ProcStat | undefined {
+    try {
+      const n = readSync(fd, this.buf, 0, this.buf.length, 0);
+      return parseProcStat(this.buf.toString('latin1', 0, n));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function readStatSync(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** pidNamespace gives the pid namespace link of a process ('' when it is gone). */

@@ -5,6 +5,7 @@ import type { Logger } from '../log/index.js';
 import type { ContainerConfig, ContainerFilter, LinuxContainerResources } from '../domain/cri-types.js';
 import { exitReason, filterContainers, stopSignalOf, type ContainerRecord } from '../domain/container.js';
 import { containerName } from '../domain/names.js';
+import { compareNs } from '../domain/ids.js';
 import { errorMessage, failedPrecondition, invalidArgument, isKind, unimplemented } from '../errors/index.js';
 import { buildContainerSpec, parseGroup, parsePasswd, resourcesToOci, validateContainerFields, validateContainerResources, validateCriMounts, validateUserNamespace } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
@@ -660,25 +661,37 @@ export class ContainerService {
 
   /** status is ContainerStatus; `verbose` adds the pid and OCI spec under info["info"], as containerd does. */
   async status(idOrPrefix: string, verbose: boolean): Promise<{ status: Record<string, unknown>; info: Record<string, string> }> {
-    const id = this.reg.containerId(idOrPrefix);
-    const rec = await this.reg.locks.run(id, () => this.fresh(id));
+    const { rec, resources } = await this.statusRecord(idOrPrefix);
     const info: Record<string, string> = {};
     if (verbose) {
       info.info = JSON.stringify({ sandboxID: rec.sandboxId, pid: rec.pid, removing: false, snapshotKey: rec.id, runtimeType: 'runc', bundle: rec.bundle, config: rec.config, runtimeSpec: await this.spec(rec) });
     }
     const status = containerStatusOf(rec);
-    const inForce = await resourcesStatus(rec, this.reg.sandboxes.get(rec.sandboxId), this.d.placement, this.d.host.cgroupMode);
-    if (inForce) status.resources = inForce;
+    if (resources) status.resources = resources;
     return { status, info };
+  }
+
+  /**
+   * statusRecord is what ContainerStatus reports of a container: its record with any exit applied, and the resources
+   * its cgroup holds when they are to be reported instead of the record's (a running container with CRI resources).
+   */
+  async statusRecord(idOrPrefix: string): Promise<{ rec: ContainerRecord; resources?: { linux: unknown; windows: null } }> {
+    const id = this.reg.containerId(idOrPrefix);
+    const rec = await this.reg.locks.run(id, () => this.fresh(id));
+    const resources = await resourcesStatus(rec, this.reg.sandboxes.get(rec.sandboxId), this.d.placement, this.d.host.cgroupMode);
+    return resources ? { rec, resources } : { rec };
   }
 
   /** list is ListContainers with its filter (id or prefix, state, pod, labels). */
   async list(filter: ContainerFilter | null): Promise<Record<string, unknown>[]> {
+    return (await this.listRecords(filter)).map(containerListItemOf);
+  }
+
+  /** listRecords gives the records ListContainers reports, exits applied, filtered, oldest first. */
+  async listRecords(filter: ContainerFilter | null): Promise<ContainerRecord[]> {
     const recs = [...this.reg.containers.values()].filter((c) => c.phase === 'created');
     const fresh = await Promise.all(recs.map((c) => (c.state === 'CONTAINER_EXITED' ? Promise.resolve(c) : this.reg.locks.run(c.id, () => this.fresh(c.id)))));
-    return filterContainers(fresh.filter((c) => c !== undefined), filter)
-      .sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1))
-      .map(containerListItemOf);
+    return filterContainers(fresh.filter((c) => c !== undefined), filter).sort((a, b) => compareNs(a.createdAt, b.createdAt));
   }
 
   /** updateResources is UpdateContainerResources: `runc update` with the translated resources (unified included). */

@@ -48,3 +48,11 @@ export function containerListItemOf(c: ContainerRecord): Record<string, unknown>
     annotations: c.config.annotations ?? {},
   };
 }
+
+/**
+ * containerKey names what of a record a state change sets (state, exit code, times, reason, message, pid): with the
+ * record object itself, it tells a cached ContainerStatus or ListContainers entry current (see cri/entry-cache.ts).
+ */
+export function containerKey(c: ContainerRecord): string {
+  return `${c.state} ${c.exitCode} ${c.pid} ${c.startedAt} ${c.finishedAt} ${c.reason}\n${c.message}`;
+}

@@ -4,11 +4,12 @@ import type { Logger } from '../log/index.js';
 import type { PodSandboxConfig, PodSandboxFilter } from '../domain/cri-types.js';
 import { filterSandboxes, type SandboxRecord } from '../domain/sandbox.js';
 import { sandboxName } from '../domain/names.js';
+import { compareNs } from '../domain/ids.js';
 import { failedPrecondition, invalidArgument, isKind } from '../errors/index.js';
 import { buildSandboxSpec, DEFAULT_INFRA_ARGS, namespaceModes, podSysctls, validatePodFields, validateUserNamespace } from '../oci/index.js';
 import type { Spec } from '../oci/spec.js';
 import { mountTmpfs, unmount } from '../runtime/mounts.js';
-import { processAlive, readProcStat, sleep } from '../runtime/proc.js';
+import { HeldProcesses, processAlive, readProcStat, sleep } from '../runtime/proc.js';
 import { checkApparmorLoaded, checkSysctlsOffered, gatherSandboxFacts } from './host-facts.js';
 import { nodeRulesOf } from '../domain/node.js';
 import { nowNs, type LifecycleDeps, type PreparedNetwork } from './lifecycle-deps.js';
@@ -42,6 +43,8 @@ export type SandboxStatusOut = Record<string, unknown> & { id: string; state: st
 export class SandboxService {
   private containers?: ContainerTeardown;
   private readonly infraImage?: SandboxImage;
+  /** infra holds the stat file of each ready pod's infra process, for effectiveState (see HeldProcesses). */
+  private readonly infra = new HeldProcesses();
   /** events publishes pod and container events (GetContainerEvents) in one ordered stream. */
   readonly events: LifecycleEvents;
 
@@ -202,6 +205,7 @@ export class SandboxService {
         rec.shmMounted && rec.shmPath ? unmount(this.d.runner, rec.shmPath) : undefined,
       ]);
       t.mark('infra+network+shm');
+      this.infra.forget(id);
       if (rec.state !== 'SANDBOX_NOTREADY') {
         await reg.saveSandbox({ ...rec, state: 'SANDBOX_NOTREADY' });
         t.mark('record');
@@ -276,6 +280,7 @@ export class SandboxService {
     t?.mark('dir');
     await this.d.placement.removePod(rec.id, rec.cgroupParent);
     t?.mark('cgroup');
+    this.infra.forget(rec.id);
     await this.d.registry.dropSandbox(rec);
     t?.mark('record');
   }
@@ -287,7 +292,7 @@ export class SandboxService {
 
   /** effectiveState is the pod's state, NOTREADY when its infra process is gone. */
   async effectiveState(rec: SandboxRecord): Promise<SandboxRecord['state']> {
-    if (rec.state === 'SANDBOX_READY' && !(await processAlive(rec.infraPid, rec.infraStartTime))) return 'SANDBOX_NOTREADY';
+    if (rec.state === 'SANDBOX_READY' && !this.infra.alive(rec.id, rec.infraPid, rec.infraStartTime)) return 'SANDBOX_NOTREADY';
     return rec.state;
   }
 
@@ -322,11 +327,18 @@ export class SandboxService {
 
   /** list is ListPodSandbox with its filter (id or prefix, state, labels). */
   async list(filter: PodSandboxFilter | null): Promise<Record<string, unknown>[]> {
-    const recs = [...this.d.registry.sandboxes.values()].filter((r) => r.phase === 'created');
-    const withState = await Promise.all(recs.map(async (r) => ({ ...r, state: await this.effectiveState(r) })));
-    return filterSandboxes(withState, filter)
-      .sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1))
-      .map((r) => ({ id: r.id, metadata: r.config.metadata, state: r.state, created_at: r.createdAt, labels: r.config.labels ?? {}, annotations: r.config.annotations ?? {}, runtime_handler: r.runtimeHandler }));
+    return (await this.listRecords(filter)).map(({ rec, state }) => podSandboxOf(rec, state));
+  }
+
+  /** listRecords gives the records ListPodSandbox reports with each pod's effective state, filtered, oldest first. */
+  async listRecords(filter: PodSandboxFilter | null): Promise<{ rec: SandboxRecord; state: SandboxRecord['state'] }[]> {
+    const out: { rec: SandboxRecord; state: SandboxRecord['state']; id: string; config: SandboxRecord['config'] }[] = [];
+    for (const rec of this.d.registry.sandboxes.values()) {
+      if (rec.phase === 'created') out.push({ rec, state: await this.effectiveState(rec), id: rec.id, config: rec.config });
+    }
+    // what was held for pods now gone or stopped by other paths is let go here (stop and cleanup let go of their own)
+    if (this.infra.size > out.filter((r) => r.state === 'SANDBOX_READY').length) this.infra.retain((id) => this.d.registry.sandboxes.get(id)?.state === 'SANDBOX_READY');
+    return filterSandboxes(out, filter).sort((a, b) => compareNs(a.rec.createdAt, b.rec.createdAt));
   }
 
   /** ready gives a pod record that is READY, for CreateContainer (NotFound / FailedPrecondition otherwise). */
@@ -341,4 +353,9 @@ export class SandboxService {
 async function allOrFirstError(steps: (Promise<unknown> | undefined)[]): Promise<void> {
   const res = await Promise.allSettled(steps.map((p) => p ?? Promise.resolve()));
   for (const r of res) if (r.status === 'rejected') throw r.reason;
+}
+
+/** podSandboxOf builds a CRI PodSandbox (ListPodSandbox entry) of a record and its effective state. */
+export function podSandboxOf(r: SandboxRecord, state: SandboxRecord['state']): Record<string, unknown> {
+  return { id: r.id, metadata: r.config.metadata, state, created_at: r.createdAt, labels: r.config.labels ?? {}, annotations: r.config.annotations ?? {}, runtime_handler: r.runtimeHandler };
 }
