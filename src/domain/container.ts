@@ -9,8 +9,8 @@
  *   any state ──(recovery cannot account for it)──▶ UNKNOWN ─────────────────────────────────────────────▶ (none)
  * ```
  *
- * RemoveContainer answers once the record says `removing` (durably; the name is free and the container gone for
- * the CRI); the writable layer, bundle, runtime leftovers and monitor cgroup go after the answer, and then the
+ * RemoveContainer answers once the record is set aside as a tombstone (`removing`, durably; the name is free and
+ * the container gone for the CRI); the writable layer, bundle, runtime leftovers and monitor cgroup go after the answer, and then the
  * record. Recovery finishes any removal a crash cut short.
  */
 import type { ContainerConfig, ContainerFilter, ContainerState, ContainerStatsFilter } from './cri-types.js';

@@ -567,7 +567,7 @@ export class ContainerService {
   }
 
   /**
-   * remove is RemoveContainer: kill if running, unmount, then mark the record `removing` (durably) and answer; the
+   * remove is RemoveContainer: kill if running, unmount, then set the record aside as a tombstone (durably) and answer; the
    * writable layer, the bundle, runc's and conmon's leftovers, the monitor's cgroup and at last the record go after
    * the answer, under the container's lock (see finishRemoval). A crash in between leaves the `removing` record,
    * and recovery finishes the removal before fune serves. An absent id, or one already being removed, is fine.
@@ -591,9 +591,7 @@ export class ContainerService {
       // for RemoveImage once no container but those being removed mounts it.
       await this.unmountAll(rec);
       t.mark('unmount');
-      const tomb: ContainerRecord = { ...(this.reg.containers.get(id) ?? rec), phase: 'removing' };
-      await this.reg.saveContainer(tomb);
-      this.reg.containerNames.release(rec.name, id);
+      const tomb = await this.reg.markRemoving(this.reg.containers.get(id) ?? rec);
       this.ooms.disarm(id);
       t.mark('tombstone');
       t.done({ containerId: id });

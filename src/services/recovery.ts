@@ -24,6 +24,8 @@ export async function recover(d: LifecycleDeps, sandboxes: SandboxService, conta
     reg.sandboxes.set(id, value);
     reg.sandboxNames.reserve(value.name, id);
   }
+  // Records set aside by RemoveContainer (and records of an earlier fune that say `removing`): removals to finish.
+  for (const { id, value } of ct.tombstones) reg.containers.set(id, { ...value, phase: 'removing' });
   for (const { id, value } of ct.records) {
     reg.containers.set(id, value);
     // A removal that answered holds no name: a container of the same name may have been created since.

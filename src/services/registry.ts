@@ -51,6 +51,18 @@ export class Registry {
     this.sandboxNames.release(r.name, r.id);
   }
 
+  /**
+   * markRemoving makes a container's record a tombstone (durably: see RecordStore.tombstone), hidden from the CRI,
+   * and frees its name; it gives the tombstone, which dropContainer forgets once the removal is done.
+   */
+  async markRemoving(r: ContainerRecord): Promise<ContainerRecord> {
+    await this.containerStore.tombstone(r.id);
+    const tomb: ContainerRecord = { ...r, phase: 'removing' };
+    this.containers.set(r.id, tomb);
+    this.containerNames.release(r.name, r.id);
+    return tomb;
+  }
+
   /** dropContainer forgets a container: record, name. */
   async dropContainer(r: ContainerRecord): Promise<void> {
     await this.containerStore.delete(r.id);

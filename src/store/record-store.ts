@@ -1,6 +1,6 @@
-import { readdir, rm, mkdir } from 'node:fs/promises';
+import { readdir, rm, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, readFileIfExists, TMP_PREFIX } from './atomic-file.js';
+import { fsyncDir, writeFileAtomic, readFileIfExists, TMP_PREFIX } from './atomic-file.js';
 import { isErrno } from '../errors/index.js';
 
 /** RECORD_VERSION is the envelope version fune writes; a record of another version is refused, not guessed at. */
@@ -12,9 +12,16 @@ interface Envelope<T> {
   data: T;
 }
 
-/** LoadedRecords is what a directory scan found: good records, and the names of files that could not be read. */
+/** TOMBSTONE_SUFFIX names a record set aside by `tombstone` (`<id>.json.removing`): its object is being removed. */
+export const TOMBSTONE_SUFFIX = '.json.removing';
+
+/**
+ * LoadedRecords is what a directory scan found: good records, tombstones (records whose object was being removed),
+ * and the names of files that could not be read.
+ */
 export interface LoadedRecords<T> {
   records: { id: string; value: T }[];
+  tombstones: { id: string; value: T }[];
   broken: { id: string; reason: string }[];
 }
 
@@ -45,14 +52,25 @@ export class RecordStore<T> {
     return buf === undefined ? undefined : this.decode(buf);
   }
 
-  /** delete removes the record; removing an absent record is not an error. */
+  /**
+   * tombstone sets the record aside durably (a rename to `<id>.json.removing` and an fsync of the directory: one
+   * journal commit where a rewrite costs two): `get` finds it no more, `loadAll` gives it among the tombstones.
+   */
+  async tombstone(id: string): Promise<void> {
+    const path = this.path(id);
+    await rename(path, `${path.slice(0, -'.json'.length)}${TOMBSTONE_SUFFIX}`);
+    await fsyncDir(this.dir);
+  }
+
+  /** delete removes the record and its tombstone; removing an absent record is not an error. */
   async delete(id: string): Promise<void> {
-    await rm(this.path(id), { force: true });
+    const path = this.path(id);
+    await Promise.all([rm(path, { force: true }), rm(`${path.slice(0, -'.json'.length)}${TOMBSTONE_SUFFIX}`, { force: true })]);
   }
 
   /** loadAll reads every record, sweeping temporary files a crash left, and reports unreadable ones apart. */
   async loadAll(): Promise<LoadedRecords<T>> {
-    const out: LoadedRecords<T> = { records: [], broken: [] };
+    const out: LoadedRecords<T> = { records: [], tombstones: [], broken: [] };
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -68,11 +86,12 @@ export class RecordStore<T> {
         await rm(join(this.dir, name), { recursive: true, force: true });
         continue;
       }
-      if (!name.endsWith('.json')) continue;
-      const id = name.slice(0, -'.json'.length);
+      const tomb = name.endsWith(TOMBSTONE_SUFFIX);
+      if (!tomb && !name.endsWith('.json')) continue;
+      const id = name.slice(0, -(tomb ? TOMBSTONE_SUFFIX : '.json').length);
       try {
         const buf = await readFileIfExists(join(this.dir, name));
-        if (buf !== undefined) out.records.push({ id, value: this.decode(buf) });
+        if (buf !== undefined) (tomb ? out.tombstones : out.records).push({ id, value: this.decode(buf) });
       } catch (e) {
         out.broken.push({ id, reason: e instanceof Error ? e.message : String(e) });
       }
