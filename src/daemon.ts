@@ -86,7 +86,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     if (r.profile !== undefined) log.info({ profile: r.profile }, 'loaded the RuntimeDefault AppArmor profile');
     else log.warn({ why: r.why }, 'could not load the RuntimeDefault AppArmor profile; RuntimeDefault containers run without AppArmor confinement');
   }
-  let server: ReturnType<typeof buildCriServer> | undefined;
   let listener: CriListener;
   let lifecycle: Lifecycle | undefined;
   let streaming: StreamingServer | undefined;
@@ -127,10 +126,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     });
     await streaming.start();
     const streams = new StreamService(streamLookup, streaming);
-    server = buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness, metrics);
-    listener = await listen(server, config.grpc.address, config.grpc.server);
+    listener = await listen(buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness, metrics), config.grpc.address, config.grpc.server);
   } catch (e) {
-    server?.grpc.forceShutdown();
     await streaming?.stop();
     await metricsServer?.close();
     await releaseLock();

@@ -1,5 +1,41 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { RuntimeError, type ErrorKind } from '../errors/index.js';
+
+/**
+ * status are the gRPC status codes, the same numbers and names as grpc-js's `status` enum, in order (a test holds
+ * them equal). They are fune's own so that the modules every call passes (this one, instrument.ts, h2-direct.ts)
+ * do not load grpc-js: the default direct server never needs it, and grpc-js costs the idle daemon about 3 MiB.
+ */
+export const status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/** status is also the type of a code (a number: grpc-js's own enum takes it). */
+export type status = number;
+
+/** STATUS_NAMES are the codes' names as grpc-js's enum gives them (`status[code]` there), for fune's logs. */
+const STATUS_NAMES: readonly string[] = Object.keys(status);
+
+/** statusName gives a code's name (`INTERNAL`), or the number as text for a code outside the table. */
+export function statusName(code: number): string {
+  return STATUS_NAMES[code] ?? String(code);
+}
 
 /** CODE_OF_KIND is the one table from fune's error kinds to gRPC status codes. */
 export const CODE_OF_KIND: Readonly<Record<ErrorKind, status>> = {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { status, type handleServerStreamingCall, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import type { handleServerStreamingCall, handleUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { status } from './grpc-status.js';
 import hpack, { type HeaderField } from 'hpack.js';
 import {
   ACK, COMPRESSION_ERROR, CONTINUATION, DATA, EMPTY, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR,

@@ -1,7 +1,7 @@
-import { status, type handleUnaryCall, type handleServerStreamingCall, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import type { handleUnaryCall, handleServerStreamingCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from '../log/index.js';
 import type { CallMetrics } from '../domain/metrics-port.js';
-import { codeName, toStatus } from './grpc-status.js';
+import { codeName, status, statusName, toStatus } from './grpc-status.js';
 import type { AnyRpc, ApiVersion, CallContext } from './rpc.js';
 
 /** Readiness is the gate every call passes: closed until start-up recovery has finished. */
@@ -147,7 +147,7 @@ export function wrapStream(rpc: Extract<AnyRpc, { kind: 'stream' }>, deps: Instr
 
 function logFailure(log: Logger, rpc: AnyRpc, code: status, err: unknown, start: number): void {
   const serious = code === status.INTERNAL || code === status.UNKNOWN;
-  log[serious ? 'error' : rpc.level === 'trace' ? 'debug' : 'info']({ durationMs: ms(start), code: status[code], err }, `${rpc.name} failed`);
+  log[serious ? 'error' : rpc.level === 'trace' ? 'debug' : 'info']({ durationMs: ms(start), code: statusName(code), err }, `${rpc.name} failed`);
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 100) / 100;

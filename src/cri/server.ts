@@ -1,4 +1,5 @@
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Server, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { DirectConnection, type DirectMethod } from './h2-direct.js';
@@ -29,36 +30,31 @@ function implement(def: ServiceDefinition, table: RpcTable, deps: { log: Logger;
 const MAX_RECEIVE = 16 * 1024 * 1024;
 
 /**
- * CriServer is the CRI served two ways: by grpc-js, and by the direct server (h2-direct.ts) for the clients whose
- * `:authority` Node's http2 refuses. Both run the same handlers.
+ * CriServer is the CRI served two ways: by the direct server (h2-direct.ts), and with `grpc.server = "grpc-js"`
+ * by grpc-js for the clients whose `:authority` Node's http2 accepts. Both run the same handlers.
  */
 export interface CriServer {
-  grpc: Server;
   /** methods maps each gRPC path (`/runtime.v1.RuntimeService/Version`) to its handler and codecs. */
   methods: ReadonlyMap<string, DirectMethod>;
+  /** services are the service definitions with their handlers, for a grpc-js server (made by listen only then). */
+  services: readonly { def: ServiceDefinition; impl: UntypedServiceImplementation }[];
 }
 
 /**
- * buildCriServer registers RuntimeService and ImageService of both `runtime.v1` and `runtime.v1alpha2` on one
- * grpc-js server. Both packages share field numbers for every shared message, so the same verbs serve both; fields
- * that only v1 has are simply not encoded for v1alpha2 clients. `metrics` (when `[metrics]` is on) hears of every
- * call, whichever of the two servers took it: both run the handlers made here.
+ * buildCriServer gives the handlers of RuntimeService and ImageService of both `runtime.v1` and `runtime.v1alpha2`.
+ * Both packages share field numbers for every shared message, so the same verbs serve both; fields that only v1
+ * has are simply not encoded for v1alpha2 clients. `metrics` (when `[metrics]` is on) hears of every call,
+ * whichever of the two servers took it: both run the handlers made here.
  */
 export function buildCriServer(table: RpcTable, log: Logger, readiness: Readiness, metrics?: CallMetrics): CriServer {
   const methods = new Map<string, DirectMethod>();
-  const server = new Server({
-    'grpc.max_receive_message_length': MAX_RECEIVE,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-    // grpc-js keeps channelz records of every connection and call unless told not to; fune exposes no channelz
-    // service, so they would only cost time on each connection (about 0.4 ms of CPU per crictl run).
-    'grpc.enable_channelz': 0,
-  });
+  const services: { def: ServiceDefinition; impl: UntypedServiceImplementation }[] = [];
   for (const apiVersion of ['v1', 'v1alpha2'] as const) {
     const defs = loadCriServices(apiVersion);
     const deps = { log, readiness, apiVersion, metrics };
     for (const def of [defs.runtime, defs.image]) {
       const impl = implement(def, table, deps);
-      server.addService(def, impl);
+      services.push({ def, impl });
       for (const [name, m] of Object.entries(def)) {
         methods.set(m.path, {
           responseStream: m.responseStream,
@@ -69,7 +65,26 @@ export function buildCriServer(table: RpcTable, log: Logger, readiness: Readines
       }
     }
   }
-  return { grpc: server, methods };
+  return { methods, services };
+}
+
+/**
+ * grpcJsServer makes the grpc-js server of `server`'s services, and the function that hands it a connection.
+ * grpc-js (with Node's http2) is loaded here, so only by a daemon configured with `grpc.server = "grpc-js"`: the
+ * default direct server never loads it, which keeps about 3 MiB off the idle daemon's RSS.
+ */
+function grpcJsServer(server: CriServer): { grpc: Server; inject: (conn: Socket) => void } {
+  const grpcJs = createRequire(import.meta.url)('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const grpc = new grpcJs.Server({
+    'grpc.max_receive_message_length': MAX_RECEIVE,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    // grpc-js keeps channelz records of every connection and call unless told not to; fune exposes no channelz
+    // service, so they would only cost time on each connection (about 0.4 ms of CPU per crictl run).
+    'grpc.enable_channelz': 0,
+  });
+  for (const { def, impl } of server.services) grpc.addService(def, impl);
+  const injector = grpc.createConnectionInjector(grpcJs.ServerCredentials.createInsecure());
+  return { grpc, inject: (conn) => injector.injectConnection(conn) };
 }
 
 /**
@@ -96,7 +111,8 @@ export async function prepareSocketPath(path: string): Promise<void> {
 
 /** CriListener is the unix socket fune accepts CRI connections on. */
 export interface CriListener {
-  server: Server;
+  /** server is the grpc-js server, with `grpc.server = "grpc-js"` only. */
+  server?: Server;
   socket: NetServer;
   /** direct are the open connections of the direct server. */
   direct: Set<DirectConnection>;
@@ -119,10 +135,10 @@ const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
  */
 export async function listen(server: CriServer, path: string, choice: CriServerChoice = 'direct'): Promise<CriListener> {
   await prepareSocketPath(path);
-  const injector = server.grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  const js = choice === 'grpc-js' ? grpcJsServer(server) : undefined;
   const direct = new Set<DirectConnection>();
   const routes = {
-    native: (conn: Socket) => injector.injectConnection(conn),
+    native: (conn: Socket) => js!.inject(conn),
     direct: (conn: Socket, initial: Buffer) => {
       direct.add(new DirectConnection(conn, initial, server.methods, { maxMessage: MAX_RECEIVE }, (c) => direct.delete(c)));
     },
@@ -140,7 +156,7 @@ export async function listen(server: CriServer, path: string, choice: CriServerC
     });
   });
   await chmod(path, 0o660);
-  return { server: server.grpc, socket, direct };
+  return { server: js?.grpc, socket, direct };
 }
 
 /** shutdown stops accepting connections, lets in-flight calls finish within `timeoutMs`, then cuts the rest. */
@@ -152,15 +168,17 @@ export async function shutdown(l: CriListener, timeoutMs: number): Promise<void>
   };
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
-      l.server.forceShutdown();
+      l.server?.forceShutdown();
       for (const c of l.direct) c.destroy();
       resolve();
     }, timeoutMs);
-    l.server.tryShutdown(() => {
+    const rest = () => {
       void directDone().then(() => {
         clearTimeout(timer);
         resolve();
       });
-    });
+    };
+    if (l.server) l.server.tryShutdown(rest);
+    else rest();
   });
 }

@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { CODE_OF_KIND, toStatus } from '../../../src/cri/grpc-status.js';
+import { CODE_OF_KIND, status as funeStatus, statusName, toStatus } from '../../../src/cri/grpc-status.js';
 import { RuntimeError, notFound, invalidArgument, type ErrorKind } from '../../../src/errors/index.js';
 
 describe('error to gRPC status', () => {
+  it("has grpc-js's codes, numbers and names, without loading grpc-js itself", () => {
+    const theirs = Object.entries(status).filter(([, v]) => typeof v === 'number');
+    expect(Object.entries(funeStatus)).toEqual(theirs);
+    for (const [name, code] of theirs) expect(statusName(code as number)).toBe(name);
+    expect(statusName(17)).toBe('17');
+  });
+
   it('maps every kind to its own code', () => {
     const expected: Record<ErrorKind, status> = {
       NotFound: status.NOT_FOUND,
