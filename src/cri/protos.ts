@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Options } from '@grpc/proto-loader';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import type { ApiVersion } from './rpc.js';
+import { withoutTurbofan } from '../sys/turbofan.js';
 
 /** LOADER_OPTIONS decode requests the way the generated types describe them: int64 as strings, enums by name. */
 export const LOADER_OPTIONS: Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -98,12 +99,9 @@ function descriptorOf(version: ApiVersion): Descriptor {
   d = {
     json,
     lookup: (name: string): PbType => {
-      if (!root) {
-        // protobufjs/light: reflection and codecs without the .proto parser; CommonJS, so through require.
-        const pb = createRequire(import.meta.url)('protobufjs/light') as PbLight;
-        root = pb.Root.fromJSON(json);
-        root.resolveAll();
-      }
+      // protobufjs/light: reflection and codecs without the .proto parser; CommonJS, so through require. Loading
+      // it and building the reflection tree runs once, with Turbofan off (see withoutTurbofan).
+      root ??= withoutTurbofan(() => (createRequire(import.meta.url)('protobufjs/light') as PbLight).Root.fromJSON(json).resolveAll());
       return root.lookupType(`runtime.${version}.${name}`);
     },
   };

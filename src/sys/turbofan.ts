@@ -1,0 +1,44 @@
+import { setFlagsFromString } from 'node:v8';
+
+/** The node options that say Turbofan must stay off: withoutTurbofan then only runs its function. */
+const OFF = /^--(no-opt|no-turbofan|jitless)$/;
+
+let keep = process.execArgv.some((a) => OFF.test(a));
+
+/**
+ * turbofanGivenOff tells withoutTurbofan of node options given in NODE_OPTIONS (main.ts reads the environment):
+ * with `--no-opt`, `--no-turbofan` or `--jitless` there, Turbofan is never turned on.
+ */
+export function turbofanGivenOff(nodeOptions: string): void {
+  keep ||= nodeOptions.split(/\s+/).some((a) => OFF.test(a));
+}
+
+let depth = 0;
+
+function on(): void {
+  if (--depth === 0) setFlagsFromString('--turbofan');
+}
+
+/**
+ * withoutTurbofan runs one-shot bulk work (loading fune's module graph at start, building the CRI codecs on the
+ * first call) with V8's Turbofan off, and turns it on again when `fn` has finished (its promise settled).
+ *
+ * Loading some 250 ES modules makes Node's URL and path helpers hot enough for Turbofan, as loading protobufjs's
+ * modules and reflection does, and Turbofan's own code, once it has run, stays in the daemon's RSS: about 3.7 MiB
+ * of the node binary's pages, none of it needed for work that runs once. The calls' hot paths are optimised as
+ * before, as soon as they are hot: only work inside `fn` runs without Turbofan (Ignition and Sparkplug).
+ */
+export function withoutTurbofan<T>(fn: () => T): T {
+  if (keep) return fn();
+  if (depth++ === 0) setFlagsFromString('--no-turbofan');
+  let r: T;
+  try {
+    r = fn();
+  } catch (e) {
+    on();
+    throw e;
+  }
+  if (r instanceof Promise) return r.finally(on) as T;
+  on();
+  return r;
+}
