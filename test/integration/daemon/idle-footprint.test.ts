@@ -82,12 +82,18 @@ describe('the idle daemon footprint', () => {
 });
 
 describe('withoutTurbofan', () => {
-  it('keeps the work inside it off Turbofan, and work after it is optimised again', async () => {
+  // A throwaway ES module that imports the built withoutTurbofan and runs BODY; returns its path.
+  const turbofanScript = async (body: string): Promise<string> => {
     const dir = await mkdtemp(join(tmpdir(), 'fune-turbofan-'));
     dirs.push(dir);
     const script = join(dir, 'hot.mjs');
     const mod = pathToFileURL(join(ROOT, 'dist', 'src', 'sys', 'turbofan.js')).href;
-    await writeFile(script, `import { withoutTurbofan } from ${JSON.stringify(mod)};
+    await writeFile(script, `import { withoutTurbofan } from ${JSON.stringify(mod)};\n${body}`);
+    return script;
+  };
+
+  it('keeps the work inside it off Turbofan, and work after it is optimised again', async () => {
+    const script = await turbofanScript(`
 function hotInside(i) { return (i * 7) % 13; }
 function hotAsync(i) { return (i * 5) % 11; }
 function hotAfter(i) { return (i * 3) % 17; }
@@ -107,11 +113,7 @@ console.log('sum', s);
   });
 
   it('leaves Turbofan off for a node started with --no-opt', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fune-turbofan-'));
-    dirs.push(dir);
-    const script = join(dir, 'hot.mjs');
-    const mod = pathToFileURL(join(ROOT, 'dist', 'src', 'sys', 'turbofan.js')).href;
-    await writeFile(script, `import { withoutTurbofan } from ${JSON.stringify(mod)};
+    const script = await turbofanScript(`
 function hotAfter(i) { return (i * 3) % 17; }
 let s = 0;
 withoutTurbofan(() => s++);
