@@ -7,6 +7,7 @@ import { startDaemon, packageVersion } from './daemon.js';
 import { imagesCli } from './cri/image/admin-client.js';
 import { rootlesskitArgs, rootlessPaths, rootlessSide, ROOTLESS_CHILD_ENV, type RootlessPaths } from './config/rootless.js';
 import { prepareRootlessChild, readUidMap, realDir, runUnderRootlesskit } from './sys/rootless.js';
+import { withoutTurbofan } from './sys/turbofan.js';
 
 const USAGE = `usage: fune <command> [flags]
 
@@ -98,7 +99,10 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`fune ${packageVersion()}\n`);
       return;
     case 'daemon':
-      return daemon(rest);
+      // The daemon's start-up up to "fune is ready" (and the rootless parent, which only waits for its child) runs
+      // with Turbofan off, as loading the modules does: loading made Node's path helpers hot, and the start-up's own
+      // path work would have them optimised at once (see withoutTurbofan). The calls have it on.
+      return withoutTurbofan(() => daemon(rest));
     case 'images':
       process.exitCode = await imagesCli(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
       return;

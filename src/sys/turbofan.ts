@@ -20,12 +20,15 @@ function on(): void {
 }
 
 /**
- * withoutTurbofan runs one-shot bulk work (loading fune's module graph at start, building the CRI codecs on the
- * first call) with V8's Turbofan off, and turns it on again when `fn` has finished (its promise settled).
+ * withoutTurbofan runs one-shot bulk work (loading fune's module graph, the daemon's start-up up to ready, building
+ * the CRI codecs on the first call) with V8's Turbofan off, and turns it on again when `fn` has finished (its
+ * promise settled; nested calls: when the last has).
  *
  * Loading some 250 ES modules makes Node's URL and path helpers hot enough for Turbofan, as loading protobufjs's
  * modules and reflection does, and Turbofan's own code, once it has run, stays in the daemon's RSS: about 3.7 MiB
- * of the node binary's pages, none of it needed for work that runs once. The calls' hot paths are optimised as
+ * of the node binary's pages, none of it needed for work that runs once. The invocation counts gathered with it off
+ * stay: a function made nearly hot by the loading (Node's normalizeString) is optimised by the first few calls to it
+ * once Turbofan is on, which is why the start-up's own path work runs inside too. The calls' hot paths are optimised as
  * before, as soon as they are hot: only work inside `fn` runs without Turbofan (Ignition and Sparkplug).
  */
 export function withoutTurbofan<T>(fn: () => T): T {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { criClient, ROOT, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { criClient, MAIN, ROOT, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 
 // What the idle daemon leaves out to stay small (issue 17: at most 60 MiB RSS idle), and that what it leaves out
 // still works when it is wanted: grpc-js only with `grpc.server = "grpc-js"`, Turbofan off while one-shot work
@@ -78,6 +78,42 @@ describe('the idle daemon footprint', () => {
     } finally {
       c.close();
     }
+  });
+
+  it('starts up to ready, and answers its first Version call, with nothing optimised by Turbofan', async () => {
+    // Loading the modules leaves Node's path helpers (normalizeString, isPosixPathSeparator) close to hot; a long
+    // root makes the start-up's own path work push them over, as it did on long checkout paths before the daemon's
+    // start-up ran inside withoutTurbofan. Turbofan's first compile keeps ~3.5 MiB of the node binary resident.
+    const dir = await mkdtemp(join(tmpdir(), 'fune-trace-opt-'));
+    dirs.push(dir);
+    const root = join(dir, 'r'.repeat(150), 'root');
+    await mkdir(join(dir, 'cni'));
+    await writeFile(join(dir, 'config.toml'), `[cni]\nconf_dir = "${join(dir, 'cni')}"\n`);
+    const proc = spawn(process.execPath, ['--trace-opt', MAIN, 'daemon', '--config', join(dir, 'config.toml'), '--root', root, '--state', join(dir, 'state'), '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let log = '';
+    proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    proc.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    try {
+      for (let i = 0; !log.includes('fune is ready'); i++) {
+        if (proc.exitCode !== null || i > 300) throw new Error(`fune did not become ready:\n${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const c = criClient(join(dir, 'state', 'fune.sock'), 'v1', 'RuntimeService', { authority: 'fune' });
+      try {
+        expect((await c.call('Version', {})).runtime_name).toBe('fune');
+      } finally {
+        c.close();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    expect(log).toContain('shut down');
+    expect(out.split('\n').filter((l) => /target TURBOFAN/.test(l))).toEqual([]);
   });
 });
 
