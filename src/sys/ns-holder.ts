@@ -29,6 +29,12 @@ export async function holdNamespaces(runner: ProcessRunner, argv: readonly strin
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
+  // With the posix_spawn addon the pid comes on the loop after the spawn ('spawn'), and the child's first output
+  // can come before it: the ready line alone does not mean the pid is known.
+  const started = new Promise<void>((resolve) => {
+    if (child.pid) resolve();
+    else child.once('spawn', () => resolve());
+  });
   const release = async (): Promise<void> => {
     child.stdin?.end();
     const t = setTimeout(() => child.kill('SIGKILL'), 2000);
@@ -43,7 +49,7 @@ export async function holdNamespaces(runner: ProcessRunner, argv: readonly strin
         out += b.toString();
         if (out.includes(READY)) {
           clearTimeout(timer);
-          resolve();
+          void started.then(resolve);
         }
       });
       child.once('error', (e) => {
