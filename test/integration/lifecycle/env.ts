@@ -118,10 +118,25 @@ export async function logText(env: LifecycleEnv, id: string): Promise<string> {
 }
 
 /**
+ * removalsDone waits until no RemoveContainer of `env`'s daemon is still finishing after its answer: each leaves a
+ * tombstone (`<root>/containers/<id>.json.removing`) that goes last, once the rest of the container has gone.
+ */
+export async function removalsDone(env: LifecycleEnv, timeoutMs = 30_000): Promise<void> {
+  const dir = join(env.d.root, 'containers');
+  const pending = async () => (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json.removing'));
+  for (const until = Date.now() + timeoutMs; (await pending()).length > 0; ) {
+    if (Date.now() > until) throw new Error(`removals still unfinished after ${timeoutMs} ms: ${(await pending()).join(', ')}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+/**
  * footprint lists what the daemon has on disk and mounted, to show that a refused request left nothing; `extra`
- * directories (a pod's log directory) are listed four levels deep.
+ * directories (a pod's log directory) are listed four levels deep. Removals that answered are let finish first
+ * (removalsDone), so that an earlier RemoveContainer's leftovers are not counted against the request under test.
  */
 export async function footprint(env: LifecycleEnv, extra: string[] = []): Promise<string[]> {
+  await removalsDone(env);
   const out: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {

@@ -81,10 +81,19 @@ describe('CRI pod metrics', () => {
       env.c.call('ContainerStats', { container_id: p.ctrs.side }),
       env.c.call('PodSandboxStats', { pod_sandbox_id: p.id }),
     ]);
-    const agree = ([l, a, b]: Awaited<ReturnType<typeof readAll>>) => [[p.ctrs.app, a], [p.ctrs.side, b]].every(([id, st]) => {
-      const ms = (l.pod_metrics as PodRows[]).find((r) => r.pod_sandbox_id === p.id)?.container_metrics.find((c) => c.container_id === id)?.metrics;
-      return ms !== undefined && one(ms, 'container_memory_working_set_bytes') === BigInt(st.stats.memory.working_set_bytes.value) && one(ms, 'container_memory_usage_bytes') === BigInt(st.stats.memory.usage_bytes.value);
-    });
+    // The same goes for eth0's counters: other pods coming up on the shared bridge send it broadcasts and
+    // multicasts (ARP, IPv6 neighbour discovery) between the two reads (seen once here: rx 1432 against 1522).
+    const agree = ([l, a, b, ps]: Awaited<ReturnType<typeof readAll>>) => {
+      const podRows = (l.pod_metrics as PodRows[]).find((r) => r.pod_sandbox_id === p.id);
+      const eth = ps.stats.linux.network.interfaces.find((i: { name: string }) => i.name === 'eth0');
+      if (!podRows || !eth) return false;
+      if (one(podRows.metrics, 'container_network_receive_bytes_total', ['eth0']) !== BigInt(eth.rx_bytes.value)) return false;
+      if (one(podRows.metrics, 'container_network_transmit_bytes_total', ['eth0']) !== BigInt(eth.tx_bytes.value)) return false;
+      return [[p.ctrs.app, a], [p.ctrs.side, b]].every(([id, st]) => {
+        const ms = podRows.container_metrics.find((c) => c.container_id === id)?.metrics;
+        return ms !== undefined && one(ms, 'container_memory_working_set_bytes') === BigInt(st.stats.memory.working_set_bytes.value) && one(ms, 'container_memory_usage_bytes') === BigInt(st.stats.memory.usage_bytes.value);
+      });
+    };
     let views = await readAll();
     for (let i = 0; i < 9 && !agree(views); i++) {
       await new Promise((r) => setTimeout(r, 200));

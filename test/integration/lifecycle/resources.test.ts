@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { access, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
-import { containerConfig, podConfig, startEnv, type LifecycleEnv } from './env.js';
+import { containerConfig, podConfig, removalsDone, startEnv, type LifecycleEnv } from './env.js';
 
 let env: LifecycleEnv;
 beforeAll(async () => {
@@ -138,6 +138,7 @@ describe('conmon placement', () => {
         expect(await cgroupLine(env.d.proc.pid!, 'memory')).not.toBe(want);
         await env.c.call('StopContainer', { container_id: id, timeout: 0 });
         await env.c.call('RemoveContainer', { container_id: id });
+        await removalsDone(env); // conmon's cgroup goes after the answer
         for (const ctrl of ['memory', 'cpu', 'pids']) expect(await exists(join('/sys/fs/cgroup', ctrl, want))).toBe(false);
       }
       // Removing the pod removes conmon cgroups of containers still there, and fune's own pod cgroup.

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
-import { containerConfig, IMAGE, logText, podConfig, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
+import { containerConfig, IMAGE, logText, podConfig, removalsDone, startEnv, type LifecycleEnv } from '../lifecycle/env.js';
 import { failure, grpc } from '../../helpers/daemon.js';
 
 const HOST = 300000;
@@ -129,6 +129,8 @@ describe('user namespace mode POD', () => {
       await env.c.call('StopContainer', { container_id: ctrId, timeout: 0 });
       await env.c.call('RemoveContainer', { container_id: ctrId });
       expect(mountsUnder(join(usernsDir, ctrId))).toEqual([]);
+      // the directories go after the answer, with the rest of the removal
+      await removalsDone(env);
       expect(existsSync(join(usernsDir, ctrId))).toBe(false);
       expect(existsSync(join(usernsDir, `${ctrId}.m0`))).toBe(false);
       expect(existsSync(join(usernsDir, `${ctrId}.m1`))).toBe(false);
