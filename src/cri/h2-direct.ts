@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { handleServerStreamingCall, handleUnaryCall, ServiceError } from '@grpc/grpc-js';
 import { status } from './grpc-status.js';
 import hpack, { type HeaderField } from 'hpack.js';
+import { withoutTurbofan } from '../sys/turbofan.js';
 import {
   ACK, COMPRESSION_ERROR, CONTINUATION, DATA, EMPTY, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR,
   FRAME_SIZE_ERROR, GOAWAY, HEADERS, NO_ERROR, PADDED, PING, PREFACE, PRIORITY_FRAME, PROTOCOL_ERROR, PUSH_PROMISE,
@@ -106,6 +107,18 @@ interface Stream {
   answered: boolean;
 }
 
+let decompressors = 0;
+
+/**
+ * newDecompressor makes a connection's HPACK decoder. The first one loads the parts of readable-stream that it
+ * requires lazily (module resolution: Node's path helpers, which the start-up left nearly hot), so it is made with
+ * Turbofan off (see withoutTurbofan).
+ */
+function newDecompressor(): ReturnType<typeof hpack.decompressor.create> {
+  const make = () => hpack.decompressor.create({ table: { maxSize: 4096 } });
+  return decompressors++ === 0 ? withoutTurbofan(make) : make();
+}
+
 /**
  * DirectConnection serves gRPC over HTTP/2 on one accepted socket without Node's http2 module and grpc-js: it is
  * the path for the Go clients whose `:authority` is the socket path (crictl, kubelets before 1.26), which nghttp2
@@ -117,7 +130,7 @@ interface Stream {
 export class DirectConnection {
   private buf: Buffer = Buffer.alloc(0);
   private prefaceSeen = false;
-  private readonly decoder = hpack.decompressor.create({ table: { maxSize: 4096 } });
+  private readonly decoder = newDecompressor();
   private hpackError: Error | undefined;
   private block: { streamId: number; flags: number; parts: Buffer[]; len: number } | undefined;
   private readonly streams = new Map<number, Stream>();

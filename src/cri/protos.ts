@@ -115,9 +115,23 @@ function descriptorOf(version: ApiVersion): Descriptor {
  */
 export function messageEncoder(version: ApiVersion, name: string): (v: Record<string, unknown>) => Buffer {
   let t: PbType | undefined;
-  return (v) => {
+  return firstOffTurbofan((v) => {
     const ty = (t ??= descriptorOf(version).lookup(name));
     return ty.encode(ty.fromObject(v)).finish() as Buffer;
+  });
+}
+
+/**
+ * firstOffTurbofan gives `fn` whose first call runs with Turbofan off (see withoutTurbofan): a message type's first
+ * encode or decode is where protobufjs generates its codec functions (and those of the types it holds), one-shot
+ * work that would otherwise make its code generator hot in a daemon that has served one call.
+ */
+function firstOffTurbofan<A, R>(fn: (a: A) => R): (a: A) => R {
+  let first = true;
+  return (a) => {
+    if (!first) return fn(a);
+    first = false;
+    return withoutTurbofan(() => fn(a));
   };
 }
 
@@ -135,19 +149,23 @@ export function loadCriServices(version: ApiVersion): CriServiceDefs {
   const codec = (name: string) => {
     let t: PbType | undefined;
     const type = () => (t ??= lookup(name));
+    const encode = firstOffTurbofan((v: Record<string, unknown>) => {
+      const ty = type();
+      // protobufjs writes into a Buffer where Buffer exists (its BufferWriter), so finish() gives one
+      return ty.encode(ty.fromObject(v)).finish() as Buffer;
+    });
+    const decode = firstOffTurbofan((b: Buffer) => {
+      const ty = type();
+      return ty.toObject(ty.decode(b), LOADER_OPTIONS);
+    });
     return {
       serialize: (v: unknown): Buffer => {
         // a response the handler encoded itself (cached list entries, see entry-cache.ts) is sent as it is
         if (v instanceof Encoded) return v.bytes;
         if (Array.isArray(v)) throw new Error(`Failed to serialize message: expected object with ${name} structure, got array instead`);
-        const ty = type();
-        // protobufjs writes into a Buffer where Buffer exists (its BufferWriter), so finish() gives one
-        return ty.encode(ty.fromObject(v as Record<string, unknown>)).finish() as Buffer;
+        return encode(v as Record<string, unknown>);
       },
-      deserialize: (b: Buffer): unknown => {
-        const ty = type();
-        return ty.toObject(ty.decode(b), LOADER_OPTIONS);
-      },
+      deserialize: (b: Buffer): unknown => decode(b),
     };
   };
   const service = (name: string): ServiceDefinition => {
