@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import type { SeqpacketSocket } from 'node-unix-socket';
@@ -182,19 +182,55 @@ class LibraryPacketSocket extends EventEmitter implements PacketSocket {
   }
 }
 
-/** connectSeqpacket connects to a SEQPACKET server at `path` (the addon, else node-unix-socket). */
+/**
+ * SUN_PATH_MAX is the longest path connect(2) takes in sockaddr_un (108 bytes with the terminating NUL; the addon
+ * keeps one more spare).
+ */
+export const SUN_PATH_MAX = 106;
+
+/**
+ * withShortPath runs `fn` with a path to the same socket that fits sockaddr_un. A longer one (a rootless node's state
+ * is under RootlessKit's copy of /run, `/run/.ro<random>/user/<uid>/fune/...`, where `s/<64-hex id>/attach` goes
+ * over 108 bytes) is reached through its directory, held open for the call: `/proc/self/fd/<dirfd>/<name>`, as
+ * conmon binds it. Only the name must be short then.
+ */
+export async function withShortPath<T>(path: string, fn: (short: string) => Promise<T>): Promise<T> {
+  if (Buffer.byteLength(path) <= SUN_PATH_MAX) return fn(path);
+  const name = basename(path);
+  let fd: number;
+  try {
+    fd = openSync(dirname(path), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_CLOEXEC);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`connect ${err.code ?? 'EIO'} (opening the socket's directory) ${path}`), { code: err.code, errno: err.errno, syscall: 'connect', path });
+  }
+  try {
+    const short = `/proc/self/fd/${fd}/${name}`;
+    if (Buffer.byteLength(short) > SUN_PATH_MAX) throw Object.assign(new Error(`connect ENAMETOOLONG (the socket's name alone is too long) ${path}`), { code: 'ENAMETOOLONG', syscall: 'connect', path });
+    return await fn(short);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * connectSeqpacket connects to a SEQPACKET server at `path` (the addon, else node-unix-socket); a path too long for
+ * sockaddr_un is reached through its directory (withShortPath). Errors name the path as given.
+ */
 export async function connectSeqpacket(path: string, addon: SeqpacketAddon | null = seqpacketAddon()): Promise<PacketSocket> {
   if (addon) {
-    const fd = addon.connect(path);
+    const fd = await withShortPath(path, (p) => Promise.resolve(addon.connect(p)));
     if (fd < 0) throw errnoError(fd, 'connect', path);
     return new NativePacketSocket(addon, fd);
   }
   // node-unix-socket is the fallback when the addon is not built: loaded only then.
   const { SeqpacketSocket: Socket } = createRequire(import.meta.url)('node-unix-socket') as typeof import('node-unix-socket');
   const sock = new Socket();
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.connect(path, () => resolve());
-  });
+  await withShortPath(path, (p) =>
+    new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.connect(p, () => resolve());
+    }),
+  );
   return new LibraryPacketSocket(sock);
 }

@@ -1,12 +1,12 @@
 // The SEQPACKET socket addon (native/seqpacket) against a SEQPACKET server standing in for conmon's attach socket
 // (node-unix-socket's server, which writes as fast as the kernel takes): packets keep their boundaries and order,
 // a paused socket reads nothing (the server's writes then wait in the kernel), and half-close reaches the server.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeqpacketServer, type SeqpacketSocket } from 'node-unix-socket';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectSeqpacket, loadSeqpacketAddon, type PacketSocket } from '../../../src/sys/seqpacket.js';
+import { connectSeqpacket, loadSeqpacketAddon, SUN_PATH_MAX, type PacketSocket } from '../../../src/sys/seqpacket.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 let dir: string;
@@ -74,5 +74,37 @@ describe('native SEQPACKET socket', () => {
 
   it('a missing socket is an errno error naming the path', async () => {
     await expect(connectSeqpacket(join(dir, 'nope'), loadSeqpacketAddon())).rejects.toMatchObject({ code: 'ENOENT', path: join(dir, 'nope') });
+  });
+
+  // A rootless node's state is under RootlessKit's copy of /run (/run/.ro<random>/user/1000/fune/s/<64-hex id>/attach:
+  // over 108 bytes), where connect(2) on the path itself is ENAMETOOLONG. conmon binds such a socket through its
+  // directory's fd; fune connects the same way.
+  it.each([['the addon', true], ['node-unix-socket', false]])('connects to a socket whose path is over sockaddr_un\'s 108 bytes (%s)', async (_name, native) => {
+    const deep = join(dir, '.ro1234567890', 'user', '1000', 'fune', 's', 'a'.repeat(64));
+    mkdirSync(deep, { recursive: true });
+    const long = join(deep, 'attach');
+    expect(Buffer.byteLength(long)).toBeGreaterThan(108);
+    const dfd = openSync(deep, 'r');
+    const far = new SeqpacketServer();
+    try {
+      far.listen(`/proc/self/fd/${dfd}/attach`);
+      const farPeer = new Promise<SeqpacketSocket>((r) => far.once('connection', r));
+      const sock = await connectSeqpacket(long, native ? loadSeqpacketAddon() : null);
+      const p = await farPeer;
+      p.write(Buffer.from('hello'));
+      const got = await new Promise<string>((r) => sock.once('data', (b: Buffer) => r(b.toString())));
+      expect(got).toBe('hello');
+      sock.destroy();
+    } finally {
+      far.close();
+      closeSync(dfd);
+    }
+  });
+
+  it('a long path to a missing socket is still an errno error naming the path as given', async () => {
+    const deep = join(dir, 'b'.repeat(SUN_PATH_MAX));
+    mkdirSync(deep);
+    await expect(connectSeqpacket(join(deep, 'attach'), loadSeqpacketAddon())).rejects.toMatchObject({ code: 'ENOENT', path: join(deep, 'attach') });
+    await expect(connectSeqpacket(join(dir, 'c'.repeat(SUN_PATH_MAX), 'attach'), loadSeqpacketAddon())).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
