@@ -9,6 +9,8 @@ import { probeNode } from './sys/node-probe.js';
 import { tryLoadIdmapAddon } from './sys/idmap.js';
 import { UserNamespaces, USERNS_DIR_NAME } from './runtime/user-namespaces.js';
 import { nodeRulesOf } from './domain/node.js';
+import { nodeMounter } from './sys/mount.js';
+import { probeOverlay, type OverlayChoice } from './sys/overlay-mounter.js';
 import { loadDefaultProfile } from './sys/apparmor.js';
 import { searchPath } from './config/search-path.js';
 import { RuntimeInfoService } from './services/runtime-info.js';
@@ -74,8 +76,22 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const probed = await probeNode({ cgroupDriver: config.runtime.cgroup_driver, ociRuntimePath: lookPath(config.runtime.runc_path), runner: nodeProcessRunner });
   // POD-mode user namespaces: fune makes the idmapped mounts runc 1.1 lacks, where its own probe finds them working.
   const userns = new UserNamespaces({ dir: join(config.state, USERNS_DIR_NAME), runner: nodeProcessRunner, idmap: tryLoadIdmapAddon() });
-  const node = { ...probed, podUserNamespaces: await userns.probe() };
-  if (!node.podUserNamespaces.ok) log.info({ why: node.podUserNamespaces.reason }, 'user namespaces of mode POD are not offered on this node');
+  const podUserNamespaces = await userns.probe();
+  if (!podUserNamespaces.ok) log.info({ why: podUserNamespaces.reason }, 'user namespaces of mode POD are not offered on this node');
+  // What mounts the overlays: in a user namespace a probe mount on the layers' filesystem tells whether the kernel
+  // takes overlayfs there, else fuse-overlayfs.
+  let overlay: OverlayChoice;
+  try {
+    overlay = await probeOverlay({
+      configured: config.runtime.overlay_mounter, inUserNamespace: probed.user.inUserNamespace, dir: join(config.root, 'overlay-probe'),
+      options: nodeRulesOf({ ...probed, overlay: { mounter: 'kernel', reason: '' } }).overlayOptions, mounter: nodeMounter(nodeProcessRunner), runner: nodeProcessRunner,
+    });
+  } catch (e) {
+    await releaseLock();
+    throw e;
+  }
+  if (overlay.mounter !== 'kernel' || probed.user.inUserNamespace) log.info({ mounter: overlay.mounter, why: overlay.reason }, 'overlay mounts');
+  const node = { ...probed, podUserNamespaces, overlay };
   const cgroupDriver = node.cgroup.driver;
   // RuntimeDefault's AppArmor profile, fune's own, (re)loaded on every start where the kernel has AppArmor on.
   let apparmorDefaultProfile: string | undefined;

@@ -21,6 +21,7 @@ export function defaultConfig(): Config {
       exec_sync_drain_timeout: 2_000,
       image_volumes_noexec: true,
       cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
+      overlay_mounter: 'auto',
     },
     registry: {
       config_path: '/etc/fune/certs.d',

@@ -96,6 +96,8 @@ export function validateConfig(c: Config): string[] {
   if (!['direct', 'grpc-js'].includes(c.grpc.server)) p.push(`"grpc.server" must be "direct" or "grpc-js", not ${JSON.stringify(c.grpc.server)}`);
   if (!['systemd', 'cgroupfs', 'auto'].includes(c.runtime.cgroup_driver))
     p.push(`"runtime.cgroup_driver" must be "systemd", "cgroupfs" or "auto", not ${JSON.stringify(c.runtime.cgroup_driver)}`);
+  if (!['auto', 'kernel', 'fuse-overlayfs'].includes(c.runtime.overlay_mounter))
+    p.push(`"runtime.overlay_mounter" must be "auto", "kernel" or "fuse-overlayfs", not ${JSON.stringify(c.runtime.overlay_mounter)}`);
   if (c.streaming.port < 0 || c.streaming.port > 65535) p.push(`"streaming.port" must be between 0 and 65535, not ${c.streaming.port}`);
   if ((c.streaming.tls_cert_file === '') !== (c.streaming.tls_key_file === ''))
     p.push('"streaming.tls_cert_file" and "streaming.tls_key_file" must be given together');

@@ -43,6 +43,11 @@ export interface Config {
     image_volumes_noexec: boolean;
     /** cdi_spec_dirs are where CDI spec files are read from, later directories winning (none: CDI off). */
     cdi_spec_dirs: string[];
+    /**
+     * overlay_mounter mounts image layers as container roots: "kernel" (overlayfs), "fuse-overlayfs", or "auto": the
+     * kernel's, except in a user namespace where a probe mount at start-up finds it refused (sys/overlay-mounter.ts).
+     */
+    overlay_mounter: 'auto' | 'kernel' | 'fuse-overlayfs';
   };
   registry: {
     /** config_path holds containerd-style hosts directories: `<config_path>/<host>/hosts.toml`. */

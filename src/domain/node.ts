@@ -71,6 +71,11 @@ export interface NodeFacts {
    * namespaces can be given. Absent: not probed (not offered).
    */
   podUserNamespaces?: { ok: boolean; reason: string };
+  /**
+   * overlay is what mounts overlays (sys/overlay-mounter.ts probeOverlay: the kernel's overlayfs, or fuse-overlayfs
+   * where the kernel refuses it in a user namespace) and why. Absent: not probed (the kernel's).
+   */
+  overlay?: { mounter: 'kernel' | 'fuse-overlayfs'; reason: string };
 }
 
 /** IdMapping is one line of /proc/<pid>/uid_map or gid_map. */
@@ -197,8 +202,13 @@ export interface NodeRules {
    * "user.overlay." in a user namespace, where trusted.* cannot be set and the mount carries `userxattr`.
    */
   overlayXattr: 'trusted.overlay.' | 'user.overlay.';
-  /** overlayOptions are mount options every overlay mount of this node needs (`userxattr` in a user namespace). */
+  /**
+   * overlayOptions are mount options every overlay mount of this node needs (`userxattr` for the kernel's overlayfs
+   * in a user namespace; none for fuse-overlayfs).
+   */
   overlayOptions: string[];
+  /** overlayMounter: the kernel's overlayfs, or fuse-overlayfs (NodeFacts.overlay, the start-up probe). */
+  overlayMounter: 'kernel' | 'fuse-overlayfs';
   /** trustedXattrs: `trusted.*` xattrs of layer entries can be set (only from the initial user namespace; else skipped with a warning). */
   trustedXattrs: boolean;
   /** hostDevices: a privileged container gets the host's devices as device nodes ("create", runc mknods) or bind mounts ("bind"). */
@@ -225,11 +235,14 @@ export interface NodeRules {
  * rule: without the controller (not delegated) the probe finds no page sizes and hugepage limits are dropped, as
  * containerd's tolerate_missing_hugetlb_controller does (oci/opts/resources.ts).
  */
-export function nodeRulesOf(node: Pick<NodeFacts, 'user' | 'lsm' | 'capabilities' | 'minOomScoreAdj' | 'cgroup'>): NodeRules {
+export function nodeRulesOf(node: Pick<NodeFacts, 'user' | 'lsm' | 'capabilities' | 'minOomScoreAdj' | 'cgroup' | 'overlay'>): NodeRules {
+  const overlayMounter = node.overlay?.mounter ?? 'kernel';
   if (!node.user.inUserNamespace) {
-    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced' };
+    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], overlayMounter, trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced' };
   }
-  return { kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions: ['userxattr'], trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: node.minOomScoreAdj,
+  // fuse-overlayfs reads user.overlay.* marks without being told; `userxattr` is the kernel's option for them.
+  const overlayOptions = overlayMounter === 'kernel' ? ['userxattr'] : [];
+  return { kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions, overlayMounter, trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: node.minOomScoreAdj,
     sysctls: 'offered', delegatedControllers: node.cgroup.mode === 'v2' ? node.cgroup.controllers : [] };
 }
 
@@ -242,7 +255,7 @@ export function minOomScoreAdjOf(capabilities: string[], inUserNamespace: boolea
 }
 
 /** LayerFormat is how image layers are written and mounted on a node (the storage half of its NodeRules). */
-export type LayerFormat = Pick<NodeRules, 'layerDevices' | 'overlayXattr' | 'overlayOptions' | 'trustedXattrs'>;
+export type LayerFormat = Pick<NodeRules, 'layerDevices' | 'overlayXattr' | 'overlayOptions' | 'trustedXattrs'> & Partial<Pick<NodeRules, 'overlayMounter'>>;
 
 /** ROOT_LAYER_FORMAT is the layer format of a real-root node. */
 export const ROOT_LAYER_FORMAT: LayerFormat = { layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], trustedXattrs: true };

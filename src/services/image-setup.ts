@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log/index.js';
 import { nodeProcessRunner } from '../sys/process-runner.js';
 import { nodeMounter, type Mounter } from '../sys/mount.js';
+import { fuseOverlayMounter } from '../sys/overlay-mounter.js';
 import { toolSpecialFiles } from '../sys/special-files.js';
 import { ImageManager } from '../image/images.js';
 import { NodeTransport } from '../image/transport.js';
@@ -25,7 +26,8 @@ export interface ImageParts {
 /** createImageParts builds the image subsystem from the configuration, with the real host seams. */
 export function createImageParts(config: Config, metrics?: PullMetrics, format?: LayerFormat): ImageParts {
   const transport = new NodeTransport();
-  const mounter = nodeMounter(nodeProcessRunner);
+  const base = nodeMounter(nodeProcessRunner);
+  const mounter = format?.overlayMounter === 'fuse-overlayfs' ? fuseOverlayMounter(base, nodeProcessRunner) : base;
   const manager = new ImageManager({
     dir: join(config.root, 'image'),
     runner: nodeProcessRunner,

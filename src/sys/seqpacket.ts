@@ -199,7 +199,7 @@ export async function withShortPath<T>(path: string, fn: (short: string) => Prom
   const name = basename(path);
   let fd: number;
   try {
-    fd = openSync(dirname(path), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_CLOEXEC);
+    fd = openSync(dirname(path), fsc.O_RDONLY | fsc.O_DIRECTORY);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`connect ${err.code ?? 'EIO'} (opening the socket's directory) ${path}`), { code: err.code, errno: err.errno, syscall: 'connect', path });
