@@ -8,6 +8,7 @@ import { imagesCli } from './cri/image/admin-client.js';
 import { rootlesskitArgs, rootlessPaths, rootlessSide, ROOTLESS_CHILD_ENV, type RootlessPaths } from './config/rootless.js';
 import { prepareRootlessChild, readUidMap, realDir, runUnderRootlesskit } from './sys/rootless.js';
 import { withoutTurbofan } from './sys/turbofan.js';
+import { rootlesskitApiSocket } from './sys/rootlesskit-api.js';
 
 const USAGE = `usage: fune <command> [flags]
 
@@ -76,7 +77,7 @@ async function daemon(args: string[]): Promise<void> {
     logLevel: values['log-level'],
   }, defaults.config && !values.config && !existsSync(defaults.config) ? '' : undefined);
   const log = createLogger(config.log.level);
-  const d = await startDaemon(config, log);
+  const d = await startDaemon(config, log, { rootlesskitApi: rootlesskitApiSocket(process.env) });
   const onSignal = (sig: NodeJS.Signals) => {
     log.info({ signal: sig }, 'signal received');
     d.stop().then(

@@ -32,6 +32,8 @@ import type { ObjectCounts } from './domain/metrics-port.js';
 import { systemClock } from './sys/clock.js';
 import { parseHostPort } from './config/load.js';
 import type { MetricsServer } from './metrics/server.js';
+import { RootlesskitApiClient, type RootlesskitPorts, type RootlesskitPortStatus } from './sys/rootlesskit-api.js';
+import { RootlesskitHostPorts } from './network/rootless-ports.js';
 
 /**
  * startMetrics starts the `[metrics]` endpoint when an address is set. The module (and prom-client with it) is
@@ -42,6 +44,41 @@ async function startMetrics(config: Config, log: Logger, counts: () => Promise<O
   if (!at) return undefined;
   const { startMetricsServer } = await import('./metrics/server.js');
   return startMetricsServer({ ...at, counts, log: log.child({ component: 'metrics' }) });
+}
+
+/**
+ * exposeStreaming makes the streaming server reachable from the host's own network namespace under RootlessKit: a
+ * RootlessKit port at the same address and port on the host, dialled to the server inside. The URLs that Exec,
+ * Attach and PortForward give then work for a client on the host (crictl as the user) and for one inside RootlessKit's
+ * namespaces alike. With port 0 a port that the host already uses is given up for another free one (a few tries);
+ * a configured port must be free on both sides.
+ */
+async function exposeStreaming(api: RootlesskitPorts, streaming: StreamingServer, configuredPort: number, log: Logger): Promise<RootlesskitPortStatus> {
+  for (let attempt = 1; ; attempt++) {
+    const u = new URL(streaming.baseUrl);
+    const address = u.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(u.port);
+    const anyOrLoopback = ['127.0.0.1', '0.0.0.0', '::', '::1'].includes(address);
+    try {
+      const st = await api.addPort({ proto: address.includes(':') ? 'tcp6' : 'tcp', parentIP: address, parentPort: port, childPort: port, ...(anyOrLoopback ? {} : { childIP: address }) });
+      log.info({ url: streaming.baseUrl, rootlesskitPort: st.id }, 'streaming server reachable from the host through RootlessKit');
+      return st;
+    } catch (e) {
+      if (configuredPort !== 0 || attempt >= 5) throw new Error(`the streaming server's ${address}:${port} cannot be exposed on the host through RootlessKit: ${(e as Error).message}`, { cause: e });
+      log.info({ err: e, port }, 'the streaming port is taken on the host; listening on another');
+      await streaming.stop();
+      await streaming.start();
+    }
+  }
+}
+
+/** DaemonOptions are facts of how the daemon was started that are not configuration. */
+export interface DaemonOptions {
+  /**
+   * rootlesskitApi is the API socket of the RootlessKit fune runs under (`fune daemon --rootless`, or one started by
+   * someone else): hostPorts and the streaming server are then exposed on the host through its port driver.
+   */
+  rootlesskitApi?: string;
 }
 
 /** Daemon is a running fune: its socket, and the way to stop it. */
@@ -61,7 +98,7 @@ export function packageVersion(): string {
  * startDaemon is the composition root: it builds every concrete part, serves the CRI socket at once (answering
  * UNAVAILABLE), recovers state, and only then opens the readiness gate.
  */
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   await makeStateDirs(config.root, config.state);
   const releaseLock = await acquireDaemonLock(join(config.state, 'fune.lock'));
   // Before anything reads or makes state: what an older fune left readable by other users becomes root's alone.
@@ -118,6 +155,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     runner: nodeProcessRunner, clock: systemClock, log: log.child({ component: 'portforward' }),
     ...(config.streaming.port_forward_dialer === 'helper' ? { connector: null } : {}),
   });
+  // Under RootlessKit (its child, told ROOTLESSKIT_STATE_DIR): hostPorts and the streaming server go through its ports.
+  const rootlesskit = node.user.inUserNamespace && opts.rootlesskitApi ? new RootlesskitApiClient(opts.rootlesskitApi) : undefined;
+  let streamingPort: RootlesskitPortStatus | undefined;
   try {
     const netns = new NetnsManager({ dir: join(config.state, NETNS_DIR_NAME), runner: nodeProcessRunner });
     const network = new NetworkService({
@@ -127,6 +167,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       binDirs: config.cni.bin_dirs,
       cacheDir: join(config.root, 'cni-cache'),
       log: log.child({ component: 'network' }),
+      ...(rootlesskit ? { hostPorts: new RootlesskitHostPorts(rootlesskit) } : {}),
     });
     const info = new RuntimeInfoService({ config, cgroupDriver, node, runtimeVersion: packageVersion(), network });
     info.onPodCidr((cidr) => network.setPodCidr(cidr));
@@ -141,6 +182,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       runtime: new RuncStreamRuntime({ lookup: streamLookup, runner: nodeProcessRunner, dialer: dialers, exec: lifecycle.runc, log: log.child({ component: 'streaming' }) }),
     });
     await streaming.start();
+    if (rootlesskit) streamingPort = await exposeStreaming(rootlesskit, streaming, sc.port, log.child({ component: 'streaming' }));
     const streams = new StreamService(streamLookup, streaming);
     listener = await listen(buildCriServer(buildRpcTable({ info, images: imageParts.service, streams, lifecycle }), log, readiness, metrics), config.grpc.address, config.grpc.server);
   } catch (e) {
@@ -170,6 +212,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         await shutdown(listener, config.grpc.shutdown_timeout);
         await rm(config.grpc.address, { force: true });
         await streaming?.stop();
+        if (streamingPort) await rootlesskit?.removePort(streamingPort.id).catch((err: unknown) => log.warn({ err }, 'could not remove the streaming port from RootlessKit'));
         dialers.stop();
         await admin.close();
         await metricsServer?.close();

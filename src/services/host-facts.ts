@@ -129,7 +129,7 @@ export async function checkApparmorLoaded(
  * checkSysctlsOffered refuses, before anything is made, the network sysctls that the kernel does not offer to a
  * network namespace owned by a user namespace (rootless: net.core.somaxconn, netfilter's, and more are hidden there,
  * and runc would fail at start with "no such file"). fune's own network namespace is one of those, so /proc/sys
- * shows what a pod's will; per-interface entries are looked up as the `default` template, since the pod's
+ * shows what a pod's will (and which are read-only there); per-interface entries are looked up as the `default` template, since the pod's
  * interfaces are not fune's. InvalidArgument names the sysctl.
  */
 export async function checkSysctlsOffered(sysctls: Record<string, string>, procSys = '/proc/sys'): Promise<void> {
@@ -138,8 +138,10 @@ export async function checkSysctlsOffered(sysctls: Record<string, string>, procS
     const parts = name.split('.');
     if ((parts[1] === 'ipv4' || parts[1] === 'ipv6') && (parts[2] === 'conf' || parts[2] === 'neigh') && parts.length > 4) parts[3] = 'default';
     const path = join(procSys, ...parts.map((p) => p.replace(/\//g, '.')));
-    if (!(await stat(path).then(() => true, () => false))) {
-      throw invalidArgument(`sysctl ${name} cannot be set on this rootless node: the kernel does not offer it to a network namespace that a user namespace owns`);
-    }
+    const st = await stat(path).catch(() => undefined);
+    if (!st) throw invalidArgument(`sysctl ${name} cannot be set on this rootless node: the kernel does not offer it to a network namespace that a user namespace owns`);
+    // Offered read-only: conntrack's entries appear in fune's namespace once a bridge network's masquerade or portmap
+    // uses conntrack there, but outside the initial network namespace the kernel makes most of them 0444.
+    if ((st.mode & 0o222) === 0) throw invalidArgument(`sysctl ${name} cannot be set on this rootless node: the kernel offers it read-only to a network namespace that a user namespace owns`);
   }
 }

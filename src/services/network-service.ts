@@ -7,6 +7,7 @@ import { findPlugin, type CniConfLoader, type NetworkConfList } from '../network
 import { CNI_IFNAME, type CniCallArgs, type CniInvoker } from '../network/cni-invoke.js';
 import { parseCniResult, podIps } from '../network/cni-result.js';
 import { cniArgsOf, runtimeConfigOf } from '../network/pod-args.js';
+import type { HostPortExposer, PortMapping } from '../network/rootless-ports.js';
 import { RuntimeError, failedPrecondition, internal, isErrno } from '../errors/index.js';
 import { TMP_PREFIX, writeFileAtomic } from '../store/atomic-file.js';
 import type { Condition, NetworkReadiness } from './runtime-info.js';
@@ -51,6 +52,11 @@ export interface NetworkServiceDeps {
   log: Logger;
   /** delRetryDelaysMs are the pauses between DEL attempts (default 200 ms, 1 s). */
   delRetryDelaysMs?: number[];
+  /**
+   * hostPorts, under RootlessKit, makes each pod's hostPorts reachable from the host's own network namespace too
+   * (network/rootless-ports.ts); absent elsewhere.
+   */
+  hostPorts?: HostPortExposer;
 }
 
 /** PodNetCache is what is kept of an ADD so that DEL gets the same config, args and result (CNI spec, section 3). */
@@ -65,6 +71,8 @@ interface PodNetCache {
   runtimeConfig: Record<string, unknown>;
   result?: unknown;
   ips: string[];
+  /** hostPorts are the pod's mappings as asked, exposed on the host through RootlessKit (only with a HostPortExposer). */
+  hostPorts?: PortMapping[];
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -174,9 +182,14 @@ export class NetworkService implements NetworkReadiness {
       cniArgs: cniArgsOf(p.id, p.config),
       runtimeConfig: runtimeConfigOf(p.config, this.podCidr),
     };
+    // Under RootlessKit a list that maps ports (a portMappings plugin) gets them exposed on the host as well.
+    const mappings = args.runtimeConfig.portMappings as PortMapping[] | undefined;
+    const exposer = this.deps.hostPorts;
+    const hostPorts = exposer && mappings?.length && loaded.conf.plugins.some((x) => x.capabilities?.portMappings === true) ? mappings : undefined;
+    if (exposer && hostPorts) args.runtimeConfig.portMappings = exposer.forCni(hostPorts);
     const t0 = performance.now();
     const netns = this.deps.netns.pathOf(p.id);
-    const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [] };
+    const cache: PodNetCache = { version: 1, podId: p.id, phase: 'adding', netns, conf: loaded.conf, cniArgs: args.cniArgs, runtimeConfig: args.runtimeConfig, ips: [], ...(hostPorts ? { hostPorts } : {}) };
     // The namespace and the durable 'adding' record are independent: make them at the same time.
     const [made, kept] = await Promise.allSettled([this.deps.netns.create(p.id, signal, p.usernsPath), this.writeCache(cache, true)]);
     if (made.status === 'rejected' || kept.status === 'rejected') {
@@ -193,6 +206,7 @@ export class NetworkService implements NetworkReadiness {
 
   private async doAttach(id: string, loaded: LoadedConf, a: CniCallArgs, cache: PodNetCache, netnsMs: number, signal?: AbortSignal): Promise<PodNetwork> {
     const t1 = performance.now();
+    let exposed = false;
     try {
       const raw = await this.deps.invoker.addList(loaded.conf, loaded.binaries, a, signal);
       let ips: string[];
@@ -201,12 +215,18 @@ export class NetworkService implements NetworkReadiness {
       } catch (e) {
         throw internal(`CNI network ${loaded.conf.name}: bad ADD result: ${(e as Error).message}`);
       }
+      // The host's side once portmap maps the ports inside (all or none).
+      if (cache.hostPorts && this.deps.hostPorts) {
+        await this.deps.hostPorts.expose(cache.hostPorts);
+        exposed = true;
+      }
       // Not fsynced (libcni does not either): a machine crash that loses it leaves the durable 'adding' record,
       // which is enough for DEL; a daemon crash loses nothing, the page cache survives it.
       await this.writeCache({ ...cache, phase: 'added', result: raw, ips }, false);
       this.deps.log.debug({ podSandboxId: id, network: loaded.conf.name, ips, netnsMs, addMs: Math.round(performance.now() - t1) }, 'pod network set up');
       return { netnsPath: a.netns, ips };
     } catch (e) {
+      if (exposed && cache.hostPorts) await this.deps.hostPorts?.unexpose(cache.hostPorts).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: id }, 'could not remove the host ports of a failed pod network set-up'));
       await this.undoSetUp(id, loaded.conf, loaded.binaries, a).catch((err: unknown) =>
         this.deps.log.warn({ err, podSandboxId: id }, 'could not fully undo a failed pod network set-up'),
       );
@@ -234,6 +254,11 @@ export class NetworkService implements NetworkReadiness {
       if (bin) binaries.set(p.type, bin);
     }
     const a: CniCallArgs = { containerId: id, netns, ifName: CNI_IFNAME, cniArgs: c.cniArgs, runtimeConfig: c.runtimeConfig };
+    // The host's ports go first (the reverse of set-up). A failure does not hold the pod back: RootlessKit's ports
+    // end with RootlessKit, and the next pod that asks for the port gets a clear refusal meanwhile.
+    if (c.hostPorts?.length && this.deps.hostPorts) {
+      await this.deps.hostPorts.unexpose(c.hostPorts).catch((err: unknown) => this.deps.log.warn({ err, podSandboxId: id }, 'could not remove the pod\'s host ports from RootlessKit'));
+    }
     const delays = this.deps.delRetryDelaysMs ?? [200, 1000];
     for (let attempt = 0; ; attempt++) {
       try {

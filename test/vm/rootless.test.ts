@@ -6,7 +6,12 @@
 // cgroups in the user's delegated subtree with the memory limit applied, oom_score_adj clamped, no AppArmor, exec and
 // logs, image layers written as overlayfs in a user namespace reads them (user.overlay.opaque, whiteouts, device
 // nodes skipped), host devices bind-mounted for a privileged container, and the refusals a rootless node makes.
-import { execFileSync } from 'node:child_process';
+// Networking: pods join the default bridge network (fune0, host-local, portmap) inside RootlessKit's network
+// namespace; a hostPort answers busybox nc in the guest's own namespace through RootlessKit's builtin port driver;
+// crictl exec, attach -i and port-forward work as the user from the guest's own namespace (the streaming server's
+// port is exposed there the same way). Last, the unit is restarted with runtime.overlay_mounter = "fuse-overlayfs"
+// (the guest's kernel 6.1 mounts overlayfs in a user namespace, so the fallback is forced) and a container runs on it.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -29,12 +34,38 @@ const LOGS = `${HOME}/fune-vm-logs`;
 const MANAGER = `/user.slice/user-${UID}.slice/user@${UID}.service`;
 const T = 20 * 60_000;
 const LAYERED = 'registry.fune.test/fune/rootless-layers:1';
+const CRICTL = '/opt/cri-tools/bin/crictl';
+const HOST_PORT = 18080;
+const SUBNET = '10.85.0.0/16';
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const userctl = (...args: string[]): string => sh('systemctl', ['--user', `--machine=fune@.host`, ...args]);
 const journal = (): string => sh('journalctl', [`_UID=${UID}`, '--no-pager', '-o', 'cat', '-q']);
 
 let c: CriClient;
+
+/** asUser runs a command as the user fune in the guest's own namespaces (not RootlessKit's), with its status and output. */
+function asUser(cmd: string[], input?: string, timeoutMs = 180_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('runuser', ['-u', 'fune', '--', 'env', `XDG_RUNTIME_DIR=${RUN}`, ...cmd], { encoding: 'utf8', input, timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+const crictl = (args: string[], input?: string) => asUser([CRICTL, '--runtime-endpoint', `unix://${SOCKET}`, '--timeout', '120s', ...args], input);
+
+/** nc sends an HTTP GET to 127.0.0.1:port in the guest's own network namespace with busybox nc, as the user. */
+const nc = (port: number) => asUser(['busybox', 'nc', '-w', '10', '127.0.0.1', String(port)], 'GET / HTTP/1.0\r\n\r\n', 30_000);
+
+/** listeners gives the TCP listeners on `port` in the guest's own namespace (ss), as `address:port process`. */
+const listeners = (port: number): string => sh('ss', ['-Hltnp', `sport = :${port}`]);
+
+async function until<T>(what: string, fn: () => T | undefined, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
 
 const waitReady = (): Promise<void> => waitServing(SOCKET, 1200, () => `fune-rootless.service did not become ready:\n${userctl('status', 'fune-rootless', '--no-pager', '-l')}\n${journal().slice(-4000)}`);
 
@@ -82,7 +113,8 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
     // The shipped unit, with ExecStart pointing at this checkout instead of /opt/fune.
     const unit = readFileSync(join(ROOT, 'systemd', 'fune-rootless.service'), 'utf8').replaceAll('/opt/fune/', `${ROOT}/`);
     await own(join(UNIT_DIR, 'fune-rootless.service'), unit);
-    await own(join(CONF_DIR, 'cni', '10-lo.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo-only', plugins: [{ type: 'loopback' }] }));
+    // The default pod network, as set-up installs it: bridge fune0, host-local, portmap (in RootlessKit's namespace).
+    await own(join(CONF_DIR, 'cni', '10-fune.conflist'), readFileSync(join(ROOT, 'hack', 'cni', '10-fune.conflist'), 'utf8').replace('@DEFAULT_SUBNET@', SUBNET));
     await own(join(CONF_DIR, 'config.toml'), `[cni]\nconf_dir = "${join(CONF_DIR, 'cni')}"\n`);
     await mkdir(LOGS, { recursive: true });
     await chown(LOGS, UID, UID);
@@ -139,6 +171,8 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
     const node = JSON.parse(st.info.node);
     expect(node.user.inUserNamespace).toBe(true);
     expect(node.cgroup).toMatchObject({ mode: 'v2', driver: 'systemd', userManager: MANAGER });
+    // The start-up probe mounted overlayfs in the user namespace: the kernel's is used.
+    expect(node.overlay).toEqual({ mounter: 'kernel', reason: 'a probe mount of overlayfs in this user namespace worked' });
     const conds = Object.fromEntries((st.status.conditions as { type: string; status: boolean; message: string }[]).map((x) => [x.type, x]));
     expect(conds.RuntimeReady!.status).toBe(true);
     // The guest delegates cpu cpuset io memory pids to user managers: nothing is missing.
@@ -213,5 +247,101 @@ describe.skipIf(!inGuest)('rootless fune: `fune daemon --rootless` as the user f
     const pod = await runPod('rl-sysctl-ok', { linux: { sysctls: { 'net.ipv4.ping_group_range': '0 1000' } } });
     const ctr = await runContainer(pod, 's', 'sleep 100000');
     expect((await execSync(ctr, ['cat', '/proc/sys/net/ipv4/ping_group_range'])).stdout.trim().split(/\s+/)).toEqual(['0', '1000']);
+  }, T);
+
+  describe('pod networking in RootlessKit\'s network namespace, reached from the guest\'s own', () => {
+    let web: { id: string; config: Record<string, unknown> };
+    let webCtr: string;
+
+    it('puts a pod on the bridge network and answers its hostPort in the guest\'s own namespace through RootlessKit', async () => {
+      web = await runPod('rl-web', { port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: HOST_PORT }] });
+      webCtr = await runContainer(web, 'web', 'mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www');
+      const st = await c.call('PodSandboxStatus', { pod_sandbox_id: web.id });
+      const ip = st.status.network.ip as string;
+      expect(ip).toMatch(/^10\.85\.\d+\.\d+$/);
+      // The pod's eth0 in its own namespace holds that address (read from the kernel, inside the container).
+      expect((await execSync(webCtr, ['ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout).toContain(`inet ${ip}/16`);
+      // In the guest's own namespace RootlessKit (as the user) listens on the host port.
+      expect(listeners(HOST_PORT)).toMatch(/rootlesskit/);
+      const r = await until('the pod to answer on its hostPort', () => {
+        const x = nc(HOST_PORT);
+        return x.stdout.includes('hello-from-pod') ? x : undefined;
+      });
+      expect(r.stdout).toMatch(/^HTTP\/1\.[01] 200/);
+    }, T);
+
+    it('refuses a host port already taken with FAILED_PRECONDITION, leaving nothing', async () => {
+      const before = ((await c.call('ListPodSandbox', {})).items as unknown[]).length;
+      const f = await failure(c.call('RunPodSandbox', { config: podConfig(`rl-taken-${uidSuffix()}`, LOGS, { port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: HOST_PORT }] }) }, { deadlineMs: 300_000 }));
+      expect(f.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(f.details).toContain(`host port 0.0.0.0:${HOST_PORT}/tcp cannot be exposed on this rootless node`);
+      expect(((await c.call('ListPodSandbox', {})).items as unknown[]).length).toBe(before);
+      // The first pod still has its port.
+      expect(nc(HOST_PORT).stdout).toContain('hello-from-pod');
+    }, T);
+
+    it('crictl exec and port-forward work as the user from the guest\'s own namespace', async () => {
+      const ex = crictl(['exec', webCtr, 'sh', '-c', 'echo exec-ok; hostname']);
+      expect(ex, ex.stderr).toMatchObject({ status: 0 });
+      expect(ex.stdout.split('\n').slice(0, 2)).toEqual(['exec-ok', web.config.hostname]);
+      // port-forward 18081 -> the pod's 8080: crictl listens in the guest's own namespace and dials fune's streaming
+      // server there, which RootlessKit takes into fune's namespace.
+      const pf = spawn('runuser', ['-u', 'fune', '--', CRICTL, '--runtime-endpoint', `unix://${SOCKET}`, 'port-forward', web.id, '18081:8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let pfErr = '';
+      pf.stderr.on('data', (b: Buffer) => (pfErr += b.toString()));
+      try {
+        const r = await until('port-forward to answer', () => {
+          const x = nc(18081);
+          return x.stdout.includes('hello-from-pod') ? x : undefined;
+        });
+        expect(r.stdout).toMatch(/^HTTP\/1\.[01] 200/);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}; crictl port-forward said: ${pfErr}`, { cause: e });
+      } finally {
+        pf.kill('SIGTERM');
+      }
+    }, T);
+
+    it('crictl attach -i as the user reaches a container whose attach socket path is over 108 bytes', async () => {
+      const ctr = await runContainer(web, 'reader', 'read line; echo "got:$line"', { stdin: true, stdin_once: true });
+      // The socket's real path is under RootlessKit's copy of /run (/run/.ro<random>/user/1000/...): too long for
+      // sockaddr_un, so fune connects through the directory (this failed with ENAMETOOLONG).
+      const conmon = Number(readFileSync(join(STATE, 'containers', ctr, 'conmon.pid'), 'utf8').trim());
+      const argv = readFileSync(`/proc/${conmon}/cmdline`, 'utf8').split('\0');
+      const socketDir = argv[argv.indexOf('--socket-dir-path') + 1]!;
+      expect(socketDir).toMatch(/^\/run\/\.ro/);
+      expect(Buffer.byteLength(`${socketDir}/${ctr}/attach`)).toBeGreaterThan(107);
+      const at = crictl(['attach', '-i', ctr], 'hello-attach\n');
+      expect(at, at.stderr).toMatchObject({ status: 0 });
+      expect(at.stdout).toContain('got:hello-attach');
+    }, T);
+
+    it('StopPodSandbox takes the host port away', async () => {
+      await c.call('StopPodSandbox', { pod_sandbox_id: web.id }, { deadlineMs: 300_000 });
+      expect(listeners(HOST_PORT)).toBe('');
+      expect(nc(HOST_PORT).stdout).not.toContain('hello-from-pod');
+      await c.call('RemovePodSandbox', { pod_sandbox_id: web.id }, { deadlineMs: 300_000 });
+    }, T);
+  });
+
+  it('with runtime.overlay_mounter = "fuse-overlayfs" (forced: this kernel mounts overlayfs in a user namespace) runs containers on fuse-overlayfs mounts of the same layers', async () => {
+    await removeAll();
+    c.close();
+    userctl('stop', 'fune-rootless');
+    await own(join(CONF_DIR, 'config.toml'), `[cni]\nconf_dir = "${join(CONF_DIR, 'cni')}"\n[runtime]\noverlay_mounter = "fuse-overlayfs"\n`);
+    userctl('start', 'fune-rootless');
+    await waitReady();
+    c = criClient(SOCKET);
+    const node = JSON.parse((await c.call('Status', { verbose: true })).info.node);
+    expect(node.overlay).toEqual({ mounter: 'fuse-overlayfs', reason: 'runtime.overlay_mounter = "fuse-overlayfs"' });
+    const pod = await runPod('rl-fuse');
+    const ctr = await runContainer(pod, 'layers', 'sleep 100000', { image: { image: LAYERED } });
+    const root = readFileSync(`/proc/${await pidOf(ctr)}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
+    expect(root).toMatch(/ - fuse\.fuse-overlayfs /);
+    // The same layers read the same through fuse-overlayfs: the opaque d/ (user.overlay.opaque), the whiteout of /x.
+    const ls = await execSync(ctr, ['sh', '-c', 'ls /d; test -e /x && echo x-present; test -p /pipe && echo fifo; echo written > /new && cat /new']);
+    expect(ls.stdout.split('\n').filter(Boolean)).toEqual(['c', 'fifo', 'written']);
+    await c.call('StopPodSandbox', { pod_sandbox_id: pod.id }, { deadlineMs: 300_000 });
+    await c.call('RemovePodSandbox', { pod_sandbox_id: pod.id }, { deadlineMs: 300_000 });
   }, T);
 });

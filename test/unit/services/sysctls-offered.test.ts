@@ -15,6 +15,9 @@ beforeAll(async () => {
     await writeFile(join(sys, f), '0\n');
   }
   await mkdir(join(sys, 'net/core'), { recursive: true });
+  // conntrack in use in the namespace (masquerade, portmap): some of its entries appear, read-only there
+  await mkdir(join(sys, 'net/netfilter'), { recursive: true });
+  await writeFile(join(sys, 'net/netfilter/nf_conntrack_buckets'), '65536\n', { mode: 0o444 });
 });
 afterAll(() => rm(sys, { recursive: true, force: true }));
 
@@ -37,5 +40,11 @@ describe('checkSysctlsOffered', () => {
     expect(e).toBeInstanceOf(RuntimeError);
     expect((e as RuntimeError).kind).toBe('InvalidArgument');
     expect((e as RuntimeError).message).toBe(`sysctl ${name} cannot be set on this rootless node: the kernel does not offer it to a network namespace that a user namespace owns`);
+  });
+
+  it('an entry offered read-only (conntrack\'s, once conntrack is used there) is InvalidArgument saying so', async () => {
+    const e = await checkSysctlsOffered({ 'net.netfilter.nf_conntrack_buckets': '1' }, sys).catch((x: unknown) => x);
+    expect((e as RuntimeError).kind).toBe('InvalidArgument');
+    expect((e as RuntimeError).message).toBe('sysctl net.netfilter.nf_conntrack_buckets cannot be set on this rootless node: the kernel offers it read-only to a network namespace that a user namespace owns');
   });
 });
