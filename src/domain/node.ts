@@ -225,6 +225,18 @@ export interface NodeRules {
   sysctls: 'namespaced' | 'offered';
   /** delegatedControllers limit the resources a container may ask for (inside a user namespace); absent: not limited. */
   delegatedControllers?: string[];
+  /**
+   * hostNamespaceMounts: a pod that shares the node's PID or IPC namespace gets /proc and /dev/mqueue mounted afresh
+   * ("mount"), or bound from fune's own ("bind"): in a user namespace that does not own those namespaces (RootlessKit
+   * makes no PID or IPC namespace) the kernel refuses new proc and mqueue mounts (EPERM), as rootless Podman binds them.
+   */
+  hostNamespaceMounts: 'mount' | 'bind';
+  /**
+   * podFileBindOptions go on the binds of the pod's own files (/etc/hostname, hosts, resolv.conf): in a user
+   * namespace the flags of the filesystem they live on (a tmpfs under $XDG_RUNTIME_DIR: nosuid, nodev) are locked, and
+   * runc's read-only remount for a ReadOnlyRootfs container is EPERM unless it keeps them.
+   */
+  podFileBindOptions: string[];
 }
 
 /**
@@ -238,12 +250,13 @@ export interface NodeRules {
 export function nodeRulesOf(node: Pick<NodeFacts, 'user' | 'lsm' | 'capabilities' | 'minOomScoreAdj' | 'cgroup' | 'overlay'>): NodeRules {
   const overlayMounter = node.overlay?.mounter ?? 'kernel';
   if (!node.user.inUserNamespace) {
-    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], overlayMounter, trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced' };
+    return { kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], overlayMounter, trustedXattrs: true, hostDevices: 'create', apparmor: node.lsm.apparmor, minOomScoreAdj: node.minOomScoreAdj, sysctls: 'namespaced',
+      hostNamespaceMounts: 'mount', podFileBindOptions: [] };
   }
   // fuse-overlayfs reads user.overlay.* marks without being told; `userxattr` is the kernel's option for them.
   const overlayOptions = overlayMounter === 'kernel' ? ['userxattr'] : [];
   return { kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions, overlayMounter, trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: node.minOomScoreAdj,
-    sysctls: 'offered', delegatedControllers: node.cgroup.mode === 'v2' ? node.cgroup.controllers : [] };
+    sysctls: 'offered', delegatedControllers: node.cgroup.mode === 'v2' ? node.cgroup.controllers : [], hostNamespaceMounts: 'bind', podFileBindOptions: ['nosuid', 'nodev', 'noexec'] };
 }
 
 /**

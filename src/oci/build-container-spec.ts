@@ -3,7 +3,7 @@ import { capabilitySets, normalizeCapability, resolveCapabilities } from './capa
 import type { ContainerSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
 import { allowAllDevices, criDevices, defaultDeviceRules, deviceBindMounts } from './opts/devices.js';
-import { bind, criMounts, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
+import { bind, criMounts, defaultMounts, hostNamespaceBinds, overlay, writableSysfs } from './opts/mounts.js';
 import { containerNamespaces, namespaceModes, withIdMappings } from './opts/namespaces.js';
 import { containerArgs, criEnv, mergeEnv, workingDir } from './opts/process.js';
 import { resolveApparmor, resolveSeccomp } from './opts/profiles.js';
@@ -23,8 +23,11 @@ export type Warn = (message: string) => void;
 function podFileMounts(input: ContainerSpecInput, hostIpc: boolean, readonly: boolean): Mount[] {
   const { sandbox } = input;
   const out: Mount[] = [];
+  const extra = input.host.podFileBindOptions ?? [];
   const file = (dest: string, source: string | undefined): void => {
-    if (source) out.push(bind(dest, source, readonly));
+    if (!source) return;
+    const m = bind(dest, source, readonly);
+    out.push(extra.length ? { ...m, options: [...(m.options ?? []), ...extra] } : m);
   };
   file('/etc/hostname', sandbox.hostnamePath);
   file('/etc/hosts', sandbox.hostsPath);
@@ -95,7 +98,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
   const readonlyRootfs = sc?.readonly_rootfs ?? false;
   const cri = criMounts(config.mounts ?? [], host.resolvedMountSources, host.recursiveReadOnlyMounts ?? false, input.imageVolumes);
   const bindDevices = host.deviceNodes === 'bind' ? deviceBindMounts(devices, requested.sources) : [];
-  const mounts = overlay(defaultMounts(), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts, bindDevices);
+  const mounts = overlay(defaultMounts(), hostNamespaceBinds(host.hostNamespaceMounts, modes.hostPid, modes.hostIpc), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts, bindDevices);
   if (privileged) writableSysfs(mounts);
 
   const namespaces = containerNamespaces(sc?.namespace_options, {

@@ -3,7 +3,7 @@ import { OCI_VERSION, type Warn } from './build-container-spec.js';
 import type { SandboxSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
 import { allowAllDevices, defaultDeviceRules, deviceBindMounts } from './opts/devices.js';
-import { bind, cleanPath, defaultMounts, overlay, writableSysfs } from './opts/mounts.js';
+import { bind, cleanPath, defaultMounts, hostNamespaceBinds, overlay, writableSysfs } from './opts/mounts.js';
 import { namespaceModes, sandboxNamespaces, withIdMappings } from './opts/namespaces.js';
 import { DEFAULT_PATH } from './opts/process.js';
 import { resolveApparmor, resolveSeccomp } from './opts/profiles.js';
@@ -43,7 +43,7 @@ export function buildSandboxSpec(input: SandboxSpecInput, warn: Warn = () => und
   if (modes.hostIpc) mounts.push(bind('/dev/shm', '/dev/shm', false));
   else if (input.shmPath) mounts.push(bind('/dev/shm', input.shmPath, false));
   const bindDevices = privileged && host.deviceNodes === 'bind' ? deviceBindMounts(host.hostDevices) : [];
-  const allMounts = overlay(defaultMounts(), mounts, bindDevices);
+  const allMounts = overlay(defaultMounts(), hostNamespaceBinds(host.hostNamespaceMounts, modes.hostPid, modes.hostIpc), mounts, bindDevices);
   if (privileged) writableSysfs(allMounts);
 
   const identity = resolveIdentity(

@@ -67,6 +67,10 @@ export interface HostFacts {
    * user namespace, where mknod of a real device is EPERM; NodeRules.hostDevices).
    */
   deviceNodes?: 'create' | 'bind';
+  /** how a host-PID or host-IPC pod gets /proc and /dev/mqueue (NodeRules.hostNamespaceMounts); absent: mounted. */
+  hostNamespaceMounts?: 'mount' | 'bind';
+  /** options for the binds of the pod's files (NodeRules.podFileBindOptions); absent: none. */
+  podFileBindOptions?: string[];
   /**
    * the cgroup controllers delegated to fune where that limits what it may ask for (inside a user namespace): a
    * limit that needs another is FailedPrecondition. Absent: not limited (real root enables what the kernel has).

@@ -20,6 +20,8 @@ export function baseFactsOf(node: NodeFacts, apparmorDefaultProfile?: string): B
     ...(rules.apparmor && apparmorDefaultProfile ? { apparmorDefaultProfile } : {}),
     cgroupMode: node.cgroup.mode, capabilities: node.capabilities, minOomScoreAdj: rules.minOomScoreAdj,
     apparmorEnabled: rules.apparmor, deviceNodes: rules.hostDevices,
+    ...(rules.hostNamespaceMounts === 'bind' ? { hostNamespaceMounts: rules.hostNamespaceMounts } : {}),
+    ...(rules.podFileBindOptions.length ? { podFileBindOptions: rules.podFileBindOptions } : {}),
     ...(rules.delegatedControllers ? { delegatedControllers: rules.delegatedControllers } : {}), swapAccounting: node.swapAccounting, hugepageSizes: node.hugepageSizes, arch: node.arch,
     recursiveReadOnlyMounts: featuresOf(node).recursiveReadOnlyMounts,
     userNamespaces: featuresOf(node).userNamespaces,

@@ -20,6 +20,19 @@ export function defaultMounts(): Mount[] {
   ];
 }
 
+/**
+ * hostNamespaceBinds are the binds that replace the fresh /proc of a host-PID pod and /dev/mqueue of a host-IPC pod
+ * where the node cannot mount them (HostFacts.hostNamespaceMounts "bind": a user namespace that does not own those
+ * namespaces), as rootless Podman does; none elsewhere.
+ */
+export function hostNamespaceBinds(how: 'mount' | 'bind' | undefined, hostPid: boolean, hostIpc: boolean): Mount[] {
+  if (how !== 'bind') return [];
+  const out: Mount[] = [];
+  if (hostPid) out.push({ destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+  if (hostIpc) out.push({ destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+  return out;
+}
+
 /** writableSysfs drops `ro` from /sys and /sys/fs/cgroup, for privileged containers. */
 export function writableSysfs(mounts: Mount[]): void {
   for (const m of mounts) {

@@ -202,13 +202,14 @@ describe('rootless node rules (nodeRulesOf, minOomScoreAdjOf, delegationConditio
   it('real root: devices made, trusted.overlay, no extra overlay option, AppArmor as the kernel has it, any namespaced sysctl, no controller limit', () => {
     expect(nodeRulesOf({ ...base, user: rootUser, cgroup: cgroup(['cpu']) })).toEqual({
       kind: 'root', layerDevices: 'create', overlayXattr: 'trusted.overlay.', overlayOptions: [], overlayMounter: 'kernel', trustedXattrs: true, hostDevices: 'create', apparmor: true, minOomScoreAdj: 100, sysctls: 'namespaced',
+      hostNamespaceMounts: 'mount', podFileBindOptions: [],
     });
   });
 
   it('in a user namespace: devices skipped, user.overlay + userxattr, host devices bound, no AppArmor, offered sysctls only, the delegated controllers', () => {
     expect(nodeRulesOf({ ...base, user: usernsUser, cgroup: cgroup(['cpu', 'memory', 'pids']) })).toEqual({
       kind: 'userns', layerDevices: 'skip', overlayXattr: 'user.overlay.', overlayOptions: ['userxattr'], overlayMounter: 'kernel', trustedXattrs: false, hostDevices: 'bind', apparmor: false, minOomScoreAdj: 100,
-      sysctls: 'offered', delegatedControllers: ['cpu', 'memory', 'pids'],
+      sysctls: 'offered', delegatedControllers: ['cpu', 'memory', 'pids'], hostNamespaceMounts: 'bind', podFileBindOptions: ['nosuid', 'nodev', 'noexec'],
     });
     // Where the start-up probe chose fuse-overlayfs, the layers stay the same and the kernel's `userxattr` goes.
     expect(nodeRulesOf({ ...base, user: usernsUser, cgroup: cgroup(['cpu']), overlay: { mounter: 'fuse-overlayfs', reason: 'refused' } })).toMatchObject({ overlayXattr: 'user.overlay.', overlayOptions: [], overlayMounter: 'fuse-overlayfs' });

@@ -12,7 +12,7 @@ const hostDevices = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3 },
   { type: 'b', path: '/dev/vda', major: 254, minor: 0 },
 ];
-const userns = host({ deviceNodes: 'bind', delegatedControllers: ['cpu', 'memory', 'pids'], resolvedDevices: devices, hostDevices, apparmorEnabled: false, minOomScoreAdj: 200 });
+const userns = host({ deviceNodes: 'bind', hostNamespaceMounts: 'bind', podFileBindOptions: ['nosuid', 'nodev', 'noexec'], delegatedControllers: ['cpu', 'memory', 'pids'], resolvedDevices: devices, hostDevices, apparmorEnabled: false, minOomScoreAdj: 200 });
 
 describe('device nodes inside a user namespace', () => {
   it('a CRI device is a bind mount of its host path at its container path; no linux.devices; the cgroup rule stays', () => {
@@ -77,5 +77,36 @@ describe('oom_score_adj and AppArmor inside a user namespace', () => {
     const spec = buildContainerSpec(containerInput(containerConfig({}, { apparmor: { profile_type: 'Localhost', localhost_ref: 'my-profile' } }), { host: userns }), (m) => warnings.push(m));
     expect(spec.process!.apparmorProfile).toBeUndefined();
     expect(warnings.join('\n')).toMatch(/AppArmor/);
+  });
+});
+
+describe('host namespaces and the pod\'s files inside a user namespace', () => {
+  const nodeNs = { network: 'POD', pid: 'NODE', ipc: 'NODE', target_id: '', userns_options: null } as const;
+  const at = (spec: { mounts?: { destination: string }[] }, d: string) => spec.mounts!.find((m) => m.destination === d);
+
+  it('a host-PID, host-IPC pod and its containers get /proc and /dev/mqueue bound (the kernel refuses new ones there); as real root they are mounted', () => {
+    const pod = podConfig({}, { namespace_options: { ...nodeNs } });
+    for (const spec of [buildSandboxSpec(sandboxInput(pod, { host: userns })), buildContainerSpec(containerInput(containerConfig({}, { namespace_options: { ...nodeNs } }), { host: userns, sandbox: sandboxFacts(pod) }))]) {
+      expect(at(spec, '/proc')).toEqual({ destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+      expect(at(spec, '/dev/mqueue')).toEqual({ destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+      // still after /dev, so the bind lands in the container's /dev
+      expect(spec.mounts!.findIndex((m) => m.destination === '/dev/mqueue')).toBeGreaterThan(spec.mounts!.findIndex((m) => m.destination === '/dev'));
+    }
+    const root = buildSandboxSpec(sandboxInput(pod, { host: host() }));
+    expect(at(root, '/proc')).toMatchObject({ type: 'proc' });
+    expect(at(root, '/dev/mqueue')).toMatchObject({ type: 'mqueue' });
+    // the pod's own namespaces: mounted afresh in a user namespace too
+    const own = buildSandboxSpec(sandboxInput(podConfig(), { host: userns }));
+    expect(at(own, '/proc')).toMatchObject({ type: 'proc' });
+    expect(at(own, '/dev/mqueue')).toMatchObject({ type: 'mqueue' });
+  });
+
+  it('the pod\'s files are bound with the locked flags kept (a ReadOnlyRootfs remount is EPERM without them); as real root without', () => {
+    const ro = containerConfig({}, { readonly_rootfs: true });
+    const spec = buildContainerSpec(containerInput(ro, { host: userns }));
+    // (the kubelet's config brings /etc/hosts as a CRI mount of its own)
+    for (const d of ['/etc/hostname', '/etc/resolv.conf']) expect(at(spec, d)).toMatchObject({ type: 'bind', options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noexec'] });
+    const root = buildContainerSpec(containerInput(ro, { host: host() }));
+    expect(at(root, '/etc/hostname')).toMatchObject({ options: ['rbind', 'rprivate', 'ro'] });
   });
 });
