@@ -188,8 +188,13 @@ start_fune() {
   logcmd=(journalctl --no-pager -o cat --since "@$started" "_SYSTEMD_USER_UNIT=$unit")
 }
 
-# leftovers: the scopes and slices a runtime's pods leave in the user's manager (none after a clean run).
-leftovers() { userctl list-units --no-legend --plain --all 'cri-containerd-*' 'runc-*' 'fune-*.scope' 'fune*.slice' 2>/dev/null | awk '{print $1}' | grep -v '^fune-rootless.service$' || true; }
+# leftovers: the scopes and slices this runtime's pods leave in the user's manager (none after a clean run); only
+# its own, since the other runtime may be running side by side.
+leftovers() {
+  local pats=('fune-*.scope' 'fune*.slice')
+  [ "$runtime" = containerd ] && pats=('cri-containerd-*' 'runc-*')
+  userctl list-units --no-legend --plain --all "${pats[@]}" 2>/dev/null | awk '{print $1}' | grep -v '^fune-rootless.service$' || true
+}
 
 cleanup() {
   local rc=$?
