@@ -346,6 +346,7 @@ export class ContainerService {
       const t = new StepTimer(log, 'StartContainer');
       const startedAt = nowNs(this.d.clock);
       let next: ContainerRecord;
+      let saved: PromiseSettledResult<void>;
       try {
         const [, , spec] = await Promise.all([this.d.images?.mountRootfs(id, rec.rootfs, this.idmapOf(rec)), this.remountImageVolumes(rec), this.spec(rec)]);
         t.mark('rootfs mount');
@@ -356,15 +357,20 @@ export class ContainerService {
         // Moving conmon (a cgroup attach takes milliseconds on v1; a transient scope a systemd call) is not waited
         // for: the container runs either way, and whatever removes the cgroup waits for the move first.
         if (created !== rec && created.monitorCgroup) this.placing.begin(id, this.settle(rec, created.monitorCgroup, log));
-        await this.d.runc.start(id, signal, created.pid);
-        t.mark('runc start');
         next = { ...created, state: 'CONTAINER_RUNNING', startedAt };
+        // The RUNNING record is written while `runc start` runs (both take some 20 ms under load). Readers wait for
+        // this call's lock, so none sees it before the start is done; a failed start waits for the write and then
+        // records EXITED (failStart); and a crash between the two is set right by recovery, which goes by runc's
+        // state (a container runc still has `created` is recorded CREATED again, as after a crash before the write).
+        const [started, write] = await Promise.allSettled([this.d.runc.start(id, signal, created.pid), this.reg.saveContainer(next)]);
+        if (started.status === 'rejected') throw started.reason;
+        saved = write;
+        t.mark('runc start+record');
       } catch (e) {
         await this.failStart(rec, e, log);
         throw e;
       }
-      await this.reg.saveContainer(next);
-      t.mark('record');
+      if (saved.status === 'rejected') throw saved.reason;
       t.done({ containerId: id });
       this.emit('CONTAINER_STARTED_EVENT', next);
       log.info({ containerId: id, pid: next.pid }, 'container started');

@@ -3,7 +3,7 @@
 // (processes, runc state, cgroups) and the container is CREATED again, ready to start; and a CreateContainer cut
 // short before its record was written leaves nothing behind after a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { access, chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { failure, grpc } from '../../helpers/daemon.js';
@@ -26,8 +26,30 @@ async function processesWith(needle: string): Promise<number[]> {
 
 beforeAll(async () => {
   wrapDir = await mkdtemp(join(tmpdir(), 'fune-runcwrap-'));
-  // A runc that hangs in `create` while <wrapDir>/hang exists, after saying so in <wrapDir>/entered.
-  const wrapper = `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${wrapDir}/hang ]; then touch ${wrapDir}/entered; exec sleep ${HANG_SECONDS}; fi\ndone\nexec /usr/sbin/runc "$@"\n`;
+  // A runc that hangs in `create` while <wrapDir>/hang exists, after saying so in <wrapDir>/entered. While
+  // <wrapDir>/hidefifo exists, `create` hides the new container's exec FIFO (renamed beside it), so that fune's
+  // in-process start finds none and runs `runc start`, which hangs while <wrapDir>/hangstart exists (after
+  // <wrapDir>/entered-start), then puts the FIFO back and starts.
+  const w = wrapDir;
+  const wrapper = `#!/bin/sh
+root=; prev=; last=
+for a in "$@"; do
+  case "$a" in --root=*) root="\${a#--root=}";; esac
+  [ "$prev" = --root ] && root="$a"
+  prev="$a"; last="$a"
+done
+for a in "$@"; do
+  if [ "$a" = create ] && [ -e ${w}/hang ]; then touch ${w}/entered; exec sleep ${HANG_SECONDS}; fi
+  if [ "$a" = create ] && [ -e ${w}/hidefifo ]; then /usr/sbin/runc "$@" || exit $?; mv "$root/$last/exec.fifo" "$root/$last/exec.fifo.hidden"; exit 0; fi
+  if [ "$a" = start ] && [ -e ${w}/hangstart ]; then
+    touch ${w}/entered-start
+    while [ -e ${w}/hangstart ]; do sleep 0.05; done
+    mv "$root/$last/exec.fifo.hidden" "$root/$last/exec.fifo"
+    exec /usr/sbin/runc "$@"
+  fi
+done
+exec /usr/sbin/runc "$@"
+`;
   await writeFile(join(wrapDir, 'runc'), wrapper);
   await chmod(join(wrapDir, 'runc'), 0o755);
   env = await startEnv(`[runtime]\nrunc_path = "${join(wrapDir, 'runc')}"\n`);
@@ -104,6 +126,45 @@ describe('restart edge cases', () => {
     expect((await e.c.call('ContainerStatus', { container_id: again })).status.state).toBe('CONTAINER_RUNNING');
     await e.c.call('RemovePodSandbox', { pod_sandbox_id: pod });
     expect((await e.c.call('ListPodSandbox', {})).items).toEqual([]);
+  });
+
+  it('recovers a container whose RUNNING record was written while runc start ran when the daemon crashed: CREATED again, and it starts', async () => {
+    const e = env!;
+    const config = podConfig('start-racing', e.logDir);
+    const pod = (await e.c.call('RunPodSandbox', { config })).pod_sandbox_id as string;
+    const ctr = (await e.c.call('CreateContainer', { pod_sandbox_id: pod, config: containerConfig('racing', 'exec sleep 1000'), sandbox_config: config })).container_id as string;
+    await writeFile(join(wrapDir, 'hidefifo'), '');
+    await writeFile(join(wrapDir, 'hangstart'), '');
+    const pending = failure(e.c.call('StartContainer', { container_id: ctr }));
+    for (let i = 0; i < 400 && !(await exists(join(wrapDir, 'entered-start'))); i++) await sleep(25);
+    expect(await exists(join(wrapDir, 'entered-start'))).toBe(true);
+    // StartContainer writes the RUNNING record while runc start runs (here: hangs).
+    const record = join(e.d.root, 'containers', `${ctr}.json`);
+    const recorded = async () => (JSON.parse(await readFile(record, 'utf8')) as { data: { state: string; pid: number } }).data;
+    for (let i = 0; i < 200 && (await recorded()).state !== 'CONTAINER_RUNNING'; i++) await sleep(25);
+    expect(await recorded()).toMatchObject({ state: 'CONTAINER_RUNNING', pid: expect.any(Number) as number });
+    await e.restart('SIGKILL', async () => {
+      expect((await pending).code).toBe(grpc.status.UNAVAILABLE);
+      // The crash took the start with it: the hung `runc start` goes, and runc's container is `created` again.
+      for (const pid of await processesWith(`${join(wrapDir, 'runc')}\0`)) process.kill(pid, 'SIGKILL');
+      for (const pid of await processesWith(' start ')) if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(wrapDir)) process.kill(pid, 'SIGKILL');
+      await rm(join(wrapDir, 'hangstart'));
+      await rm(join(wrapDir, 'hidefifo'));
+      const fifo = join(e.d.state, 'runc', ctr, 'exec.fifo');
+      await rename(`${fifo}.hidden`, fifo);
+    });
+    // Recovery goes by runc's state: the record says RUNNING, runc says created, so the container is CREATED.
+    expect((await e.c.call('ContainerStatus', { container_id: ctr })).status.state).toBe('CONTAINER_CREATED');
+    expect(await recorded()).toMatchObject({ state: 'CONTAINER_CREATED' });
+    // and StartContainer finishes the start (runc create is not run again: the process is the one created before).
+    const pid = (await recorded()).pid;
+    await e.c.call('StartContainer', { container_id: ctr });
+    expect((await e.c.call('ContainerStatus', { container_id: ctr })).status.state).toBe('CONTAINER_RUNNING');
+    // (the start answers once runc's init has its go-ahead; the exec of the command follows at once)
+    const command = async () => (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0];
+    for (let i = 0; i < 200 && (await command()) !== 'sleep'; i++) await sleep(25);
+    expect(await command()).toBe('sleep');
+    await e.c.call('RemovePodSandbox', { pod_sandbox_id: pod });
   });
 
   it('removes the bundle, rootfs mount and writable layer of a CreateContainer that crashed before its record was written', async () => {
