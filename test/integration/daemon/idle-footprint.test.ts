@@ -148,6 +148,21 @@ console.log('sum', s);
     expect(optimised('hotAfter')).toBe(true);
   });
 
+  it('collects the garbage of the one-shot work once it has been idle for a second', async () => {
+    const script = await turbofanScript(`
+let kept = [];
+withoutTurbofan(() => { for (let i = 0; i < 300000; i++) kept.push({ i, s: 'x' + i }); });
+kept = null;
+const after = process.memoryUsage().heapUsed;
+await new Promise((r) => setTimeout(r, 1600));
+console.log('heap', after, process.memoryUsage().heapUsed);
+`);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=1', script]);
+    const [, after, idle] = /^heap (\d+) (\d+)$/m.exec(stdout)!.map(Number);
+    // some 20 MiB of objects, dropped when the work ended, are gone after the idle second
+    expect(after! - idle!).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
   it('leaves Turbofan off for a node started with --no-opt', async () => {
     const script = await turbofanScript(`
 function hotAfter(i) { return (i * 3) % 17; }
