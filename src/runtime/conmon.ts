@@ -210,6 +210,11 @@ export class Conmon {
     return join(this.d.exitDir, id);
   }
 
+  /** hasExit tells whether conmon has written container `id`'s exit file (one stat(), synchronous). */
+  hasExit(id: string): boolean {
+    return existsSync(this.exitFilePath(id));
+  }
+
   /** readExit reads container `id`'s exit file, or undefined when the container has not exited (as far as conmon knows). */
   async readExit(id: string): Promise<ExitInfo | undefined> {
     const p = this.exitFilePath(id);

@@ -334,6 +334,17 @@ export class ContainerService {
   }
 
   /**
+   * current is `fresh` under the container's lock for the read-only calls (the relist's ListContainers and
+   * ContainerStatus): when no call holds the lock and applyExit has nothing to apply (no exit file from conmon), the
+   * record is the answer at once, without a turn through the lock; otherwise it waits for the lock as before.
+   */
+  private current(id: string): ContainerRecord | Promise<ContainerRecord> {
+    const rec = this.reg.containers.get(id)!;
+    if (!this.reg.locks.busy(id) && (rec.state === 'CONTAINER_EXITED' || rec.phase !== 'created' || !this.d.conmon.hasExit(id))) return rec;
+    return this.reg.locks.run(id, () => this.fresh(id));
+  }
+
+  /**
    * start is StartContainer: conmon runs `runc create` (a container made by CreateContainer has no process yet),
    * then `runc start`. Any failure leaves the container EXITED with reason StartError and exit code 128, its
    * runtime leftovers released, as containerd does.
@@ -681,7 +692,7 @@ export class ContainerService {
    */
   async statusRecord(idOrPrefix: string): Promise<{ rec: ContainerRecord; resources?: { linux: unknown; windows: null } }> {
     const id = this.reg.containerId(idOrPrefix);
-    const rec = await this.reg.locks.run(id, () => this.fresh(id));
+    const rec = await this.current(id);
     const resources = await resourcesStatus(rec, this.reg.sandboxes.get(rec.sandboxId), this.d.placement, this.d.host.cgroupMode);
     return resources ? { rec, resources } : { rec };
   }
@@ -694,7 +705,8 @@ export class ContainerService {
   /** listRecords gives the records ListContainers reports, exits applied, filtered, oldest first. */
   async listRecords(filter: ContainerFilter | null): Promise<ContainerRecord[]> {
     const recs = [...this.reg.containers.values()].filter((c) => c.phase === 'created');
-    const fresh = await Promise.all(recs.map((c) => (c.state === 'CONTAINER_EXITED' ? Promise.resolve(c) : this.reg.locks.run(c.id, () => this.fresh(c.id)))));
+    const got = recs.map((c) => (c.state === 'CONTAINER_EXITED' ? c : this.current(c.id)));
+    const fresh = got.some((g) => g instanceof Promise) ? await Promise.all(got.map((g) => Promise.resolve(g))) : (got as ContainerRecord[]);
     return filterContainers(fresh.filter((c) => c !== undefined), filter).sort((a, b) => compareNs(a.createdAt, b.createdAt));
   }
 

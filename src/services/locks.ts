@@ -20,6 +20,11 @@ export class KeyedMutex {
     return result;
   }
 
+  /** busy tells whether work for `key` is queued or running (or has only just settled). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** size is the number of keys with queued or running work (for tests). */
   get size(): number {
     return this.tails.size;

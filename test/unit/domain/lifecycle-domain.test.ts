@@ -60,7 +60,10 @@ describe('lifecycle domain', () => {
     const slow = m.run('k', async () => (await new Promise((r) => setTimeout(r, 20)), order.push('first')));
     const other = m.run('j', async () => order.push('other'));
     const second = m.run('k', async () => order.push('second'));
+    expect([m.busy('k'), m.busy('j'), m.busy('none')]).toEqual([true, true, false]);
     await Promise.all([slow, other, second]);
     expect(order).toEqual(['other', 'first', 'second']);
+    for (let i = 0; i < 3 && m.size > 0; i++) await Promise.resolve();
+    expect([m.busy('k'), m.busy('j')]).toEqual([false, false]);
   });
 });
