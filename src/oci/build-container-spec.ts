@@ -4,7 +4,7 @@ import type { ContainerSpecInput } from './input.js';
 import { apparmorFor } from './opts/apparmor.js';
 import { allowAllDevices, criDevices, defaultDeviceRules, deviceBindMounts } from './opts/devices.js';
 import { bind, criMounts, defaultMounts, hostNamespaceBinds, overlay, writableSysfs } from './opts/mounts.js';
-import { containerNamespaces, namespaceModes, withIdMappings } from './opts/namespaces.js';
+import { containerNamespaces, effectiveNamespaceOptions, namespaceModes, withIdMappings } from './opts/namespaces.js';
 import { containerArgs, criEnv, mergeEnv, workingDir } from './opts/process.js';
 import { resolveApparmor, resolveSeccomp } from './opts/profiles.js';
 import { oomScoreAdj, resourcesToOci } from './opts/resources.js';
@@ -57,7 +57,8 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
   if (privileged && !(sandbox.config.linux?.security_context?.privileged ?? false)) {
     throw invalidArgument('a privileged container cannot run in a pod sandbox that is not privileged');
   }
-  const modes = namespaceModes(sc?.namespace_options);
+  const nsOptions = effectiveNamespaceOptions(sc?.namespace_options, sandbox.config.linux?.security_context?.namespace_options);
+  const modes = namespaceModes(nsOptions);
 
   const identity = resolveIdentity(
     {
@@ -101,7 +102,7 @@ export function buildContainerSpec(input: ContainerSpecInput, warn: Warn = () =>
   const mounts = overlay(defaultMounts(), hostNamespaceBinds(host.hostNamespaceMounts, modes.hostPid, modes.hostIpc), podFileMounts(input, modes.hostIpc, readonlyRootfs), cri.mounts, bindDevices);
   if (privileged) writableSysfs(mounts);
 
-  const namespaces = containerNamespaces(sc?.namespace_options, {
+  const namespaces = containerNamespaces(nsOptions, {
     infraPid: sandbox.infraPid,
     ...(sandbox.netnsPath ? { netnsPath: sandbox.netnsPath } : {}),
     ...(input.targetPid !== undefined ? { targetPid: input.targetPid } : {}),

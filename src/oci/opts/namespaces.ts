@@ -39,6 +39,25 @@ export function sandboxNamespaces(opts: NamespaceOption | null | undefined, netn
   return out;
 }
 
+/**
+ * effectiveNamespaceOptions are a container's namespace modes given its pod's: a container of a pod on the node's
+ * network, IPC or PID namespace is on it too, whatever its own config says (the kubelet repeats the pod's modes; a
+ * client such as critest's host-network port-forward test does not). Joining those through the infra's
+ * /proc/<pid>/ns/* would reach the same namespaces, but from inside a user namespace that does not own them (a rootless
+ * node: RootlessKit makes no UTS, IPC or PID namespace) setns into them is EPERM, and runc's init dies.
+ */
+export function effectiveNamespaceOptions(container: NamespaceOption | null | undefined, pod: NamespaceOption | null | undefined): NamespaceOption | null | undefined {
+  const p = namespaceModes(pod);
+  if (!p.hostNetwork && !p.hostIpc && !p.hostPid) return container;
+  const c: NamespaceOption = container ?? { network: 'POD', pid: 'POD', ipc: 'POD', target_id: '', userns_options: null };
+  return {
+    ...c,
+    ...(p.hostNetwork ? { network: 'NODE' as const } : {}),
+    ...(p.hostIpc ? { ipc: 'NODE' as const } : {}),
+    ...(p.hostPid && (c.pid ?? 'POD') === 'POD' ? { pid: 'NODE' as const } : {}),
+  };
+}
+
 /** ContainerNamespaceFacts are the facts about the pod a container joins. */
 export interface ContainerNamespaceFacts {
   infraPid: number;

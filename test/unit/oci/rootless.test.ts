@@ -109,4 +109,15 @@ describe('host namespaces and the pod\'s files inside a user namespace', () => {
     const root = buildContainerSpec(containerInput(ro, { host: host() }));
     expect(at(root, '/etc/hostname')).toMatchObject({ options: ['rbind', 'rprivate', 'ro'] });
   });
+
+  it('a container that does not repeat its host-network, host-IPC, host-PID pod\'s modes still uses the node\'s namespaces, not the infra\'s by path (setns into them is EPERM from a user namespace)', () => {
+    const pod = podConfig({}, { namespace_options: { network: 'NODE', pid: 'NODE', ipc: 'NODE', target_id: '', userns_options: null } });
+    const ctr = containerConfig({}, { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', target_id: '', userns_options: null } });
+    const spec = buildContainerSpec(containerInput(ctr, { host: userns, sandbox: sandboxFacts(pod, { netnsPath: undefined }) }));
+    expect(spec.linux!.namespaces!.map((n) => n.type)).toEqual(['mount']);
+    expect(at(spec, '/proc')).toMatchObject({ type: 'bind', source: '/proc' });
+    // a pod of its own: the infra's namespaces by path, as before
+    const own = buildContainerSpec(containerInput(ctr, { host: userns }));
+    expect(own.linux!.namespaces!.filter((n) => n.path).map((n) => n.type).sort()).toEqual(['ipc', 'network', 'pid', 'uts']);
+  });
 });
