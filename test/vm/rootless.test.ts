@@ -40,9 +40,11 @@ const CRICTL = '/opt/cri-tools/bin/crictl';
 const HOST_PORT = 18080;
 const SUBNET = '10.85.0.0/16';
 
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+/** STARTED bounds the journal read to this file's run (a guest that ran other rootless work has far more). */
+const STARTED = Math.floor(Date.now() / 1000);
 const userctl = (...args: string[]): string => sh('systemctl', ['--user', `--machine=fune@.host`, ...args]);
-const journal = (): string => sh('journalctl', [`_UID=${UID}`, '--no-pager', '-o', 'cat', '-q']);
+const journal = (): string => sh('journalctl', [`_UID=${UID}`, `--since=@${STARTED}`, '--no-pager', '-o', 'cat', '-q']);
 
 let c: CriClient;
 
