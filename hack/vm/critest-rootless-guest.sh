@@ -16,6 +16,9 @@
 #               $XDG_RUNTIME_DIR/containerd, runc with SystemdCgroup (the user's manager over the user bus), and the
 #               CRI settings of containerd's rootless guide (disable_apparmor, restrict_oom_score_adj,
 #               disable_hugetlb_controller). It runs as a transient unit of the user's manager (Delegate=yes).
+#               RL_CTD_SYSTEMD_CGROUP=false runs it with runc's cgroupfs driver instead (runc's rootless mode then
+#               skips cgroups for containers that set no resources), the reference for critest v1.26.1, which sends no
+#               cgroup parent that containerd 1.6's systemd driver would take.
 #
 # Both get the same CNI configuration, a bridge network with host-local IPAM (data in the user's work directory)
 # and portmap, and the same registry mirrors. critest runs as the user too, inside the runtime's RootlessKit user,
@@ -155,7 +158,7 @@ oom_score = 0
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           BinaryName = "/usr/sbin/runc"
           Root = "$run/containerd/runc"
-          SystemdCgroup = true
+          SystemdCgroup = ${RL_CTD_SYSTEMD_CGROUP:-true}
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "/usr/lib/cni"
       conf_dir = "$w/net.d"
