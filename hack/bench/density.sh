@@ -12,6 +12,7 @@
 # plugins, npm ci). Root. Take the harness lock around it: flock -o /work/harness.lock hack/bench/density.sh
 #
 # Knobs: PODS=110,250 (increasing counts), CLIENTS=10, RELIST=60 (seconds at each count; 0 skips), STOP_TIMEOUT=10,
+#        ROUNDS=1 (runs per runtime, alternated in order; each figure is the median of a runtime's runs),
 #        RUNTIMES="containerd fune", IMAGE, OUT (default .tmp/density), RESULT, HARNESS, LOG_LEVEL (fune's),
 #        FUNE_NODE_ARGS (more node flags for fune, e.g. --cpu-prof --cpu-prof-dir=DIR), BUILD=0 (run dist/ as it is, to
 #        compare two builds).
@@ -21,7 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 HARNESS=${HARNESS:-$(cd ../shared/harness 2>/dev/null || cd ../../shared/harness; pwd)}  # from a worktree in ../wt/NAME too
 NETNS=/run/netns/criharness
-PODS=${PODS:-110,250} CLIENTS=${CLIENTS:-10} RELIST=${RELIST:-60} STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+PODS=${PODS:-110,250} CLIENTS=${CLIENTS:-10} RELIST=${RELIST:-60} STOP_TIMEOUT=${STOP_TIMEOUT:-10} ROUNDS=${ROUNDS:-1}
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "density.sh: ROUNDS=$ROUNDS is not a positive whole number" >&2; exit 1; }
 RUNTIMES=${RUNTIMES:-containerd fune}
 IMAGE=${IMAGE:-registry.k8s.io/e2e-test-images/busybox:1.29-2}
 OUT=${OUT:-$PWD/.tmp/density}
@@ -72,8 +74,19 @@ harness_fune_config "$work" "$HARNESS"
 rm -f "$OUT"/*.json
 loads=()
 results=()
-for rt in $RUNTIMES; do
+# ROUNDS > 1: the runtimes again, in the other order each round (containerd fune, fune containerd, ...), so that
+# neither always runs into the host's later load; the report takes each figure's median over a runtime's runs.
+order=()
+for ((round = 1; round <= ROUNDS; round++)); do
+  # shellcheck disable=SC2206
+  these=($RUNTIMES)
+  if ((round % 2 == 0)); then for ((i = ${#these[@]} - 1; i >= 0; i--)); do order+=("${these[i]}:$round"); done
+  else for rt in "${these[@]}"; do order+=("$rt:$round"); done; fi
+done
+for entry in "${order[@]}"; do
+  rt=${entry%%:*} round=${entry##*:}
   json="$OUT/$rt.json"
+  [ "$ROUNDS" = 1 ] || json="$OUT/$rt.r$round.json"
   l0=$(cut -d' ' -f1-3 /proc/loadavg) t0=$(date +%s)
   case "$rt" in
   containerd)
@@ -95,14 +108,14 @@ for rt in $RUNTIMES; do
     [ -z "$left" ] || log "WARNING: processes still refer to $FUNE_STATE after fune stopped: $(echo $left)"
     ;;
   esac
-  loads+=("$rt: $(($(date +%s) - t0)) s, load average $l0 before, $(cut -d' ' -f1-3 /proc/loadavg) after")
+  loads+=("$rt$([ "$ROUNDS" = 1 ] || echo " round $round"): $(($(date +%s) - t0)) s, load average $l0 before, $(cut -d' ' -f1-3 /proc/loadavg) after")
   [ -f "$json" ] && results+=("$json")
 done
 [ ${#results[@]} -gt 0 ] || die "no results"
 {
   echo "host: $(nproc) cores, $(uname -r), $limits"
   printf 'phase: %s\n' "${loads[@]}"
-  echo "knobs: PODS=$PODS CLIENTS=$CLIENTS RELIST=$RELIST STOP_TIMEOUT=$STOP_TIMEOUT IMAGE=$IMAGE commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo '+dirty')"
+  echo "knobs: PODS=$PODS CLIENTS=$CLIENTS RELIST=$RELIST ROUNDS=$ROUNDS STOP_TIMEOUT=$STOP_TIMEOUT IMAGE=$IMAGE commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo '+dirty')"
   node dist/hack/bench/density.js report "${results[@]}"
 } | tee "$OUT/report.txt"
 [ -z "${RESULT:-}" ] || cp "$OUT/report.txt" "$RESULT"

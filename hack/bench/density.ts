@@ -420,15 +420,24 @@ function figures(counts: number[]): Figure[] {
   return f;
 }
 
+/**
+ * report prints the tables of every run (ROUNDS > 1 gives each runtime several, alternated in order so that neither
+ * runtime always meets the host's later or earlier load) and then one line per figure: each runtime's value is the
+ * median of its runs' values (with two runs, their mean), each run's own value after it.
+ */
 function report(rs: DensityResult[]): void {
-  const fune = rs.find((r) => r.label === 'fune');
-  const ctd = rs.find((r) => r.label === 'containerd');
-  const cols = [ctd, fune].filter((r): r is DensityResult => !!r);
+  const funes = rs.filter((r) => r.label === 'fune');
+  const ctds = rs.filter((r) => r.label === 'containerd');
+  const rounds = Math.max(funes.length, ctds.length);
+  // The tables: containerd's and fune's run of each round side by side.
+  const cols: DensityResult[] = [];
+  for (let i = 0; i < rounds; i++) cols.push(...[ctds[i], funes[i]].filter((r): r is DensityResult => !!r));
+  const colName = (r: DensityResult) => (rounds > 1 ? `${r.label} #${(r.label === 'fune' ? funes : ctds).indexOf(r) + 1}` : r.label);
   const W0 = 46;
   const W = 24;
   const row = (name: string, cells: string[]) => console.log(name.padEnd(W0) + cells.map((c) => c.padEnd(W)).join(''));
   console.log(`Density benchmark (${cols[0]?.date ?? '?'}): one busybox sleep container per pod, ${cols[0]?.clients ?? '?'} workers, relist ${cols[0]?.relistSeconds ?? '?'} s`);
-  row('', cols.map((r) => r.label));
+  row('', cols.map(colName));
   row('runtime', cols.map((r) => r.runtime));
   const lo = (r: DensityResult) => {
     const xs = r.load.map((x) => x[1]);
@@ -457,14 +466,17 @@ function report(rs: DensityResult[]): void {
   for (const r of cols) console.log(`  ${leakLine(r)}`);
   for (const r of cols) for (const e of r.errors) console.log(`  ERROR ${r.label}: ${e}`);
   console.log('');
+  const of = (runs: DensityResult[], get: (r: DensityResult) => number) => (runs.length ? median(runs.map(get)) : NaN);
   for (const f of figures(counts)) {
-    const a = fune ? f.get(fune) : NaN;
-    const b = ctd ? f.get(ctd) : NaN;
+    const a = of(funes, f.get);
+    const b = of(ctds, f.get);
     const ratio = a / b;
     const tgt = f.target === undefined ? '' : `  (target <= ${f.target}x: ${Number.isFinite(ratio) ? (ratio <= f.target ? 'met' : 'MISSED') : 'n/a'})`;
-    console.log(`${f.name} fune=${fmt(a, f.digits)} containerd=${fmt(b, f.digits)} ratio=${fmt(ratio, 2)}x${tgt}`);
+    const each = rounds > 1 ? `  [runs: fune ${funes.map((r) => fmt(f.get(r), f.digits)).join(' / ')}; containerd ${ctds.map((r) => fmt(f.get(r), f.digits)).join(' / ')}]` : '';
+    console.log(`${f.name} fune=${fmt(a, f.digits)} containerd=${fmt(b, f.digits)} ratio=${fmt(ratio, 2)}x${tgt}${each}`);
   }
-  if (fune?.rssStartKb) console.log(`idle daemon RSS target: fune ${fmt(mib(fune.rssStartKb))} MiB at start (target <= 60 MiB: ${mib(fune.rssStartKb) <= 60 ? 'met' : 'MISSED'})`);
+  const rss = of(funes.filter((r) => r.rssStartKb), (r) => mib(r.rssStartKb));
+  if (Number.isFinite(rss)) console.log(`idle daemon RSS target: fune ${fmt(rss)} MiB at start (target <= 60 MiB: ${rss <= 60 ? 'met' : 'MISSED'})`);
 }
 
 async function main(): Promise<number> {
