@@ -44,6 +44,13 @@ interface Step {
   mem?: MemAt;
   relist?: { count: number; cpuMs: number; childCpuMs: number; wallMs: number[]; seconds: number };
   load: number[];
+  /**
+   * cpu: CPU time spent while this step's pods started: the daemon's own (utime+stime), what it reaped of its
+   * children (runc, CNI plugins: containerd's shims are not its children and count only in the host's figure), and
+   * the whole host's busy time from /proc/stat (all cores: the runtime's helpers, the kernel, and anything else
+   * running on the host, so it is a fair per-pod cost only on a quiet host).
+   */
+  cpu?: { daemonMs: number; childrenMs: number; hostBusyMs: number };
 }
 
 /** Leaks is what is counted before and after (each a set, so the report can name what is new). */
@@ -104,6 +111,12 @@ function cpuTicks(pid: number): { self: number; children: number } {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields after the comm: state(3) ... utime(14) stime(15) cutime(16) cstime(17), counted from 1 with pid(1) comm(2)
   return { self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+/** hostBusyTicks is the busy time of all cores since boot (user+nice+system+irq+softirq+steal, not idle or iowait). */
+function hostBusyTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
 }
 
 function rssKb(pid: number): number {
@@ -273,6 +286,8 @@ async function run(o: Opts): Promise<DensityResult> {
       made = Math.max(made, target);
       console.error(`[${o.label}] starting ${names.length} pods (to ${target}) from ${o.clients} workers`);
       const l0 = loadavg()[0]!;
+      const cpu0 = cpuTicks(o.daemonPid);
+      const host0 = hostBusyTicks();
       const t0 = now();
       let failed = 0;
       await pool(names, o.clients, async (name) => {
@@ -305,8 +320,13 @@ async function run(o: Opts): Promise<DensityResult> {
         await sleep(20);
       }
       const startMs = now() - t0;
+      const cpu1 = cpuTicks(o.daemonPid);
+      const cpu = {
+        daemonMs: ((cpu1.self - cpu0.self) * 1000) / HZ, childrenMs: ((cpu1.children - cpu0.children) * 1000) / HZ,
+        hostBusyMs: ((hostBusyTicks() - host0) * 1000) / HZ,
+      };
       cumulative += startMs;
-      const step: Step = { pods: pods.length, startMs, cumulativeMs: cumulative, failed, load: [l0, loadavg()[0]!] };
+      const step: Step = { pods: pods.length, startMs, cumulativeMs: cumulative, failed, load: [l0, loadavg()[0]!], cpu };
       res.steps.push(step);
       console.error(`[${o.label}] ${pods.length} running after ${(startMs / 1000).toFixed(1)} s (${failed} failed)`);
       await sleep(o.settleMs);
@@ -450,6 +470,12 @@ function report(rs: DensityResult[]): void {
     console.log(`\nat ${n} pods`);
     row('  this step until all running (s)', cols.map((r) => fmt((s(r)?.startMs ?? NaN) / 1000)));
     row('  failed pod starts', cols.map((r) => String(s(r)?.failed ?? 'n/a')));
+    row('  CPU per pod started: host / daemon / its children (ms)', cols.map((r) => {
+      const x = s(r);
+      const prev = r.steps[r.steps.indexOf(x!) - 1]?.pods ?? 0;
+      const k = x ? x.pods - prev : 0;
+      return x?.cpu && k > 0 ? `${fmt(x.cpu.hostBusyMs / k)} / ${fmt(x.cpu.daemonMs / k)} / ${fmt(x.cpu.childrenMs / k)}` : 'n/a';
+    }));
     row('  daemon RSS / PSS / USS (MiB)', cols.map((r) => { const m = s(r)?.mem?.sample.daemon; return m ? `${fmt(mib(m.rssKb))} / ${fmt(mib(m.pssKb))} / ${fmt(mib(m.ussKb))}` : 'n/a'; }));
     row('  helpers RSS / PSS / USS (MiB)', cols.map((r) => { const m = s(r)?.mem?.sample.helpers; return m ? `${fmt(mib(m.rssKb))} / ${fmt(mib(m.pssKb))} / ${fmt(mib(m.ussKb))}` : 'n/a'; }));
     row('  helper processes', cols.map((r) => Object.entries(s(r)?.mem?.sample.helpers.names ?? {}).map(([k, v]) => `${v} ${k}`).join(' ') || 'none'));
