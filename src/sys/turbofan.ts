@@ -32,6 +32,13 @@ let gc: (() => void) | undefined;
  * source text) once no more of it has run for COLLECT_AFTER_MS: an idle daemon allocates nothing, so V8 would
  * otherwise keep those heap pages (about 1.4 MiB of RSS after the first call). V8's gc function is reached as the
  * --expose-gc flag gives it to a new context, and the flag is turned off again at once.
+ *
+ * That one collection also compacts: a full collection leaves live objects where they are unless V8 judges a page
+ * worth evacuating, and after start-up the old space is about a quarter free space scattered over pages that stay
+ * committed (11.2 MiB committed for 8.3 MiB live, measured on the idle daemon). With
+ * --compact-on-every-full-gc set for this collection only, the live objects are moved together and the emptied pages
+ * are given back: about 2.2 MiB less RSS at idle, for one compaction of a small heap (milliseconds) after each burst
+ * of one-shot work. The daemon's collections under load stay V8's own.
  */
 function collectSoon(): void {
   if (collectTimer) clearTimeout(collectTimer);
@@ -42,7 +49,12 @@ function collectSoon(): void {
       gc = runInNewContext('gc') as () => void;
       setFlagsFromString('--no-expose-gc');
     }
-    gc();
+    setFlagsFromString('--compact-on-every-full-gc');
+    try {
+      gc();
+    } finally {
+      setFlagsFromString('--no-compact-on-every-full-gc');
+    }
   }, COLLECT_AFTER_MS);
   collectTimer.unref();
 }

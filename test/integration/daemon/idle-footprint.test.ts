@@ -163,6 +163,28 @@ console.log('heap', after, process.memoryUsage().heapUsed);
     expect(after! - idle!).toBeGreaterThan(10 * 1024 * 1024);
   });
 
+  it('compacts the old space in that collection, giving back the pages its free space was scattered over', async () => {
+    // Three objects in four stay: every old-space page keeps most of its objects, so a plain full collection frees
+    // no page (measured without the compaction: 62 MB committed for 41 MB live afterwards; with it: 43 MB).
+    const script = await turbofanScript(`
+import { getHeapSpaceStatistics } from 'node:v8';
+let kept;
+withoutTurbofan(() => {
+  const all = [];
+  for (let i = 0; i < 400000; i++) all.push({ i, s: 'x' + i, a: [i] });
+  kept = all.filter((_, i) => i % 4 !== 0);
+});
+await new Promise((r) => setTimeout(r, 1600));
+const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+console.log('old', old.physical_space_size, old.space_used_size, kept.length);
+`);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=1', script]);
+    const [, committed, live, kept] = /^old (\d+) (\d+) (\d+)$/m.exec(stdout)!.map(Number);
+    expect(kept).toBe(300000);
+    expect(live).toBeGreaterThan(20 * 1024 * 1024);
+    expect(committed! - live!).toBeLessThan(live! * 0.1);
+  });
+
   it('leaves Turbofan off for a node started with --no-opt', async () => {
     const script = await turbofanScript(`
 function hotAfter(i) { return (i * 3) % 17; }
