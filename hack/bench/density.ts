@@ -45,8 +45,9 @@ interface Step {
   relist?: { count: number; cpuMs: number; childCpuMs: number; wallMs: number[]; seconds: number };
   load: number[];
   /**
-   * cpu: CPU time spent while this step's pods started: the daemon's own (utime+stime), what it reaped of its
-   * children (runc, CNI plugins: containerd's shims are not its children and count only in the host's figure), and
+   * cpu: CPU time spent while this step's pods started: the daemon's own (utime+stime), what it reaped of the
+   * programs it ran itself (CNI plugins, fune's `runc start`, the parent half of each conmon or shim: the daemonized
+   * conmons and shims and the runc they run count only in the host's figure), and
    * the whole host's busy time from /proc/stat (all cores: the runtime's helpers, the kernel, and anything else
    * running on the host, so it is a fair per-pod cost only on a quiet host).
    */
@@ -470,7 +471,7 @@ function report(rs: DensityResult[]): void {
     console.log(`\nat ${n} pods`);
     row('  this step until all running (s)', cols.map((r) => fmt((s(r)?.startMs ?? NaN) / 1000)));
     row('  failed pod starts', cols.map((r) => String(s(r)?.failed ?? 'n/a')));
-    row('  CPU per pod started: host / daemon / its children (ms)', cols.map((r) => {
+    row('  CPU/pod: host / daemon / children (ms)', cols.map((r) => {
       const x = s(r);
       const prev = r.steps[r.steps.indexOf(x!) - 1]?.pods ?? 0;
       const k = x ? x.pods - prev : 0;
