@@ -15,6 +15,8 @@
  *        -> [handle, pid, parentFd0, parentFd1, ...] | -errno
  *        stdio[i]: -1 = /dev/null (fds 0-2; higher fds are left closed), -2 = a pipe (the child reads fd 0 and
  *        writes the others; the parent's end, close-on-exec, is returned at its index, else -1), n >= 0 = fd n.
+ *        The child has those fds and no other: every fd above them is closed before the exec, so what the daemon
+ *        itself inherited without close-on-exec (a caller's lock or pipe) never reaches conmon, runc or a plugin.
  *        onexit(code, signo) is called once, after the child was reaped.
  *   kill(handle, signo) -> 0 | -errno     (-ESRCH once reaped)
  *   ref(handle, bool)                     whether the watch keeps the loop alive
@@ -78,6 +80,8 @@ static int spawn_prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, 
     if (src[i] >= 0) err = posix_spawn_file_actions_adddup2(fa, src[i], (int)i);
     else if (i < 3) err = posix_spawn_file_actions_addopen(fa, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
   }
+  /* After the dup2s (actions run in order): whatever else is open in the daemon without close-on-exec. */
+  if (!err) err = posix_spawn_file_actions_addclosefrom_np(fa, n > 3 ? (int)n : 3);
   if (!err && cwd) err = posix_spawn_file_actions_addchdir_np(fa, cwd);
   sigset_t none, all;
   sigemptyset(&none);

@@ -155,6 +155,34 @@ describe('posix_spawn addon', () => {
     expect(readFileSync(file, 'utf8')).toBe('to1\n');
   });
 
+  it('gives the child no fd above its stdio, even one the daemon inherited without close-on-exec', async () => {
+    // A node started by bash (dash takes one-digit fds only) with its fd 200 on a file, as a caller's lock or pipe would be (node marks a few
+    // low inherited fds close-on-exec at start, not this one), runs `sh` with the addon and with child_process,
+    // each listing the child's fds.
+    const held = join(dir, 'held-by-the-caller.txt');
+    const mod = join(process.cwd(), 'dist', 'src', 'sys', 'fast-spawn.js');
+    const script = join(dir, 'inherit.mjs');
+    writeFileSync(script, `import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fastSpawn, loadSpawnAddon } from ${JSON.stringify(mod)};
+const list = 'for f in /proc/self/fd/*; do echo "$f $(readlink $f)"; done';
+const out = (c) => new Promise((r) => { let s = ''; c.stdout.on('data', (b) => (s += b)); c.once('close', () => r(s)); });
+const flags = readFileSync('/proc/self/fdinfo/200', 'utf8').match(/^flags:\\s+(\\d+)/m)[1];
+const viaAddon = await out(fastSpawn(loadSpawnAddon(), 'sh', ['-c', list], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'ignore'] }));
+const viaNode = await out(spawn('sh', ['-c', list], { stdio: ['ignore', 'pipe', 'ignore'] }));
+console.log(JSON.stringify({ flags, viaAddon, viaNode }));
+`);
+    const c = nodeSpawn('bash', ['-c', 'exec "$0" "$1" 200>"$2"', process.execPath, script, held], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const res = JSON.parse(await text(c.stdout)) as { flags: string; viaAddon: string; viaNode: string };
+    // O_CLOEXEC (02000000) is not set on the inherited fd: an exec keeps it unless the spawner closes it.
+    expect(parseInt(res.flags, 8) & 0o2000000).toBe(0);
+    expect(res.viaNode).toContain(held);
+    expect(res.viaAddon).not.toContain(held);
+    // Beyond 0-2 the listing shows only the fd sh read the directory through, closed (no target) by then.
+    const open = res.viaAddon.trim().split('\n').map((l) => /^\/proc\/self\/fd\/(\d+) (.*)$/.exec(l)).filter((m) => m && m[2] !== '');
+    expect(open.map((m) => Number(m![1]))).toEqual([0, 1, 2]);
+  });
+
   it('starts off Node\'s thread: an fd passed on may close as spawn returns; a kill before the start arrives', async () => {
     // conmon's start closes its log fd right after spawn: the addon passes its own duplicate on.
     const file = join(dir, 'closed-at-once.txt');
