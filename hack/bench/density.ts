@@ -496,11 +496,11 @@ function report(rs: DensityResult[]): void {
   for (const r of cols) for (const e of r.errors) console.log(`  ERROR ${r.label}: ${e}`);
   console.log('');
   const of = (runs: DensityResult[], get: (r: DensityResult) => number) => (runs.length ? median(runs.map(get)) : NaN);
+  const verdict = (v: number, at: number) => (Number.isFinite(v) ? (v <= at ? 'met' : 'MISSED') : 'n/a');
   for (const f of figures(counts)) {
     const a = of(funes, f.get);
     const b = of(ctds, f.get);
     const ratio = a / b;
-    const verdict = (v: number, at: number) => (Number.isFinite(v) ? (v <= at ? 'met' : 'MISSED') : 'n/a');
     const tgt = f.target !== undefined ? `  (target <= ${f.target}x: ${verdict(ratio, f.target)})`
       : f.funeAtMost ? `  (target fune <= ${f.funeAtMost.value} ${f.funeAtMost.unit}: ${verdict(a, f.funeAtMost.value)})` : '';
     const each = rounds > 1 ? `  [runs: fune ${funes.map((r) => fmt(f.get(r), f.digits)).join(' / ')}; containerd ${ctds.map((r) => fmt(f.get(r), f.digits)).join(' / ')}]` : '';

@@ -68,8 +68,8 @@ static int pidfd_send_signal_(int fd, int sig) { return (int)syscall(SYS_pidfd_s
 
 /*
  * spawn_prepare initialises the file actions and attributes both spawn paths use: fd i of the child is src[i]
- * (0-2 from /dev/null where src[i] < 0), the cwd, an empty signal mask, every catchable signal at its default, and
- * a new session when asked. Returns 0 or an errno; fa and at are initialised either way (the caller destroys them).
+ * (0-2 from /dev/null where src[i] < 0) and every fd above them closed, the cwd, an empty signal mask, every
+ * catchable signal at its default, and a new session when asked. Returns 0 or an errno; fa and at are initialised either way (the caller destroys them).
  */
 static int spawn_prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, const int *src, uint32_t n,
                          const char *cwd, int setsid_) {

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastChild, fastSpawn, loadSpawnAddon, stdioPlan, type SpawnAddon } from '../../../src/sys/fast-spawn.js';
 import { createProcessRunner, nodeProcessRunner, spawnerInUse, type ChildProcess } from '../../../src/sys/process-runner.js';
+import { ROOT } from '../../helpers/daemon.js';
 
 // The posix_spawn addon (native/spawn) behind ProcessRunner, against the behaviour of child_process it replaces.
 
@@ -156,11 +157,11 @@ describe('posix_spawn addon', () => {
   });
 
   it('gives the child no fd above its stdio, even one the daemon inherited without close-on-exec', async () => {
-    // A node started by bash (dash takes one-digit fds only) with its fd 200 on a file, as a caller's lock or pipe would be (node marks a few
-    // low inherited fds close-on-exec at start, not this one), runs `sh` with the addon and with child_process,
-    // each listing the child's fds.
+    // A node started by bash (dash takes one-digit fds only) with its fd 200 on a file, as a caller's lock or pipe
+    // would be (node marks a few low inherited fds close-on-exec at start, not this one), runs `sh` with the addon
+    // and with child_process, each listing the child's fds.
     const held = join(dir, 'held-by-the-caller.txt');
-    const mod = join(process.cwd(), 'dist', 'src', 'sys', 'fast-spawn.js');
+    const mod = join(ROOT, 'dist', 'src', 'sys', 'fast-spawn.js');
     const script = join(dir, 'inherit.mjs');
     writeFileSync(script, `import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
